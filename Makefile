@@ -1,0 +1,37 @@
+# Two commands: `make run` (the portal with demo data) and `make test` (the whole suite).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+FLASK := $(BIN)/flask --app portal
+STAMP := $(VENV)/.installed
+
+.PHONY: run test test-postgres lint install clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: $(STAMP)
+	$(FLASK) db-upgrade
+	$(FLASK) demo
+	@echo ""
+	@echo "Portal: http://127.0.0.1:5000   (worker running alongside; Ctrl-C stops both)"
+	@trap 'kill 0' INT TERM EXIT; \
+	  $(FLASK) worker & \
+	  $(FLASK) run --host 127.0.0.1 --port 5000
+
+test: $(STAMP)
+	$(BIN)/pytest
+
+test-postgres: $(STAMP)
+	PORTAL_TEST_DATABASE=postgresql $(BIN)/pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+clean:
+	rm -rf $(VENV) instance .pytest_cache

@@ -1,0 +1,44 @@
+"""Customer Portal: Commerce Layer's customer domain as a multi-tenant Flask application."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    """The app factory: defaults, then PORTAL_* environment variables, then `config` (tests)."""
+    app = Flask(
+        __name__,
+        template_folder=str(ROOT / "templates"),
+        static_folder=str(ROOT / "static"),
+        instance_path=os.environ.get("PORTAL_INSTANCE_PATH", str(ROOT / "instance")),
+    )
+    from portal import config as portal_config
+
+    portal_config.load(app, config)
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+
+    from portal import db, web
+    from portal.extensions import babel, csrf, limiter, login_manager
+    from portal.security import sessions
+
+    db.init_app(app)
+    csrf.init_app(app)
+    limiter.init_app(app)
+    babel.init_app(app)
+    login_manager.init_app(app)
+    login_manager.user_loader(sessions.load_principal)
+    login_manager.session_protection = None  # the sid row does this job, without IP/UA heuristics
+    web.init_app(app)
+
+    from portal import cli, main
+
+    app.register_blueprint(main.bp)
+    cli.init_app(app)
+    return app

@@ -1,0 +1,134 @@
+"""Database plumbing: the declarative base, one scoped session per app context, commit at the edge."""
+
+from __future__ import annotations
+
+import enum
+import secrets
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import Flask, g
+from sqlalchemy import JSON, DateTime, Enum, MetaData, String, TypeDecorator, create_engine, event
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, scoped_session, sessionmaker
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+PUBLIC_ID_ALPHABET = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def new_public_id(length: int = 10) -> str:
+    """A short random id like Commerce Layer's hash ids (`XAyRWNUzyN`): 52^10 ≈ 1.4e17 values."""
+    return "".join(secrets.choice(PUBLIC_ID_ALPHABET) for _ in range(length))
+
+
+class UTCDateTime(TypeDecorator):
+    """Timezone-aware UTC datetimes on every backend (SQLite drops the zone, so we put it back)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return value
+
+
+def str_enum(cls: type[enum.Enum], name: str) -> Enum:
+    """Enums are stored by value, as plain strings with a CHECK constraint (portable, easy to extend)."""
+    return Enum(cls, name=name, values_callable=lambda e: [m.value for m in e], native_enum=False, length=16)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSON, list[str]: JSON}
+
+
+class PublicIdMixin:
+    """An integer key for joins and a random public id for URLs and the API."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(16), unique=True, default=new_public_id)
+
+
+class TimestampMixin:
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class ReferenceMixin:
+    """Commerce Layer's common `reference`, `reference_origin` and `metadata` attributes."""
+
+    reference: Mapped[str | None] = mapped_column(String(255))
+    reference_origin: Mapped[str | None] = mapped_column(String(255))
+    metadata_: Mapped[dict[str, Any]] = mapped_column("metadata", default=dict)
+
+
+SessionFactory = sessionmaker(expire_on_commit=False)
+
+
+def _session_scope() -> int:
+    """Sessions live as long as the app context (one per request, CLI command or job)."""
+    try:
+        return id(g._get_current_object())
+    except RuntimeError:  # outside an app context: worker threads, scripts
+        return 0
+
+
+session: scoped_session = scoped_session(SessionFactory, scopefunc=_session_scope)
+
+
+def make_engine(url: str, **options: Any) -> Engine:
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"timeout": 30}, **options)
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_connection, _record):
+            # Let SQLAlchemy, not the sqlite3 module, issue BEGIN: savepoints then work as documented.
+            dbapi_connection.isolation_level = None
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.close()
+
+        @event.listens_for(engine, "begin")
+        def _sqlite_begin(connection):
+            connection.exec_driver_sql("BEGIN")
+
+        return engine
+    return create_engine(url, pool_pre_ping=True, **options)
+
+
+def init_app(app: Flask) -> None:
+    engine = make_engine(app.config["DATABASE_URL"])
+    app.extensions["db_engine"] = engine
+    SessionFactory.configure(bind=engine)
+
+    @app.teardown_appcontext
+    def _remove_session(exc: BaseException | None) -> None:
+        if exc is not None:
+            session.rollback()
+        session.remove()
+
+
+def engine_of(app: Flask) -> Engine:
+    return app.extensions["db_engine"]

@@ -1,0 +1,20 @@
+"""The front page and the health check."""
+
+from flask import Blueprint
+from sqlalchemy import text
+
+from portal import db
+from portal.web import render
+
+bp = Blueprint("main", __name__)
+
+
+@bp.get("/")
+def home():
+    return render("home.html")
+
+
+@bp.get("/health")
+def health():
+    db.session.execute(text("SELECT 1"))
+    return {"status": "ok"}

@@ -1,0 +1,67 @@
+"""Orders, kept here for what the customer domain needs: status counting, history, anonymization."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from portal.db import Base, PublicIdMixin, ReferenceMixin, TimestampMixin, str_enum
+
+if TYPE_CHECKING:
+    from portal.models.customers import Address, Customer
+    from portal.models.orgs import Market
+
+
+class OrderStatus(enum.StrEnum):
+    DRAFT = "draft"
+    PENDING = "pending"
+    PLACED = "placed"
+    APPROVED = "approved"
+    CANCELLED = "cancelled"
+
+    @property
+    def counts_for_customer(self) -> bool:
+        """Orders that make a customer acquired/repeat: placed ones, whatever happened to them afterwards."""
+        return self in (OrderStatus.PLACED, OrderStatus.APPROVED, OrderStatus.CANCELLED)
+
+
+class Order(PublicIdMixin, TimestampMixin, ReferenceMixin, Base):
+    __tablename__ = "orders"
+    __table_args__ = (
+        UniqueConstraint("organization_id", "number"),
+        Index("ix_orders_customer_placed", "customer_id", "placed_at"),
+    )
+
+    organization_id: Mapped[int] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), index=True
+    )
+    market_id: Mapped[int] = mapped_column(ForeignKey("markets.id", ondelete="RESTRICT"), index=True)
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id", ondelete="RESTRICT"))
+    number: Mapped[str] = mapped_column(String(32))
+    status: Mapped[OrderStatus] = mapped_column(
+        str_enum(OrderStatus, "order_status"), default=OrderStatus.DRAFT
+    )
+    guest: Mapped[bool] = mapped_column(default=False)
+    # Copies taken when the order was placed; anonymization overwrites them, accounting fields stay.
+    customer_email: Mapped[str | None] = mapped_column(String(254))
+    language_code: Mapped[str] = mapped_column(String(8), default="en")
+    currency_code: Mapped[str] = mapped_column(String(3))
+    country_code: Mapped[str | None] = mapped_column(String(2))
+    subtotal_amount_cents: Mapped[int] = mapped_column(default=0)
+    shipping_amount_cents: Mapped[int] = mapped_column(default=0)
+    discount_amount_cents: Mapped[int] = mapped_column(default=0)
+    total_tax_amount_cents: Mapped[int] = mapped_column(default=0)
+    total_amount_cents: Mapped[int] = mapped_column(default=0)
+    billing_address_id: Mapped[int | None] = mapped_column(ForeignKey("addresses.id", ondelete="SET NULL"))
+    shipping_address_id: Mapped[int | None] = mapped_column(ForeignKey("addresses.id", ondelete="SET NULL"))
+    placed_at: Mapped[datetime | None]
+    cancelled_at: Mapped[datetime | None]
+
+    market: Mapped[Market] = relationship()
+    customer: Mapped[Customer | None] = relationship()
+    billing_address: Mapped[Address | None] = relationship(foreign_keys=[billing_address_id])
+    shipping_address: Mapped[Address | None] = relationship(foreign_keys=[shipping_address_id])

@@ -1,0 +1,1 @@
+"""Business operations. Plain functions: explicit actor and org, flush never commit, raise DomainError."""

@@ -1,0 +1,32 @@
+"""Emails are written to the outbox in the caller's transaction and delivered by the worker after commit."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import render_template
+
+from portal import db
+from portal.models import Customer, OutboxMessage
+from portal.models.orgs import Organization
+
+
+def send(
+    org: Organization | None, to: str, template: str, *, customer: Customer | None = None, **context: Any
+) -> OutboxMessage:
+    """Queue an email rendered from `templates/mail/<template>.{subject.txt,txt,html}`."""
+    context = {"org": org, **context}
+    message = OutboxMessage(
+        organization_id=org.id if org else None,
+        customer_id=customer.id if customer else None,
+        kind="email",
+        topic=template,
+        recipients=[to],
+        payload={
+            "subject": render_template(f"mail/{template}.subject.txt", **context).strip(),
+            "text": render_template(f"mail/{template}.txt", **context),
+            "html": render_template(f"mail/{template}.html", **context),
+        },
+    )
+    db.session.add(message)
+    return message

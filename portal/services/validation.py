@@ -1,0 +1,139 @@
+"""Field rules shared by every service. Each raises `Invalid` naming the field and Commerce Layer's error code."""
+
+from __future__ import annotations
+
+import json
+import re
+import unicodedata
+from typing import Any
+
+from email_validator import EmailNotValidError, validate_email
+
+from portal.errors import Invalid
+
+METADATA_MAX_BYTES = 16 * 1024
+_CODE_RE = re.compile(r"^[A-Za-z0-9_-]+$")
+
+
+def _has_control_characters(value: str) -> bool:
+    return any(unicodedata.category(ch) == "Cc" and ch not in "\t\n\r" for ch in value)
+
+
+def text(
+    value: Any,
+    field: str,
+    *,
+    max_length: int = 255,
+    min_length: int = 0,
+    required: bool = False,
+    multiline: bool = False,
+) -> str | None:
+    """A trimmed string, or None when empty and optional. Refuses non-strings, control characters, bad lengths."""
+    if value is None:
+        if required:
+            raise Invalid("can't be blank", field=field, code="blank")
+        return None
+    if not isinstance(value, str):
+        raise Invalid("must be a string", field=field, code="invalid")
+    value = value.strip()
+    if not value:
+        if required:
+            raise Invalid("can't be blank", field=field, code="blank")
+        return None
+    if _has_control_characters(value) or (not multiline and ("\n" in value or "\r" in value)):
+        raise Invalid("contains characters that are not allowed", field=field, code="invalid")
+    if len(value) < min_length:
+        raise Invalid(
+            f"is too short (minimum is {min_length} characters)",
+            field=field,
+            code="too_short",
+            count=min_length,
+        )
+    if len(value) > max_length:
+        raise Invalid(
+            f"is too long (maximum is {max_length} characters)",
+            field=field,
+            code="too_long",
+            count=max_length,
+        )
+    return value
+
+
+def email(value: Any, field: str = "email") -> str:
+    """A syntactically valid address (no DNS lookups), lower-cased so uniqueness is case-insensitive."""
+    raw = text(value, field, max_length=254, required=True)
+    assert raw is not None
+    try:
+        result = validate_email(raw, check_deliverability=False)
+    except EmailNotValidError:
+        raise Invalid("is invalid", field=field, code="invalid") from None
+    return result.normalized.lower()
+
+
+def code(value: Any, field: str = "code", *, max_length: int = 25) -> str | None:
+    """Commerce Layer codes: letters, digits, underscores and hyphens, no spaces."""
+    cleaned = text(value, field, max_length=max_length)
+    if cleaned is not None and not _CODE_RE.match(cleaned):
+        raise Invalid(
+            "may contain only letters, digits, underscores and hyphens", field=field, code="invalid"
+        )
+    return cleaned
+
+
+def boolean(value: Any, field: str) -> bool:
+    if not isinstance(value, bool):
+        raise Invalid("must be true or false", field=field, code="invalid")
+    return value
+
+
+def metadata(value: Any, field: str = "metadata") -> dict[str, Any]:
+    """A JSON object of at most 16 KB; None clears it."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise Invalid("must be an object", field=field, code="invalid")
+    try:
+        encoded = json.dumps(value, ensure_ascii=False, allow_nan=False)
+    except (TypeError, ValueError):
+        raise Invalid("must be valid JSON", field=field, code="invalid") from None
+    if "\\u0000" in encoded:
+        raise Invalid("contains characters that are not allowed", field=field, code="invalid")
+    if len(encoded.encode()) > METADATA_MAX_BYTES:
+        raise Invalid(
+            f"is too large (maximum is {METADATA_MAX_BYTES} bytes)",
+            field=field,
+            code="too_long",
+            count=METADATA_MAX_BYTES,
+        )
+    return value
+
+
+def country_code(value: Any, field: str = "country_code", *, required: bool = True) -> str | None:
+    cleaned = text(value, field, max_length=2, required=required)
+    if cleaned is None:
+        return None
+    if not re.fullmatch(r"[A-Za-z]{2}", cleaned):
+        raise Invalid("must be an ISO 3166-1 alpha-2 code", field=field, code="invalid")
+    return cleaned.upper()
+
+
+def currency_code(value: Any, field: str = "currency_code") -> str:
+    cleaned = text(value, field, max_length=3, required=True)
+    assert cleaned is not None
+    if not re.fullmatch(r"[A-Za-z]{3}", cleaned):
+        raise Invalid("must be an ISO 4217 code", field=field, code="invalid")
+    return cleaned.upper()
+
+
+def cents(value: Any, field: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise Invalid("must be an integer", field=field, code="not_an_integer")
+    if value < 0 or value > 10**13:
+        raise Invalid("is out of range", field=field, code="invalid")
+    return value
+
+
+def unknown_fields(data: dict[str, Any], allowed: set[str] | frozenset[str]) -> None:
+    for key in data:
+        if key not in allowed:
+            raise Invalid("is not an allowed attribute", field=key, code="unpermitted")

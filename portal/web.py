@@ -1,0 +1,129 @@
+"""What every page and API response shares: the transaction edge, security headers, error mapping, rendering."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from flask import Flask, Response, g, make_response, render_template, request
+from flask_login import current_user
+from jinja2_fragments.flask import render_block
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from portal import db
+
+HTMX_CONFIG = (
+    '{"includeIndicatorStyles":false,"allowEval":false,"allowScriptTags":false,"historyCacheSize":0,'
+    '"responseHandling":[{"code":"204","swap":false},{"code":"[23]..","swap":true},'
+    '{"code":"422","swap":true},{"code":"[45]..","swap":false,"error":true}]}'
+)
+
+
+def is_htmx() -> bool:
+    """A partial-update request (not a boosted navigation or a history restore, which need the full page)."""
+    return (
+        request.headers.get("HX-Request") == "true"
+        and request.headers.get("HX-Boosted") != "true"
+        and request.headers.get("HX-History-Restore-Request") != "true"
+    )
+
+
+def render(template: str, block: str | None = None, *, status: int = 200, **context: Any) -> Response:
+    """Render a page, or only `block` of it for htmx. The server, never the client, picks the block."""
+    if block is not None and is_htmx():
+        html = render_block(template, block, **context)
+    else:
+        html = render_template(template, **context)
+    response = make_response(html, status)
+    response.vary.add("HX-Request")
+    return response
+
+
+def csp_nonce() -> str:
+    if "csp_nonce" not in g:
+        g.csp_nonce = secrets.token_urlsafe(16)
+    return g.csp_nonce
+
+
+def set_frame_ancestors(origins: list[str]) -> None:
+    """Allow these storefront origins to frame the current response (shopper pages only)."""
+    g.frame_ancestors = origins
+
+
+def _security_headers(response: Response) -> Response:
+    ancestors = " ".join(g.get("frame_ancestors") or []) or "'none'"
+    nonce = csp_nonce()
+    response.headers["Content-Security-Policy"] = (
+        f"default-src 'self'; script-src 'self' 'nonce-{nonce}'; style-src 'self' 'nonce-{nonce}'; "
+        "img-src 'self' data:; connect-src 'self'; form-action 'self'; object-src 'none'; base-uri 'none'; "
+        f"frame-ancestors {ancestors}"
+    )
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Referrer-Policy"] = "strict-origin-when-cross-origin"
+    response.headers["Cross-Origin-Opener-Policy"] = "same-origin"
+    if not g.get("frame_ancestors"):
+        response.headers["X-Frame-Options"] = "DENY"
+    if request.is_secure:
+        response.headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
+    if current_user.is_authenticated or request.headers.get("Authorization"):
+        response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _commit(response: Response) -> Response:
+    """One transaction per request, committed at the edge when the response is a success."""
+    if response.status_code < 400:
+        db.session.commit()
+    else:
+        db.session.rollback()
+    return response
+
+
+def _database_unavailable(error: Exception) -> Response:
+    db.session.rollback()
+    if request.path.startswith(("/api/", "/oauth/", "/provisioning/")):
+        body = {
+            "errors": [
+                {
+                    "title": "Service unavailable",
+                    "detail": "The database is unavailable, try again later",
+                    "code": "SERVICE_UNAVAILABLE",
+                    "status": "503",
+                }
+            ]
+        }
+        response = make_response(body, 503)
+    else:
+        response = render("errors/503.html", status=503)
+    response.headers["Retry-After"] = "5"
+    return response
+
+
+def init_app(app: Flask) -> None:
+    app.after_request(_commit)
+    app.after_request(_security_headers)
+    app.jinja_env.globals.update(csp_nonce=csp_nonce, htmx_config=HTMX_CONFIG)
+    app.register_error_handler(OperationalError, _database_unavailable)
+    app.register_error_handler(DBAPIError, _database_unavailable)
+    for status in (400, 403, 404, 405, 413, 429, 500):
+        app.register_error_handler(status, _error_page)
+
+
+def _error_page(error: Any) -> Response:
+    status = getattr(error, "code", 500) or 500
+    if request.path.startswith(("/api/", "/oauth/", "/provisioning/")):
+        return make_response(
+            {
+                "errors": [
+                    {
+                        "title": getattr(error, "name", "Error"),
+                        "detail": getattr(error, "description", "Server error"),
+                        "code": str(getattr(error, "name", "error")).upper().replace(" ", "_"),
+                        "status": str(status),
+                    }
+                ]
+            },
+            status,
+        )
+    template = f"errors/{status}.html" if status in (404, 500) else "errors/generic.html"
+    return render(template, status=status, error=error)

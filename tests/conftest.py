@@ -1,0 +1,99 @@
+"""Shared fixtures: one migrated database per run (SQLite, or PostgreSQL with PORTAL_TEST_DATABASE=postgresql),
+and one transaction per test, rolled back at the end."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Iterator
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import create_engine, text
+
+from portal import create_app, db, migrate
+from portal.extensions import limiter
+
+PG_ADMIN_URL = os.environ.get(
+    "PORTAL_TEST_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
+
+
+def _create_postgres_database() -> tuple[str, str]:
+    name = f"portal_test_{secrets.token_hex(4)}"
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return name, PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+
+
+def _drop_postgres_database(name: str) -> None:
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    if os.environ.get("PORTAL_TEST_DATABASE") == "postgresql":
+        name, url = _create_postgres_database()
+        yield url
+        _drop_postgres_database(name)
+    else:
+        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+
+
+@pytest.fixture(scope="session")
+def app(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
+    instance = tmp_path_factory.mktemp("instance")
+    app = create_app(
+        {
+            "TESTING": True,
+            "DATABASE_URL": database_url,
+            "SECRET_KEY": secrets.token_hex(32),
+            "JWT_KEYS_PATH": str(instance / "jwt-keys.json"),
+            "MAIL_DIR": str(instance / "mail"),
+            "SERVER_NAME": None,
+        }
+    )
+    migrate.upgrade(database_url)
+    yield app
+    db.engine_of(app).dispose()
+
+
+@pytest.fixture(scope="session")
+def is_postgres(database_url: str) -> bool:
+    return database_url.startswith("postgresql")
+
+
+@pytest.fixture()
+def db_session(app: Flask) -> Iterator[None]:
+    """Everything a test writes happens inside one outer transaction that is rolled back afterwards.
+    Code under test may commit: with `create_savepoint` its commits only release savepoints."""
+    engine = db.engine_of(app)
+    connection = engine.connect()
+    outer = connection.begin()
+    db.SessionFactory.configure(bind=connection, join_transaction_mode="create_savepoint")
+    try:
+        with app.app_context():
+            yield
+            db.session.remove()
+    finally:
+        db.session.remove()
+        outer.rollback()
+        connection.close()
+        db.SessionFactory.configure(bind=engine, join_transaction_mode="conservative_savepoint")
+
+
+@pytest.fixture()
+def client(app: Flask, db_session: None) -> FlaskClient:
+    limiter.reset()
+    return app.test_client()
+
+
+@pytest.fixture()
+def hx() -> dict[str, str]:
+    return {"HX-Request": "true"}

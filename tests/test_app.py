@@ -1,0 +1,65 @@
+"""The app shell: front page, error pages, configuration, security headers."""
+
+import pytest
+
+from portal import create_app
+from portal.config import DEMO_SECRET_KEY
+
+
+def test_home_page_renders_with_vendored_htmx(client):
+    response = client.get("/")
+    assert response.status_code == 200
+    body = response.get_data(as_text=True)
+    assert "Customer Portal" in body
+    assert "/static/vendor/htmx-2.0.11.min.js" in body
+    static = client.get("/static/vendor/htmx-2.0.11.min.js")
+    assert static.status_code == 200 and b"htmx" in static.data
+    static.close()
+
+
+def test_unknown_page_is_a_friendly_404(client):
+    response = client.get("/no/such/page")
+    assert response.status_code == 404
+    assert "Page not found" in response.get_data(as_text=True)
+
+
+def test_api_404_is_json(client):
+    response = client.get("/api/nowhere")
+    assert response.status_code == 404
+    assert response.json["errors"][0]["status"] == "404"
+
+
+def test_security_headers_on_every_page(client):
+    for path in ("/", "/no/such/page"):
+        headers = client.get(path).headers
+        csp = headers["Content-Security-Policy"]
+        assert "'unsafe-inline'" not in csp and "'unsafe-eval'" not in csp
+        assert "frame-ancestors 'none'" in csp and "object-src 'none'" in csp and "base-uri 'none'" in csp
+        assert "nonce-" in csp
+        assert headers["X-Content-Type-Options"] == "nosniff"
+        assert headers["Referrer-Policy"] == "strict-origin-when-cross-origin"
+
+
+def test_health(client):
+    assert client.get("/health").json == {"status": "ok"}
+
+
+@pytest.mark.parametrize(
+    "overrides, problem",
+    [
+        ({"SECRET_KEY": DEMO_SECRET_KEY, "SESSION_COOKIE_SECURE": True}, "PORTAL_SECRET_KEY"),
+        ({"SECRET_KEY": "x" * 40, "SESSION_COOKIE_SECURE": False}, "SESSION_COOKIE_SECURE"),
+        ({"SECRET_KEY": "x" * 40, "SESSION_COOKIE_SECURE": True, "DEBUG": True}, "debug"),
+    ],
+)
+def test_production_mode_refuses_unsafe_configuration(tmp_path, overrides, problem):
+    with pytest.raises(RuntimeError, match=problem):
+        create_app({"ENV_MODE": "production", "DATABASE_URL": f"sqlite:///{tmp_path}/x.db", **overrides})
+
+
+def test_environment_configures_the_app(tmp_path, monkeypatch):
+    monkeypatch.setenv("PORTAL_DATABASE_URL", f"sqlite:///{tmp_path}/env.db")
+    monkeypatch.setenv("PORTAL_ANONYMIZATION_DELAY", "90")
+    app = create_app()
+    assert app.config["DATABASE_URL"].endswith("env.db")
+    assert app.config["ANONYMIZATION_DELAY"] == 90
