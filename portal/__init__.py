@@ -26,6 +26,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     from portal import db, web
     from portal.extensions import babel, csrf, limiter, login_manager
+    from portal.oauth import protect
     from portal.security import sessions
 
     db.init_app(app)
@@ -36,9 +37,15 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     login_manager.user_loader(sessions.load_principal)
     login_manager.session_protection = None  # the sid row does this job, without IP/UA heuristics
     web.init_app(app)
+    protect.init_app(app)
 
-    from portal import cli, main
+    from portal import admin, api, cli, main, oauth, shop
 
     app.register_blueprint(main.bp)
+    for bearer_only in (api.bp, oauth.bp):
+        csrf.exempt(bearer_only)
+        app.register_blueprint(bearer_only)
+    app.register_blueprint(admin.bp)
+    app.register_blueprint(shop.bp)  # last: its first URL segment is an organization slug
     cli.init_app(app)
     return app

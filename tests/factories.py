@@ -99,3 +99,10 @@ def make_application(
     return orgs.create_application(
         SYSTEM, org, name=unique("app"), kind=ApplicationKind(kind), role=role, user=user
     )
+
+
+def token_for(application, owner=None, *, markets=None, scope: str = "", refresh: bool = False) -> str:
+    """An access token issued directly (the grants are tested in tests/oauth); returns the JWT."""
+    from portal.oauth import tokens
+
+    return tokens.issue(application, owner=owner, markets=markets, scope=scope, refresh=refresh)["access_token"]

@@ -1,0 +1,91 @@
+"""Signing keys for access tokens (RS512), published as a JWKS.
+
+The embedded default generates a key set into `instance/jwt-keys.json` on first use; a deployment can give one
+with PORTAL_JWT_KEYS (a private JWK set as JSON). Rotation adds a key that signs from then on; older keys keep
+verifying until every token they signed has expired, then `prune` drops them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, current_app
+from joserfc.jwk import KeySet, RSAKey
+
+ALGORITHM = "RS512"
+
+
+def _generate(created_at: float) -> dict[str, Any]:
+    key = RSAKey.generate_key(2048, parameters={"use": "sig", "alg": ALGORITHM}, auto_kid=True)
+    return {**key.as_dict(private=True), "created_at": int(created_at)}
+
+
+def _path(app: Flask) -> Path:
+    return Path(app.config["JWT_KEYS_PATH"])
+
+
+def _load_raw(app: Flask) -> list[dict[str, Any]]:
+    if app.config.get("JWT_KEYS"):
+        return json.loads(app.config["JWT_KEYS"])["keys"]
+    path = _path(app)
+    if not path.exists():
+        _save(app, [_generate(time.time())])
+    return json.loads(path.read_text())["keys"]
+
+
+def _save(app: Flask, keys: list[dict[str, Any]]) -> None:
+    path = _path(app)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_suffix(".tmp")
+    # Private keys: readable by the owner only; written atomically so a crash never leaves half a file.
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as handle:
+        json.dump({"keys": keys}, handle)
+    temporary.replace(path)
+    app.extensions.pop("jwt_keys", None)
+
+
+def key_set(app: Flask | None = None) -> KeySet:
+    app = app or current_app._get_current_object()
+    cached = app.extensions.get("jwt_keys")
+    if cached is None:
+        raw = _load_raw(app)
+        keys = [RSAKey.import_key({k: v for k, v in item.items() if k != "created_at"}) for item in raw]
+        cached = app.extensions["jwt_keys"] = (KeySet(keys), raw)
+    return cached[0]
+
+
+def signing_key(app: Flask | None = None) -> RSAKey:
+    """The newest key signs."""
+    app = app or current_app._get_current_object()
+    key_set(app)
+    raw = app.extensions["jwt_keys"][1]
+    newest = max(raw, key=lambda item: item["created_at"])
+    return key_set(app).get_by_kid(newest["kid"])
+
+
+def jwks(app: Flask | None = None) -> dict[str, Any]:
+    """The public half of every key still verifying."""
+    return key_set(app).as_dict(private=False)
+
+
+def rotate(app: Flask, *, max_token_lifetime: int) -> str:
+    """Add a new signing key; drop keys that stopped signing longer ago than any token can live."""
+    if app.config.get("JWT_KEYS"):
+        raise RuntimeError("keys given by PORTAL_JWT_KEYS are rotated by changing that setting")
+    now = time.time()
+    keys = sorted(_load_raw(app), key=lambda item: item["created_at"])
+    keys.append(_generate(now))
+    # A key stops signing when its successor is created; it must verify for max_token_lifetime after that.
+    kept = [
+        k
+        for k, successor in zip(keys, keys[1:], strict=False)
+        if now - successor["created_at"] < max_token_lifetime
+    ]
+    kept.append(keys[-1])
+    _save(app, kept)
+    return keys[-1]["kid"]

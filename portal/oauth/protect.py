@@ -1,0 +1,57 @@
+"""Resource protection for bearer-only endpoints (the API and provisioning)."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+from flask import Flask, Response, g, jsonify, request
+
+from portal.oauth.tokens import TokenContext, TokenError, verify
+
+
+def bearer_token() -> str:
+    """The token from `Authorization: Bearer ...` only: never from cookies or the query string."""
+    scheme, _, value = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not value.strip():
+        raise TokenError("Missing bearer token")
+    return value.strip()
+
+
+def require_token(*token_types: str) -> Callable:
+    """Authenticate the request's bearer token; refuse token types (`integration:user`, ...) not listed.
+
+    With no arguments any valid token passes; the view then applies its own rules to `current_token()`.
+    Matching is by prefix, so `integration` admits `integration:guest` and `integration:user`.
+    """
+
+    def decorator(view: Callable) -> Callable:
+        @functools.wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            context = verify(bearer_token())
+            if token_types and not any(context.token_type.startswith(t) for t in token_types):
+                raise TokenError("You are not authorized to perform this action on the requested resource.")
+            g.token = context
+            return view(*args, **kwargs)
+
+        return wrapper
+
+    return decorator
+
+
+def current_token() -> TokenContext:
+    return g.token
+
+
+def _unauthorized(error: TokenError) -> Response:
+    response = jsonify(
+        {"errors": [{"title": "Unauthorized", "detail": str(error), "code": "UNAUTHORIZED", "status": "401"}]}
+    )
+    response.status_code = 401
+    response.headers["WWW-Authenticate"] = 'Bearer error="invalid_token"'
+    return response
+
+
+def init_app(app: Flask) -> None:
+    app.register_error_handler(TokenError, _unauthorized)
