@@ -10,38 +10,19 @@ from collections.abc import Iterator
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import create_engine, text
 
 from portal import create_app, db, migrate
 from portal.extensions import limiter
-
-PG_ADMIN_URL = os.environ.get(
-    "PORTAL_TEST_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-)
-
-
-def _create_postgres_database() -> tuple[str, str]:
-    name = f"portal_test_{secrets.token_hex(4)}"
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return name, PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-
-
-def _drop_postgres_database(name: str) -> None:
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+from tests.databases import create_postgres_database, drop_postgres_database
+from tests.live import live_server  # noqa: F401 - fixture for browser and interop tests
 
 
 @pytest.fixture(scope="session")
 def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if os.environ.get("PORTAL_TEST_DATABASE") == "postgresql":
-        name, url = _create_postgres_database()
+        name, url = create_postgres_database()
         yield url
-        _drop_postgres_database(name)
+        drop_postgres_database(name)
     else:
         yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
 

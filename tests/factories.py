@@ -105,4 +105,6 @@ def token_for(application, owner=None, *, markets=None, scope: str = "", refresh
     """An access token issued directly (the grants are tested in tests/oauth); returns the JWT."""
     from portal.oauth import tokens
 
-    return tokens.issue(application, owner=owner, markets=markets, scope=scope, refresh=refresh)["access_token"]
+    return tokens.issue(application, owner=owner, markets=markets, scope=scope, refresh=refresh)[
+        "access_token"
+    ]

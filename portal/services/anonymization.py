@@ -19,7 +19,7 @@ from portal.services.audit import Actor, emit, record
 OPEN = (AnonymizationStatus.REQUESTED, AnonymizationStatus.STARTED)
 
 
-def _require_admin(user: User | None, org: Organization) -> User:
+def require_admin(user: User | None, org: Organization) -> User:
     """Commerce Layer: only a user of the customer's own organization may request (here: an admin)."""
     if user is None or not user.is_active or user.role_in(org) is not Role.ADMIN:
         raise Forbidden("Only an admin user of this organization can request or cancel an anonymization")
@@ -35,7 +35,7 @@ def delay(org: Organization) -> timedelta:
 
 def request_anonymization(actor: Actor, org: Organization, customer: Customer) -> AnonymizationRequest:
     """Queue the customer's anonymization; the worker processes it once the org's delay has passed."""
-    user = _require_admin(actor.user, org)
+    user = require_admin(actor.user, org)
     if customer.organization_id != org.id:
         raise Forbidden("The customer belongs to another organization")
     if customer.anonymization_status in OPEN:
@@ -70,7 +70,7 @@ def request_anonymization(actor: Actor, org: Organization, customer: Customer) -
 
 def cancel_anonymization(actor: Actor, org: Organization, customer: Customer) -> AnonymizationRequest:
     """Revoke a request that has not started yet."""
-    user = _require_admin(actor.user, org)
+    user = require_admin(actor.user, org)
     request = customer.current_anonymization
     if request is None or request.status is not AnonymizationStatus.REQUESTED:
         raise Invalid(

@@ -1,0 +1,57 @@
+"""A real HTTP server for the portal, in a thread, on its own committed database (browser and interop tests)."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+from flask import Flask
+from werkzeug.serving import make_server
+
+from portal import create_app, db, migrate
+from tests.databases import create_postgres_database, drop_postgres_database
+
+
+@dataclass
+class LiveServer:
+    app: Flask
+    url: str
+
+    def data(self):
+        """An app context whose session commits for real (the server thread must see the rows)."""
+        return self.app.app_context()
+
+
+def _serve(app: Flask, host: str) -> tuple[object, str]:
+    server = make_server(host, 0, app, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://{host}:{server.server_port}"
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    instance = tmp_path_factory.mktemp("live")
+    pg_name = None
+    if os.environ.get("PORTAL_TEST_DATABASE") == "postgresql":
+        pg_name, url = create_postgres_database()
+    else:
+        url = f"sqlite:///{instance / 'live.db'}"
+    migrate.upgrade(url)
+    app = create_app(
+        {
+            "DATABASE_URL": url,
+            "SECRET_KEY": secrets.token_hex(32),
+            "JWT_KEYS_PATH": str(instance / "jwt-keys.json"),
+            "MAIL_DIR": str(instance / "mail"),
+        }
+    )
+    server, base = _serve(app, "127.0.0.1")
+    yield LiveServer(app, base)
+    server.shutdown()
+    db.engine_of(app).dispose()
+    if pg_name:
+        drop_postgres_database(pg_name)
