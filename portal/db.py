@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from flask import Flask, g
+from flask.globals import _cv_request
 from sqlalchemy import JSON, DateTime, Enum, MetaData, String, TypeDecorator, create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, scoped_session, sessionmaker
@@ -86,7 +87,10 @@ SessionFactory = sessionmaker(expire_on_commit=False)
 
 
 def _session_scope() -> int:
-    """Sessions live as long as the app context (one per request, CLI command or job)."""
+    """One session per request, or per app context outside requests (CLI command, job)."""
+    request_context = _cv_request.get(None)
+    if request_context is not None:
+        return id(request_context)
     try:
         return id(g._get_current_object())
     except RuntimeError:  # outside an app context: worker threads, scripts
@@ -123,11 +127,13 @@ def init_app(app: Flask) -> None:
     app.extensions["db_engine"] = engine
     SessionFactory.configure(bind=engine)
 
-    @app.teardown_appcontext
     def _remove_session(exc: BaseException | None) -> None:
         if exc is not None:
             session.rollback()
         session.remove()
+
+    app.teardown_request(_remove_session)
+    app.teardown_appcontext(_remove_session)
 
 
 def engine_of(app: Flask) -> Engine:

@@ -57,6 +57,7 @@ def db_session(app: Flask) -> Iterator[None]:
     engine = db.engine_of(app)
     connection = engine.connect()
     outer = connection.begin()
+    saved = dict(db.SessionFactory.kw)
     db.SessionFactory.configure(bind=connection, join_transaction_mode="create_savepoint")
     try:
         with app.app_context():
@@ -66,12 +67,26 @@ def db_session(app: Flask) -> Iterator[None]:
         db.session.remove()
         outer.rollback()
         connection.close()
-        db.SessionFactory.configure(bind=engine, join_transaction_mode="conservative_savepoint")
+        db.SessionFactory.kw.clear()
+        db.SessionFactory.kw.update(saved)
+
+
+class TransactionalClient(FlaskClient):
+    """Each request runs in its own session on the test's connection, as in production. Before a request the
+    test's pending changes are flushed (so the request sees them); after it the test's objects are expired
+    (so the test sees what the request wrote)."""
+
+    def open(self, *args, **kwargs):
+        db.session.flush()
+        response = super().open(*args, **kwargs)
+        db.session.expire_all()
+        return response
 
 
 @pytest.fixture()
 def client(app: Flask, db_session: None) -> FlaskClient:
     limiter.reset()
+    app.test_client_class = TransactionalClient
     return app.test_client()
 
 

@@ -24,7 +24,7 @@ def test_unknown_page_is_a_friendly_404(client):
 
 
 def test_api_404_is_json(client):
-    response = client.get("/api/nowhere")
+    response = client.get("/api/customers/a/b/c/d")
     assert response.status_code == 404
     assert response.json["errors"][0]["status"] == "404"
 

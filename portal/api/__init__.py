@@ -2,4 +2,12 @@
 
 from flask import Blueprint
 
+from portal.api.jsonapi import ApiError, api_error, check_headers, domain_error
+from portal.errors import DomainError
+
 bp = Blueprint("api", __name__, url_prefix="/api")
+bp.before_request(check_headers)
+bp.register_error_handler(ApiError, api_error)
+bp.register_error_handler(DomainError, domain_error)
+
+from portal.api import views  # noqa: E402,F401 - registers the routes

@@ -110,16 +110,7 @@ def add_to_address_book(
     actor: Actor, org: Organization, customer: Customer, attributes: dict[str, Any]
 ) -> CustomerAddress:
     """Create an address and put it in the customer's address book."""
-    if customer.organization_id != org.id:
-        raise NotFound("The requested resource was not found", field="customer")
-    if customer.anonymized:
-        raise Invalid("An anonymized customer cannot be changed", field="customer", code="anonymized")
-    entry = CustomerAddress(organization_id=org.id, customer=customer, address=build_address(org, attributes))
-    db.session.add(entry)
-    db.session.flush()
-    record(actor, org, "customer_address.create", entry, sorted(attributes))
-    emit(org, "customer_addresses.create", entry, customer=customer)
-    return entry
+    return link_address(actor, org, customer, build_address(org, attributes), {})
 
 
 def update_address(actor: Actor, org: Organization, address: Address, attributes: dict[str, Any]) -> Address:
@@ -138,3 +129,48 @@ def remove_from_address_book(actor: Actor, org: Organization, entry: CustomerAdd
     emit(org, "customer_addresses.destroy", entry, customer=entry.customer)
     db.session.delete(entry)
     db.session.flush()
+
+
+ENTRY_FIELDS = frozenset({"reference", "reference_origin", "metadata"})
+
+
+def _entry_values(attributes: dict[str, Any]) -> dict[str, Any]:
+    validation.unknown_fields(attributes, ENTRY_FIELDS)
+    return {
+        ("metadata_" if k == "metadata" else k): validation.metadata(v)
+        if k == "metadata"
+        else validation.text(v, k)
+        for k, v in attributes.items()
+    }
+
+
+def link_address(
+    actor: Actor, org: Organization, customer: Customer, address: Address, attributes: dict[str, Any]
+) -> CustomerAddress:
+    """Put an existing (unlinked) address of this org into a customer's address book."""
+    if customer.organization_id != org.id or address.organization_id != org.id:
+        raise NotFound("The requested resource was not found", field="customer")
+    if customer.anonymized:
+        raise Invalid("An anonymized customer cannot be changed", field="customer", code="anonymized")
+    entry = CustomerAddress(
+        organization_id=org.id, customer=customer, address=address, **_entry_values(attributes)
+    )
+    db.session.add(entry)
+    db.session.flush()
+    record(actor, org, "customer_address.create", entry, sorted(attributes))
+    emit(org, "customer_addresses.create", entry, customer=customer)
+    return entry
+
+
+def update_entry(
+    actor: Actor, org: Organization, entry: CustomerAddress, attributes: dict[str, Any]
+) -> CustomerAddress:
+    """Change an address-book entry's own attributes (reference, reference_origin, metadata)."""
+    values = _entry_values(attributes)
+    changed = [k for k, v in values.items() if getattr(entry, k) != v]
+    for key in changed:
+        setattr(entry, key, values[key])
+    if changed:
+        db.session.flush()
+        record(actor, org, "customer_address.update", entry, [k.rstrip("_") for k in changed])
+    return entry

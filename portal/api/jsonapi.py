@@ -1,0 +1,330 @@
+"""JSON:API plumbing for the Commerce Layer-compatible API: request documents, query parameters, errors.
+
+Error codes follow Commerce Layer (built on jsonapi-resources): VALIDATION_ERROR, RECORD_NOT_FOUND, UNAUTHORIZED,
+LOCKED, PARAM_NOT_ALLOWED, FILTER_NOT_ALLOWED, INVALID_SORT_CRITERIA, INVALID_INCLUDE, INVALID_FIELD, ...
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask import Response, jsonify, request
+
+from portal.errors import DomainError
+
+MEDIA_TYPE = "application/vnd.api+json"
+PAGE_SIZE_DEFAULT = 10
+PAGE_SIZE_MAX = 25
+_DOMAIN_CODES = {
+    401: "UNAUTHORIZED",
+    404: "RECORD_NOT_FOUND",
+    409: "RECORD_NOT_UNIQUE",
+    423: "LOCKED",
+    422: "VALIDATION_ERROR",
+}
+
+
+class ApiError(Exception):
+    """A request the API refuses before any service runs (bad document, unknown parameter, wrong headers)."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        title: str,
+        detail: str,
+        *,
+        pointer: str | None = None,
+        parameter: str | None = None,
+        meta: dict[str, Any] | None = None,
+    ):
+        super().__init__(detail)
+        self.status, self.code, self.title, self.detail = status, code, title, detail
+        self.pointer, self.parameter, self.meta = pointer, parameter, meta
+
+
+def error_response(
+    status: int, errors: list[dict[str, Any]], headers: dict[str, str] | None = None
+) -> Response:
+    response = jsonify({"errors": errors})
+    response.status_code = status
+    response.content_type = MEDIA_TYPE
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+def api_error(error: ApiError) -> Response:
+    body: dict[str, Any] = {
+        "title": error.title,
+        "detail": error.detail,
+        "code": error.code,
+        "status": str(error.status),
+    }
+    if error.pointer:
+        body["source"] = {"pointer": error.pointer}
+    elif error.parameter:
+        body["source"] = {"parameter": error.parameter}
+    if error.meta:
+        body["meta"] = error.meta
+    return error_response(error.status, [body])
+
+
+def domain_error(error: DomainError) -> Response:
+    """A service's refusal as Commerce Layer's error object (field errors point into the document)."""
+    status = error.status if error.status in _DOMAIN_CODES else 422
+    title = error.message
+    body: dict[str, Any] = {"title": title, "code": _DOMAIN_CODES[status], "status": str(status)}
+    if error.field and status == 422:
+        base = error.field.split(".")[0]
+        body["detail"] = f"{error.field} - {error.message}"
+        where = "relationships" if base in RELATIONSHIP_FIELDS else "attributes"
+        body["source"] = {"pointer": f"/data/{where}/{base}"}
+        body["meta"] = {"error": error.code, **error.meta}
+    else:
+        body["detail"] = error.message
+    if status == 401:
+        body["title"] = "Unauthorized"
+    if status == 404:
+        body["title"] = "Record not found"
+    return error_response(status, [body])
+
+
+# Relationship names that services report as error fields (pointer goes under /data/relationships).
+RELATIONSHIP_FIELDS = frozenset({"customer_group", "customer", "address", "market"})
+
+
+def check_headers() -> None:
+    """406 on an Accept that excludes JSON:API, 415 on a body that is not JSON:API."""
+    accept = request.headers.get("Accept")
+    if (
+        accept
+        and not request.accept_mimetypes.accept_json
+        and MEDIA_TYPE not in accept
+        and "*/*" not in accept
+    ):
+        raise ApiError(
+            406,
+            "NOT_ACCEPTABLE",
+            "Not acceptable",
+            f"All requests must accept the '{MEDIA_TYPE}' media type.",
+        )
+    if request.method in ("POST", "PATCH"):
+        mimetype = request.mimetype
+        if mimetype not in (MEDIA_TYPE, "application/json"):
+            raise ApiError(
+                415,
+                "UNSUPPORTED_MEDIA_TYPE",
+                "Unsupported media type",
+                f"All requests that create or update must use the '{MEDIA_TYPE}' Content-Type.",
+            )
+
+
+@dataclass
+class Document:
+    """The `data` member of a create/update request."""
+
+    type: str
+    id: str | None
+    attributes: dict[str, Any]
+    relationships: dict[str, str | None | list[str]]
+
+
+def parse_document(expected_type: str, *, resource_id: str | None = None) -> Document:
+    body = request.get_json(silent=True, force=True)
+    if not isinstance(body, dict) or not isinstance(body.get("data"), dict):
+        raise ApiError(
+            400,
+            "INVALID_DATA_FORMAT",
+            "Invalid data format",
+            "The request body must be a JSON object with a 'data' object.",
+            pointer="/data",
+        )
+    data = body["data"]
+    unknown = set(data) - {"type", "id", "attributes", "relationships", "meta", "links"}
+    if unknown:
+        name = sorted(unknown)[0]
+        raise ApiError(
+            400, "PARAM_NOT_ALLOWED", "Param not allowed", f"{name} is not allowed.", pointer=f"/data/{name}"
+        )
+    if data.get("type") != expected_type:
+        raise ApiError(
+            400,
+            "INVALID_RESOURCE",
+            "Invalid resource",
+            f"The resource type must be '{expected_type}'.",
+            pointer="/data/type",
+        )
+    if resource_id is not None and data.get("id") != resource_id:
+        raise ApiError(
+            400,
+            "KEY_NOT_INCLUDED_IN_URL",
+            "Key is not included in URL",
+            f"The URL does not support the key {data.get('id')}",
+            pointer="/data/id",
+        )
+    attributes = data.get("attributes", {})
+    if not isinstance(attributes, dict):
+        raise ApiError(
+            400,
+            "INVALID_DATA_FORMAT",
+            "Invalid data format",
+            "attributes must be an object.",
+            pointer="/data/attributes",
+        )
+    return Document(expected_type, data.get("id"), attributes, _relationships(data.get("relationships", {})))
+
+
+def _relationships(value: Any) -> dict[str, str | None | list[str]]:
+    if not isinstance(value, dict):
+        raise ApiError(
+            400,
+            "INVALID_DATA_FORMAT",
+            "Invalid data format",
+            "relationships must be an object.",
+            pointer="/data/relationships",
+        )
+    result: dict[str, str | None | list[str]] = {}
+    for name, linkage in value.items():
+        pointer = f"/data/relationships/{name}"
+        if not isinstance(linkage, dict) or "data" not in linkage:
+            raise ApiError(
+                400,
+                "INVALID_DATA_FORMAT",
+                "Invalid data format",
+                f"{name} must be an object with a 'data' member.",
+                pointer=pointer,
+            )
+        data = linkage["data"]
+        if data is None:
+            result[name] = None
+        elif (
+            isinstance(data, dict)
+            and isinstance(data.get("type"), str)
+            and (data.get("id") is None or isinstance(data.get("id"), str))
+        ):
+            result[name] = data.get("id")  # the dashboard clears a to-one with {"type": ..., "id": null}
+        else:
+            raise ApiError(
+                400,
+                "INVALID_DATA_FORMAT",
+                "Invalid data format",
+                f"{name} must reference one resource with a string 'id'.",
+                pointer=pointer,
+            )
+    return result
+
+
+@dataclass
+class Query:
+    """Parsed query parameters of a list/retrieve request."""
+
+    filters: list[tuple[list[str], str, str]] = field(
+        default_factory=list
+    )  # (attributes, matcher, raw value)
+    sort: list[tuple[str, bool]] = field(default_factory=list)  # (attribute, descending)
+    page_number: int = 1
+    page_size: int = PAGE_SIZE_DEFAULT
+    fields: dict[str, list[str]] = field(default_factory=dict)
+    include: list[list[str]] = field(default_factory=list)
+
+
+MATCHERS = (
+    "not_eq_or_null",
+    "eq_or_null",
+    "not_eq",
+    "eq",
+    "not_in",
+    "in",
+    "not_start",
+    "start",
+    "not_end",
+    "end",
+    "not_cont",
+    "i_cont",
+    "cont",
+    "gteq",
+    "gt",
+    "lteq",
+    "lt",
+    "not_null",
+    "null",
+    "present",
+    "blank",
+    "true",
+    "false",
+    "jcont",
+    "matches",
+    "does_not_match",
+)
+_FILTER_RE = re.compile(r"^filter\[q\]\[([a-z0-9_]+)\]$")
+_BRACKET_RE = re.compile(r"^(fields|page)\[([a-z_]+)\]$")
+
+
+def split_predicate(predicate: str) -> tuple[list[str], str] | None:
+    """`email_or_reference_cont` → (["email", "reference"], "cont")."""
+    for matcher in MATCHERS:
+        suffix = "_" + matcher
+        if predicate.endswith(suffix):
+            attributes = predicate[: -len(suffix)]
+            return (attributes.split("_or_") if attributes else []), matcher
+    return None
+
+
+def parse_query() -> Query:
+    query = Query()
+    for key in request.args:
+        values = request.args.getlist(key)
+        if len(values) > 1:
+            raise ApiError(
+                400,
+                "PARAM_NOT_ALLOWED",
+                "Param not allowed",
+                f"{key} is given more than once.",
+                parameter=key,
+            )
+        value = values[0]
+        if match := _FILTER_RE.match(key):
+            predicate = match.group(1)
+            split = split_predicate(predicate)
+            if split is None or not split[0]:
+                raise ApiError(
+                    400,
+                    "FILTER_NOT_ALLOWED",
+                    "Filter not allowed",
+                    f"{predicate} is not allowed.",
+                    parameter=key,
+                )
+            query.filters.append((split[0], split[1], value))
+        elif key == "sort":
+            query.sort = [(item.lstrip("-"), item.startswith("-")) for item in value.split(",")]
+        elif key == "include":
+            query.include = [item.split(".") for item in value.split(",")]
+        elif match := _BRACKET_RE.match(key):
+            group, name = match.groups()
+            if group == "fields":
+                query.fields[name] = [item for item in value.split(",") if item]
+            else:
+                _page(query, name, value, key)
+        else:
+            raise ApiError(
+                400, "PARAM_NOT_ALLOWED", "Param not allowed", f"{key} is not allowed.", parameter=key
+            )
+    return query
+
+
+def _page(query: Query, name: str, value: str, key: str) -> None:
+    if name not in ("number", "size"):
+        raise ApiError(400, "PARAM_NOT_ALLOWED", "Param not allowed", f"{key} is not allowed.", parameter=key)
+    limit = PAGE_SIZE_MAX if name == "size" else 10**9
+    if not value.isdigit() or not 1 <= int(value) <= limit:
+        raise ApiError(
+            400,
+            "INVALID_PAGE_VALUE",
+            "Invalid page value",
+            f"{value} is not a valid value for {key} (1..{limit}).",
+            parameter=key,
+        )
+    setattr(query, f"page_{name}", int(value))

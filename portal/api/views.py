@@ -1,0 +1,340 @@
+"""Generic JSON:API endpoints over the resource registry: list, retrieve, create, update, delete, related."""
+
+from __future__ import annotations
+
+from math import ceil
+from typing import Any
+from urllib.parse import urlencode
+
+from flask import Response, jsonify, request
+from sqlalchemy import func, or_, select
+
+from portal import db
+from portal.api import bp
+from portal.api.jsonapi import MEDIA_TYPE, ApiError, Query, parse_document, parse_query
+from portal.api.querying import condition
+from portal.api.resources import REGISTRY, Resource, writable
+from portal.errors import Forbidden
+from portal.oauth.protect import current_token, require_token
+from portal.oauth.tokens import TokenContext
+
+
+def _resource(resource_type: str) -> Resource:
+    resource = REGISTRY.get(resource_type)
+    if resource is None:
+        raise ApiError(404, "RECORD_NOT_FOUND", "Record not found", f"{resource_type} is not a resource.")
+    return resource
+
+
+def _authorize(resource: Resource, action: str) -> TokenContext:
+    ctx = current_token()
+    if ctx.organization is None or not resource.allowed(ctx, action):
+        raise Forbidden("You are not authorized to perform this action on the requested resource.")
+    return ctx
+
+
+def _find(resource: Resource, ctx: TokenContext, public_id: str, *, lock: bool = False) -> Any:
+    query = resource.query(ctx).where(resource.model.public_id == public_id)
+    obj = db.session.scalar(query.with_for_update() if lock else query)
+    if obj is None:
+        raise ApiError(
+            404,
+            "RECORD_NOT_FOUND",
+            "Record not found",
+            f"The requested resource was not found: {resource.type}/{public_id}",
+        )
+    return obj
+
+
+def _document(body: dict[str, Any], status: int = 200) -> Response:
+    response = jsonify(body)
+    response.status_code = status
+    response.content_type = MEDIA_TYPE
+    return response
+
+
+# --- serialization ----------------------------------------------------------------------------------------------
+
+
+class Serializer:
+    """Builds resource objects, honouring sparse fieldsets and collecting included resources once each."""
+
+    def __init__(self, ctx: TokenContext, query: Query, root: Resource):
+        self.ctx, self.query, self.root = ctx, query, root
+        self.base = request.url_root.rstrip("/") + "/api"
+        self.included: dict[tuple[str, str], dict[str, Any]] = {}
+        self._check_fields()
+        self.includes = self._check_includes()
+
+    def _check_fields(self) -> None:
+        for type_name, names in self.query.fields.items():
+            resource = REGISTRY.get(type_name)
+            if resource is None:
+                raise ApiError(
+                    400,
+                    "INVALID_RESOURCE",
+                    "Invalid resource",
+                    f"{type_name} is not a valid resource.",
+                    parameter=f"fields[{type_name}]",
+                )
+            known = {a.name for a in resource.attrs if not a.write_only} | set(resource.rel_map)
+            for name in names:
+                if name not in known:
+                    raise ApiError(
+                        400,
+                        "INVALID_FIELD",
+                        "Invalid field",
+                        f"{name} is not a valid field for {type_name}.",
+                        parameter=f"fields[{type_name}]",
+                    )
+
+    def _check_includes(self) -> list[list[str]]:
+        for path in self.query.include:
+            if ".".join(path) not in self.root.include_paths:
+                raise ApiError(
+                    400,
+                    "INVALID_INCLUDE",
+                    "Invalid include",
+                    f"{'.'.join(path)} is not a valid includable relationship of {self.root.type}.",
+                    parameter="include",
+                )
+        return self.query.include
+
+    def _wanted(self, resource: Resource, name: str) -> bool:
+        fields = self.query.fields.get(resource.type)
+        return fields is None or name in fields
+
+    def resource(
+        self, resource: Resource, obj: Any, includes: list[list[str]] | None = None
+    ) -> dict[str, Any]:
+        self_link = f"{self.base}/{resource.type}/{obj.public_id}"
+        attributes = {
+            a.name: a.value(obj, self.ctx)
+            for a in resource.attrs
+            if not a.write_only and a.name != "id" and self._wanted(resource, a.name)
+        }
+        relationships = {}
+        for rel in resource.rels:
+            if not self._wanted(resource, rel.name):
+                continue
+            body: dict[str, Any] = {
+                "links": {
+                    "self": f"{self_link}/relationships/{rel.name}",
+                    "related": f"{self_link}/{rel.name}",
+                }
+            }
+            nested = [path[1:] for path in includes or [] if path[0] == rel.name]
+            if nested:
+                body["data"] = self._include(rel, obj, nested)
+            relationships[rel.name] = body
+        result = {
+            "id": obj.public_id,
+            "type": resource.type,
+            "links": {"self": self_link},
+            "attributes": attributes,
+            "relationships": relationships,
+            "meta": {"mode": "test", "organization_id": self.ctx.organization.public_id},
+        }
+        return result
+
+    def _include(self, rel, obj: Any, nested: list[list[str]]) -> Any:
+        target = REGISTRY[rel.type]
+        children = [path for path in nested if path]
+        if rel.many:
+            related = db.session.scalars(
+                target.query(self.ctx).where(rel.target(obj)).order_by(target.model.id)
+            ).all()
+        else:
+            one = rel.target(obj)
+            visible = one is not None and db.session.scalar(
+                target.query(self.ctx).where(target.model.id == one.id).with_only_columns(target.model.id)
+            )
+            related = [one] if visible else []
+        for item in related:
+            key = (target.type, item.public_id)
+            if key not in self.included:
+                self.included[key] = {}
+                self.included[key] = self.resource(target, item, children)
+        linkage = [{"type": target.type, "id": item.public_id} for item in related]
+        return linkage if rel.many else (linkage[0] if linkage else None)
+
+    def document(self, data: Any, **extra: Any) -> dict[str, Any]:
+        body = {"data": data, **extra}
+        if self.included:
+            body["included"] = list(self.included.values())
+        return body
+
+
+# --- listing --------------------------------------------------------------------------------------------------
+
+
+def _filtered(resource: Resource, statement, query: Query):
+    dialect = db.session.get_bind().dialect.name
+    attrs = resource.attr_map
+    for names, matcher, raw in query.filters:
+        predicate = f"{'_or_'.join(names)}_{matcher}"
+        conditions = []
+        for name in names:
+            attr = attrs.get(name)
+            if attr is None or not attr.filterable:
+                raise ApiError(
+                    400,
+                    "FILTER_NOT_ALLOWED",
+                    "Filter not allowed",
+                    f"{predicate} is not allowed.",
+                    parameter=f"filter[q][{predicate}]",
+                )
+            conditions.append(condition(attr.column, attr.kind, matcher, raw, predicate, dialect))
+        statement = statement.where(conditions[0] if len(conditions) == 1 else or_(*conditions))
+    return statement
+
+
+def _sorted(resource: Resource, statement, query: Query):
+    attrs = resource.attr_map
+    order = []
+    for name, descending in query.sort:
+        attr = attrs.get(name)
+        if attr is None or not attr.sortable:
+            raise ApiError(
+                400,
+                "INVALID_SORT_CRITERIA",
+                "Invalid sort criteria",
+                f"{name} is not a valid sort criteria for {resource.type}",
+                parameter="sort",
+            )
+        order.append(attr.column.desc() if descending else attr.column.asc())
+    return statement.order_by(*order, resource.model.id)
+
+
+def _links(query: Query, page_count: int) -> dict[str, str]:
+    def url(number: int) -> str:
+        args = {k: v for k, v in request.args.items() if k != "page[number]"}
+        args["page[number]"] = str(number)
+        args.setdefault("page[size]", str(query.page_size))
+        return f"{request.base_url}?{urlencode(args)}"
+
+    links = {"first": url(1), "last": url(max(page_count, 1))}
+    if query.page_number > 1:
+        links["prev"] = url(query.page_number - 1)
+    if query.page_number < page_count:
+        links["next"] = url(query.page_number + 1)
+    return links
+
+
+def _list(resource: Resource, ctx: TokenContext, statement) -> Response:
+    query = parse_query()
+    serializer = Serializer(ctx, query, resource)
+    statement = _filtered(resource, statement, query)
+    count = db.session.scalar(select(func.count()).select_from(statement.order_by(None).subquery())) or 0
+    page_count = ceil(count / query.page_size) if count else 0
+    rows = db.session.scalars(
+        _sorted(resource, statement, query)
+        .limit(query.page_size)
+        .offset((query.page_number - 1) * query.page_size)
+    ).all()
+    data = [serializer.resource(resource, row, serializer.includes) for row in rows]
+    return _document(
+        serializer.document(
+            data, meta={"record_count": count, "page_count": page_count}, links=_links(query, page_count)
+        )
+    )
+
+
+# --- routes ------------------------------------------------------------------------------------------------------
+
+
+@bp.get("/<resource_type>")
+@require_token()
+def resource_list(resource_type: str) -> Response:
+    resource = _resource(resource_type)
+    ctx = _authorize(resource, "list")
+    return _list(resource, ctx, resource.query(ctx))
+
+
+@bp.get("/<resource_type>/<resource_id>")
+@require_token()
+def resource_retrieve(resource_type: str, resource_id: str) -> Response:
+    resource = _resource(resource_type)
+    ctx = _authorize(resource, "retrieve")
+    obj = _find(resource, ctx, resource_id)
+    serializer = Serializer(ctx, parse_query(), resource)
+    return _document(serializer.document(serializer.resource(resource, obj, serializer.includes)))
+
+
+@bp.post("/<resource_type>")
+@require_token()
+def resource_create(resource_type: str) -> Response:
+    resource = _resource(resource_type)
+    ctx = _authorize(resource, "create")
+    document = parse_document(resource.type)
+    obj = resource.create(ctx, writable(resource, document.attributes, "create"), document.relationships)
+    serializer = Serializer(ctx, parse_query(), resource)
+    return _document(serializer.document(serializer.resource(resource, obj, serializer.includes)), 201)
+
+
+@bp.patch("/<resource_type>/<resource_id>")
+@require_token()
+def resource_update(resource_type: str, resource_id: str) -> Response:
+    resource = _resource(resource_type)
+    ctx = _authorize(resource, "update")
+    document = parse_document(resource.type, resource_id=resource_id)
+    obj = _find(resource, ctx, resource_id, lock=True)
+    obj = resource.update(ctx, obj, writable(resource, document.attributes, "update"), document.relationships)
+    db.session.refresh(obj)
+    serializer = Serializer(ctx, parse_query(), resource)
+    return _document(serializer.document(serializer.resource(resource, obj, serializer.includes)))
+
+
+@bp.delete("/<resource_type>/<resource_id>")
+@require_token()
+def resource_delete(resource_type: str, resource_id: str) -> Response:
+    resource = _resource(resource_type)
+    ctx = _authorize(resource, "delete")
+    resource.delete(ctx, _find(resource, ctx, resource_id, lock=True))
+    return Response(status=204)
+
+
+@bp.get("/<resource_type>/<resource_id>/<relationship>")
+@require_token()
+def resource_related(resource_type: str, resource_id: str, relationship: str) -> Response:
+    resource = _resource(resource_type)
+    ctx = _authorize(resource, "retrieve")
+    obj = _find(resource, ctx, resource_id)
+    rel = resource.rel_map.get(relationship)
+    if rel is None:
+        raise ApiError(404, "RECORD_NOT_FOUND", "Record not found", f"{relationship} is not a relationship.")
+    target = REGISTRY[rel.type]
+    if rel.many:
+        return _list(target, ctx, target.query(ctx).where(rel.target(obj)))
+    related = rel.target(obj)
+    serializer = Serializer(ctx, parse_query(), target)
+    visible = related is not None and db.session.scalar(
+        target.query(ctx).where(target.model.id == related.id)
+    )
+    return _document(
+        serializer.document(serializer.resource(target, related, serializer.includes) if visible else None)
+    )
+
+
+@bp.get("/<resource_type>/<resource_id>/relationships/<relationship>")
+@require_token()
+def resource_relationship(resource_type: str, resource_id: str, relationship: str) -> Response:
+    resource = _resource(resource_type)
+    ctx = _authorize(resource, "retrieve")
+    obj = _find(resource, ctx, resource_id)
+    rel = resource.rel_map.get(relationship)
+    if rel is None:
+        raise ApiError(404, "RECORD_NOT_FOUND", "Record not found", f"{relationship} is not a relationship.")
+    target = REGISTRY[rel.type]
+    if rel.many:
+        ids = db.session.scalars(
+            target.query(ctx)
+            .where(rel.target(obj))
+            .with_only_columns(target.model.public_id)
+            .order_by(target.model.id)
+        ).all()
+        data: Any = [{"type": target.type, "id": public_id} for public_id in ids]
+    else:
+        related = rel.target(obj)
+        data = {"type": target.type, "id": related.public_id} if related is not None else None
+    return _document({"data": data, "links": {"self": request.base_url}})
