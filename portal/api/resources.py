@@ -428,14 +428,6 @@ def _own_addresses(ctx: TokenContext) -> Any:
     )
 
 
-def _create_address(ctx: TokenContext, attributes: dict[str, Any], relationships: dict[str, Any]) -> Address:
-    _refuse_relationships(relationships, set())
-    address = addresses.build_address(ctx.organization, attributes)
-    db.session.add(address)
-    db.session.flush()
-    return address
-
-
 def _delete_address(ctx: TokenContext, address: Address) -> None:
     entry = db.session.scalar(select(CustomerAddress).where(CustomerAddress.address_id == address.id))
     if entry is not None:
@@ -450,7 +442,7 @@ ADDRESSES = Resource(
     model=Address,
     attrs=_address_attrs(),
     permissions={"integration": ALL, "sales_channel:customer": ALL},
-    create=_create_address,
+    create=_plain_create(addresses.create_address),
     update=_plain_update(addresses.update_address),
     delete=_delete_address,
     own=lambda ctx: _own_addresses(ctx) if ctx.customer else false(),

@@ -91,6 +91,15 @@ def build_address(org: Organization, attributes: dict[str, Any], *, pointer: str
         raise
 
 
+def create_address(actor: Actor, org: Organization, attributes: dict[str, Any]) -> Address:
+    """A standalone address (the API creates one, then links it into an address book)."""
+    address = Address(organization_id=org.id, **clean(attributes))
+    db.session.add(address)
+    db.session.flush()
+    record(actor, org, "address.create", address, sorted(attributes))
+    return address
+
+
 def get_customer_address(
     org: Organization, public_id: str, customer: Customer | None = None
 ) -> CustomerAddress:
