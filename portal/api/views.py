@@ -243,7 +243,6 @@ def _list(resource: Resource, ctx: TokenContext, statement) -> Response:
 # --- routes ------------------------------------------------------------------------------------------------------
 
 
-@bp.get("/<resource_type>")
 @require_token()
 def resource_list(resource_type: str) -> Response:
     resource = _resource(resource_type)
@@ -251,7 +250,6 @@ def resource_list(resource_type: str) -> Response:
     return _list(resource, ctx, resource.query(ctx))
 
 
-@bp.get("/<resource_type>/<resource_id>")
 @require_token()
 def resource_retrieve(resource_type: str, resource_id: str) -> Response:
     resource = _resource(resource_type)
@@ -261,7 +259,6 @@ def resource_retrieve(resource_type: str, resource_id: str) -> Response:
     return _document(serializer.document(serializer.resource(resource, obj, serializer.includes)))
 
 
-@bp.post("/<resource_type>")
 @require_token()
 def resource_create(resource_type: str) -> Response:
     resource = _resource(resource_type)
@@ -272,7 +269,6 @@ def resource_create(resource_type: str) -> Response:
     return _document(serializer.document(serializer.resource(resource, obj, serializer.includes)), 201)
 
 
-@bp.patch("/<resource_type>/<resource_id>")
 @require_token()
 def resource_update(resource_type: str, resource_id: str) -> Response:
     resource = _resource(resource_type)
@@ -285,7 +281,6 @@ def resource_update(resource_type: str, resource_id: str) -> Response:
     return _document(serializer.document(serializer.resource(resource, obj, serializer.includes)))
 
 
-@bp.delete("/<resource_type>/<resource_id>")
 @require_token()
 def resource_delete(resource_type: str, resource_id: str) -> Response:
     resource = _resource(resource_type)
@@ -294,7 +289,6 @@ def resource_delete(resource_type: str, resource_id: str) -> Response:
     return Response(status=204)
 
 
-@bp.get("/<resource_type>/<resource_id>/<relationship>")
 @require_token()
 def resource_related(resource_type: str, resource_id: str, relationship: str) -> Response:
     resource = _resource(resource_type)
@@ -316,7 +310,6 @@ def resource_related(resource_type: str, resource_id: str, relationship: str) ->
     )
 
 
-@bp.get("/<resource_type>/<resource_id>/relationships/<relationship>")
 @require_token()
 def resource_relationship(resource_type: str, resource_id: str, relationship: str) -> Response:
     resource = _resource(resource_type)
@@ -338,3 +331,38 @@ def resource_relationship(resource_type: str, resource_id: str, relationship: st
         related = rel.target(obj)
         data = {"type": target.type, "id": related.public_id} if related is not None else None
     return _document({"data": data, "links": {"self": request.base_url}})
+
+
+def _register() -> None:
+    """One URL rule per resource with only the methods it supports (so OPTIONS/Allow and 405 tell the truth)."""
+    for resource in REGISTRY.values():
+        base = f"/{resource.type}"
+        defaults = {"resource_type": resource.type}
+        collection = {"GET": resource_list} | ({"POST": resource_create} if resource.create else {})
+        member = (
+            {"GET": resource_retrieve}
+            | ({"PATCH": resource_update} if resource.update else {})
+            | ({"DELETE": resource_delete} if resource.delete else {})
+        )
+        for rule, views in ((base, collection), (f"{base}/<resource_id>", member)):
+            for method, view in views.items():
+                bp.add_url_rule(
+                    rule, f"{resource.type}_{view.__name__}", view, methods=[method], defaults=defaults
+                )
+        bp.add_url_rule(
+            f"{base}/<resource_id>/<relationship>",
+            f"{resource.type}_related",
+            resource_related,
+            methods=["GET"],
+            defaults=defaults,
+        )
+        bp.add_url_rule(
+            f"{base}/<resource_id>/relationships/<relationship>",
+            f"{resource.type}_relationship",
+            resource_relationship,
+            methods=["GET"],
+            defaults=defaults,
+        )
+
+
+_register()

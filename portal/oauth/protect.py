@@ -50,6 +50,7 @@ def _unauthorized(error: TokenError) -> Response:
     )
     response.status_code = 401
     response.headers["WWW-Authenticate"] = 'Bearer error="invalid_token"'
+    response.content_type = "application/vnd.api+json"
     return response
 
 
