@@ -32,6 +32,7 @@ test-postgres: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/bandit -q -r portal -ll
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache
