@@ -155,7 +155,7 @@ class _Writer:
                     copy.write_row(row)
         else:
             marks = ", ".join("?" for _ in columns)
-            cursor.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", rows)  # noqa: S608  # nosec B608 - fixed table and column names
+            cursor.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", rows)  # noqa: S608  # nosec B608
         cursor.close()
 
     def fix_sequences(self, *models: Any) -> None:
@@ -165,7 +165,7 @@ class _Writer:
             table = model.__tablename__
             db.session.execute(
                 text(
-                    f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "  # noqa: S608  # nosec B608 - model table names
+                    f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "  # noqa: S608  # nosec B608
                     f"(SELECT COALESCE(MAX(id), 1) FROM {table}))"
                 )
             )
