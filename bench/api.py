@@ -94,7 +94,7 @@ def main() -> None:
                     flush=True,
                 )
             portal_rps = throughput(base, f"/api/customers?{QUERIES['email_cont']}", headers)
-        with gunicorn("bare_app:app", {"BARE_BYTES": str(max(sizes))}) as base:
+        with gunicorn("bench.bare_app:app", {"BARE_BYTES": str(max(sizes))}) as base:
             bare_rps = throughput(base, "/json", {})
         print(
             f"\nthroughput email_cont: {portal_rps:.0f} req/s; bare Flask JSON ({max(sizes)} bytes): "

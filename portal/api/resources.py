@@ -11,12 +11,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Select, false, select
+from sqlalchemy.orm import joinedload, selectinload
 
 from portal import db
 from portal.api.jsonapi import ApiError
 from portal.errors import Forbidden, Invalid
 from portal.models import (
     Address,
+    AnonymizationRequest,
     Customer,
     CustomerAddress,
     CustomerGroup,
@@ -86,6 +88,8 @@ class Resource:
     # extra visibility rule for non-integration tokens (customer tokens see only their own records)
     own: Callable[[TokenContext], Any] | None = None
     include_paths: frozenset[str] = frozenset()
+    # loader options that serialization needs (avoids one query per row)
+    load: tuple[Any, ...] = ()
 
     @property
     def attr_map(self) -> dict[str, Attr]:
@@ -105,7 +109,9 @@ class Resource:
 
     def query(self, ctx: TokenContext) -> Select:
         """Every query is scoped to the token's organization, and for customer tokens to what they own."""
-        statement = select(self.model).where(self.model.organization_id == ctx.organization.id)
+        statement = (
+            select(self.model).where(self.model.organization_id == ctx.organization.id).options(*self.load)
+        )
         if ctx.kind is not ApplicationKind.INTEGRATION:
             statement = statement.where(self.own(ctx) if self.own else false())
         return statement
@@ -316,6 +322,12 @@ CUSTOMERS = Resource(
     delete=_plain_delete(customers.delete_customer),
     own=lambda ctx: Customer.id == (ctx.customer.id if ctx.customer else -1),
     include_paths=frozenset({"customer_group", "customer_addresses", "customer_addresses.address", "orders"}),
+    load=(
+        selectinload(Customer.anonymization_requests).options(
+            joinedload(AnonymizationRequest.requester),
+            joinedload(AnonymizationRequest.cancellation_requester),
+        ),
+    ),
 )
 
 # --- customer groups and markets ----------------------------------------------------------------------------
@@ -509,6 +521,7 @@ CUSTOMER_ADDRESSES = Resource(
     delete=_plain_delete(addresses.remove_from_address_book),
     own=lambda ctx: CustomerAddress.customer_id == ctx.customer.id if ctx.customer else false(),
     include_paths=frozenset({"address", "customer"}),
+    load=(joinedload(CustomerAddress.address), joinedload(CustomerAddress.customer)),
 )
 
 # --- orders ------------------------------------------------------------------------------------------------------
