@@ -3,7 +3,10 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { authenticate, createAssertion } from '@commercelayer/js-auth'
-import { CommerceLayer, isApiError } from '@commercelayer/sdk/bundle'
+import { CommerceLayer } from '@commercelayer/sdk/bundle'
+import { CommerceLayerStatic } from '@commercelayer/sdk'
+
+const isApiError = (error) => CommerceLayerStatic.isApiError(error)
 
 const env = JSON.parse(process.env.CL_INTEROP)
 const phase = process.env.CL_PHASE ?? 'main'
@@ -51,7 +54,7 @@ if (phase === 'main') {
     assert.equal(created[0].has_password, true)
 
     const page = await cl.customers.list({ filters: { email_cont: '@sdk.example', metadata_jcont: { source: 'sdk' } }, sort: { email: 'asc' }, pageSize: 2, pageNumber: 1 })
-    assert.deepEqual(page.map(c => c.email), ['alice@sdk.example', 'bob@sdk.example'])
+    assert.deepEqual(Array.from(page, c => c.email), ['alice@sdk.example', 'bob@sdk.example'])
     assert.equal(page.meta.recordCount, 3)
     assert.equal(page.meta.pageCount, 2)
 
@@ -65,7 +68,7 @@ if (phase === 'main') {
     assert.equal(fetched.customer_group.name, 'SDK VIP')
 
     const members = await cl.customer_groups.customers(group.id)
-    assert.deepEqual(members.map(c => c.id), [created[0].id])
+    assert.deepEqual(Array.from(members, c => c.id), [created[0].id])
 
     await cl.customers.delete(created[2].id)
     await assert.rejects(cl.customers.retrieve(created[2].id), (error) => isApiError(error) && error.status === 404)
@@ -77,7 +80,7 @@ if (phase === 'main') {
     const renamed = await cl.customer_groups.update({ id: group.id, name: 'Wholesale EU' })
     assert.equal(renamed.name, 'Wholesale EU')
     const listed = await cl.customer_groups.list({ filters: { code_eq: 'sdk_wholesale' } })
-    assert.deepEqual(listed.map(g => g.id), [group.id])
+    assert.deepEqual(Array.from(listed, g => g.id), [group.id])
     await cl.customer_groups.delete(group.id)
     assert.equal((await cl.customer_groups.list({ filters: { code_eq: 'sdk_wholesale' } })).length, 0)
   })
