@@ -31,6 +31,9 @@ def defaults(instance_path: str) -> dict[str, Any]:
         "PASSWORD_MAX_LENGTH": 128,
         "RATELIMIT_STORAGE_URL": "memory://",
         "TOKEN_RATE_LIMIT": "30 per minute",
+        # Per client_id; None means TOKEN_RATE_LIMIT. A sales channel's client id is public, so anyone could
+        # spend a storefront's budget: raise this one for busy storefronts rather than the per-IP limit.
+        "TOKEN_CLIENT_RATE_LIMIT": None,
         "SMTP_URL": None,  # e.g. smtp://user:pass@host:587?starttls=1; None writes .eml files
         "MAIL_DIR": str(instance / "mail"),
         "MAIL_FROM": "Customer Portal <no-reply@localhost>",

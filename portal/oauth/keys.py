@@ -33,8 +33,26 @@ def _load_raw(app: Flask) -> list[dict[str, Any]]:
         return json.loads(app.config["JWT_KEYS"])["keys"]
     path = _path(app)
     if not path.exists():
-        _save(app, [_generate(time.time())])
+        _create(app, [_generate(time.time())])
     return json.loads(path.read_text())["keys"]
+
+
+def _create(app: Flask, keys: list[dict[str, Any]]) -> None:
+    """Write the first key set unless another process just did: every worker must sign with the same key."""
+    path = _path(app)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_suffix(f".{os.getpid()}.new")
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as handle:
+        json.dump({"keys": keys}, handle)
+    try:
+        os.link(temporary, path)  # atomic, and fails if the file exists
+    except FileExistsError:
+        pass
+    except OSError:  # a filesystem without hard links: last writer wins, as before
+        temporary.replace(path)
+    finally:
+        temporary.unlink(missing_ok=True)
 
 
 def _save(app: Flask, keys: list[dict[str, Any]]) -> None:
@@ -49,13 +67,24 @@ def _save(app: Flask, keys: list[dict[str, Any]]) -> None:
     app.extensions.pop("jwt_keys", None)
 
 
+def _version(app: Flask) -> int | None:
+    """The key file's modification time: a rotation by the CLI reaches running workers without a restart."""
+    if app.config.get("JWT_KEYS"):
+        return None
+    try:
+        return _path(app).stat().st_mtime_ns
+    except FileNotFoundError:
+        return None
+
+
 def key_set(app: Flask | None = None) -> KeySet:
     app = app or current_app._get_current_object()
     cached = app.extensions.get("jwt_keys")
-    if cached is None:
+    version = _version(app)
+    if cached is None or cached[2] != version:
         raw = _load_raw(app)
         keys = [RSAKey.import_key({k: v for k, v in item.items() if k != "created_at"}) for item in raw]
-        cached = app.extensions["jwt_keys"] = (KeySet(keys), raw)
+        cached = app.extensions["jwt_keys"] = (KeySet(keys), raw, _version(app))
     return cached[0]
 
 
@@ -64,7 +93,8 @@ def signing_key(app: Flask | None = None) -> RSAKey:
     app = app or current_app._get_current_object()
     key_set(app)
     raw = app.extensions["jwt_keys"][1]
-    newest = max(raw, key=lambda item: item["created_at"])
+    # Ties (a rotation within the key's first second) go to the later entry: rotate() appends the new key.
+    _, newest = max(enumerate(raw), key=lambda pair: (pair[1]["created_at"], pair[0]))
     return key_set(app).get_by_kid(newest["kid"])
 
 

@@ -229,3 +229,24 @@ def revoke_family(family_id: str) -> None:
         .where(OAuthToken.family_id == family_id, OAuthToken.revoked_at.is_(None))
         .values(revoked_at=db.utcnow())
     )
+
+
+def revoke(application: Application, raw: str) -> None:
+    """RFC 7009: revoke the grant of an access token (signature checked, expiry not) or of a refresh token.
+
+    Either revokes the whole family, so a logout also ends the refresh token. Tokens of other clients, and
+    unknown tokens, are ignored: the caller answers 200 either way.
+    """
+    row = None
+    if raw.count(".") == 2:
+        try:
+            decoded = jwt.decode(raw, keys.key_set(), algorithms=[keys.ALGORITHM])
+        except (JoseError, ValueError, TypeError):
+            decoded = None
+        jti = decoded.claims.get("jti") if decoded is not None else None
+        if isinstance(jti, str):
+            row = db.session.scalar(select(OAuthToken).where(OAuthToken.jti == jti))
+    else:
+        row = db.session.scalar(select(OAuthToken).where(OAuthToken.refresh_token_hash == token_digest(raw)))
+    if row is not None and row.application_id == application.id:
+        revoke_family(row.family_id)
