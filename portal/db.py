@@ -7,7 +7,7 @@ import secrets
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import Flask, g
+from flask import Flask, g, has_request_context, request
 from flask.globals import _cv_request
 from sqlalchemy import JSON, DateTime, Enum, MetaData, String, TypeDecorator, create_engine, event
 from sqlalchemy.engine import Engine
@@ -116,7 +116,11 @@ def make_engine(url: str, **options: Any) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(connection):
-            connection.exec_driver_sql("BEGIN")
+            # A deferred transaction that reads, then writes after another process committed, fails at once
+            # with "database is locked". Anything that may write takes the write lock up front and waits for it
+            # (busy timeout); reads (GET requests) stay concurrent.
+            reading = has_request_context() and request.method in ("GET", "HEAD", "OPTIONS")
+            connection.exec_driver_sql("BEGIN" if reading else "BEGIN IMMEDIATE")
 
         return engine
     return create_engine(url, pool_pre_ping=True, **options)

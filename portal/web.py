@@ -55,7 +55,7 @@ def _security_headers(response: Response) -> Response:
     nonce = csp_nonce()
     response.headers["Content-Security-Policy"] = (
         f"default-src 'self'; script-src 'self' 'nonce-{nonce}'; style-src 'self' 'nonce-{nonce}'; "
-        "img-src 'self' data:; connect-src 'self'; form-action 'self'; object-src 'none'; base-uri 'none'; "
+        "img-src 'self' data: https:; connect-src 'self'; form-action 'self'; object-src 'none'; base-uri 'none'; "
         f"frame-ancestors {ancestors}"
     )
     response.headers["X-Content-Type-Options"] = "nosniff"

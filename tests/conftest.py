@@ -8,7 +8,7 @@ import secrets
 from collections.abc import Iterator
 
 import pytest
-from flask import Flask
+from flask import Flask, g
 from flask.testing import FlaskClient
 
 from portal import create_app, db, migrate
@@ -78,7 +78,15 @@ class TransactionalClient(FlaskClient):
 
     def open(self, *args, **kwargs):
         db.session.flush()
-        response = super().open(*args, **kwargs)
+        # The request reuses the test's app context; give it an empty `g`, as a real request has (flask-login
+        # and flask-wtf cache the user and the CSRF token there), and give the test its own back afterwards.
+        saved = dict(g.__dict__)
+        g.__dict__.clear()
+        try:
+            response = super().open(*args, **kwargs)
+        finally:
+            g.__dict__.clear()
+            g.__dict__.update(saved)
         db.session.expire_all()
         return response
 

@@ -1,5 +1,121 @@
-"""The shopper area: sign-up, login, profile, password, addresses, orders, privacy — embeddable in a storefront."""
+"""The shopper area: sign-up, login, profile, password, addresses, orders, privacy — embeddable in a storefront.
 
-from flask import Blueprint
+Every request resolves the organization from the URL, lets that org's storefront origins frame the page, keeps
+`?embed=1` on every link the blueprint builds, refuses cross-site POSTs (defence in depth on top of the CSRF token),
+and sends anonymous visitors of customer-only pages to the login page.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import Blueprint, abort, g, redirect, request, url_for
+from flask_login import current_user
+from sqlalchemy import select
+
+from portal import db
+from portal.models import Customer
+from portal.models.orgs import Organization
+from portal.web import set_frame_ancestors
 
 bp = Blueprint("shop", __name__, url_prefix="/<org_slug>/account")
+
+HEX_COLOR = re.compile(r"#[0-9a-fA-F]{6}")
+# Pages a visitor without a session may see; every other endpoint needs the org's customer.
+PUBLIC = frozenset(
+    {
+        "shop.login",
+        "shop.signup",
+        "shop.signup_sent",
+        "shop.verify_email",
+        "shop.password_forgot",
+        "shop.password_reset",
+        "shop.confirm_email",
+        "shop.handoff",
+    }
+)
+# Cross-site POSTs accepted from the org's own storefront origins (the token in the body authenticates).
+CROSS_SITE = frozenset({"shop.handoff"})
+
+
+@bp.url_value_preprocessor
+def _load_org(endpoint: str | None, values: dict[str, Any] | None) -> None:
+    slug = (values or {}).pop("org_slug", None)
+    org = db.session.scalar(select(Organization).where(Organization.slug == slug))
+    if org is None:
+        abort(404)
+    g.org = org
+    g.embed = request.args.get("embed") == "1" or request.form.get("embed") == "1"
+
+
+@bp.url_defaults
+def _keep_org_and_embed(endpoint: str, values: dict[str, Any]) -> None:
+    if "org" in g:
+        values.setdefault("org_slug", g.org.slug)
+        if g.get("embed") and "embed" not in values:
+            values["embed"] = "1"
+
+
+def own_origin() -> str:
+    return f"{request.scheme}://{request.host}"
+
+
+def _same_site_post() -> bool:
+    if request.headers.get("Sec-Fetch-Site", "same-origin") not in ("same-origin", "none"):
+        return False
+    origin = request.headers.get("Origin")
+    return origin in (None, own_origin())
+
+
+@bp.before_request
+def _guard():
+    set_frame_ancestors(list(g.org.allowed_origins or []))
+    if request.method == "POST":
+        origin = request.headers.get("Origin")
+        allowed_cross = request.endpoint in CROSS_SITE and origin in (g.org.allowed_origins or [])
+        if not (_same_site_post() or allowed_cross):
+            abort(403)
+    if request.endpoint in PUBLIC:
+        return None
+    if customer() is None:
+        return redirect(url_for("shop.login", next=_local_path(request.full_path)))
+    return None
+
+
+def customer() -> Customer | None:
+    """The signed-in customer of *this* organization (a session of another org or an admin user is ignored)."""
+    user = current_user._get_current_object()
+    if isinstance(user, Customer) and user.is_authenticated and user.organization_id == g.org.id:
+        return user
+    return None
+
+
+def _local_path(target: str | None) -> str | None:
+    """Only a path inside this org's account area is a safe `next` (no open redirect)."""
+    if not target:
+        return None
+    parts = urlsplit(target)
+    prefix = f"/{g.org.slug}/account/"
+    if parts.scheme or parts.netloc or not parts.path.startswith(prefix) or "\\" in target:
+        return None
+    return target.rstrip("?")
+
+
+@bp.context_processor
+def _shop_context() -> dict[str, Any]:
+    if "org" not in g:  # an error page before the org was resolved
+        return {}
+    color = g.org.primary_color or ""
+    return {
+        "org": g.org,
+        "embed": g.get("embed", False),
+        "me": customer(),
+        "brand_color": color if HEX_COLOR.fullmatch(color) else "#1f4fd1",
+    }
+
+
+from portal.shop import account, addresses, auth, cookies, orders, privacy  # noqa: E402, F401
+
+bp.record_once(cookies.install)

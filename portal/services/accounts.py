@@ -1,0 +1,310 @@
+"""A shopper's own account: sign-up and email verification, sign-in, email change, sessions, data export.
+
+Sign-up never writes a password onto a customer before the email is proven: the chosen password waits, hashed, in
+a single-use `signup` action token, and the emailed link either creates the customer or claims the existing guest
+record with that email. So a guest's record cannot be taken over by someone who merely knows the address, and a
+stranger cannot pre-register someone else's email (login simply waits for the link).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import select
+
+from portal import db
+from portal.errors import Invalid, NotFound
+from portal.models import ActionToken, AuditEvent, Customer, DeletionRequest, LoginSession, Order
+from portal.models.orgs import Market, Organization
+from portal.security import passwords, sessions, throttle
+from portal.services import anonymization, customers, groups, mail, validation
+from portal.services.audit import Actor, record
+
+LINK_LIFETIME = timedelta(hours=24)
+NOT_VERIFIED = "is invalid or has expired"
+
+
+def _issue(org: Organization, purpose: str, principal_id: int, payload: dict[str, Any]) -> str:
+    token = passwords.new_token()
+    db.session.add(
+        ActionToken(
+            token_hash=passwords.token_digest(token),
+            purpose=purpose,
+            principal_type="customer",
+            principal_id=principal_id,
+            organization_id=org.id,
+            payload=payload,
+            expires_at=db.utcnow() + LINK_LIFETIME,
+        )
+    )
+    db.session.flush()
+    return token
+
+
+def _redeem(org: Organization, purpose: str, token: str) -> ActionToken:
+    row = db.session.scalar(
+        select(ActionToken)
+        .where(
+            ActionToken.organization_id == org.id,
+            ActionToken.purpose == purpose,
+            ActionToken.token_hash == passwords.token_digest(token or ""),
+        )
+        .with_for_update()
+    )
+    if row is None or row.used_at is not None or row.expires_at <= db.utcnow():
+        raise Invalid(NOT_VERIFIED, field="token", code="invalid")
+    row.used_at = db.utcnow()
+    return row
+
+
+def sign_up(org: Organization, email: str, password: str) -> None:
+    """Start a sign-up: email a verification link; nothing is written to the customer until it is followed.
+
+    An address that already has an account gets a "you already have an account" email instead, so the page the
+    visitor sees is the same either way."""
+    email = validation.email(email)
+    passwords.check_policy(password, context=(email, email.split("@")[0]))
+    existing = customers.find_by_email(org, email)
+    if existing is not None and (existing.has_password or not existing.is_active):
+        if existing.is_active:
+            mail.send(org, email, "account_exists", customer=existing)
+        passwords.hash_password(password)  # same work as the other branch
+        return
+    token = _issue(org, "signup", 0, {"email": email, "password_hash": passwords.hash_password(password)})
+    mail.send(org, email, "verify_email", customer=existing, token=token)
+
+
+def verify_sign_up(org: Organization, token: str) -> Customer:
+    """Follow the emailed sign-up link: create the customer, or claim the guest record with that email."""
+    row = _redeem(org, "signup", token)
+    email, password_hash = row.payload["email"], row.payload["password_hash"]
+    row.payload = {"email": email}  # the hash is not kept once used
+    customer = customers.find_by_email(org, email)
+    if customer is not None and (customer.has_password or not customer.is_active):
+        raise Invalid("This account is already active: sign in instead", field="token", code="taken")
+    actor = Actor.of_customer(customer) if customer else Actor("customer")
+    if customer is None:
+        customer = customers.create_customer(actor, org, {"email": email})
+        actor = Actor.of_customer(customer)
+    row.principal_id = customer.id
+    customer.password_hash = password_hash
+    customer.email_verified_at = db.utcnow()
+    db.session.flush()
+    record(actor, org, "customer.sign_up", customer, ["email_verified_at", "password"])
+    return customer
+
+
+def authenticate(org: Organization, email: str, password: str, ip: str | None) -> Customer | None:
+    """The customer behind these credentials, or None. Shares the lockout with the OAuth password grant;
+    an unknown email costs one argon2 verification too."""
+    customer = customers.find_by_email(org, email)
+
+    def verify() -> bool:
+        ok = passwords.verify_password(customer.password_hash if customer else None, password)
+        return ok and customer is not None and customer.is_active
+
+    return customer if throttle.check(f"customer:{org.id}", email or "", ip, verify) else None
+
+
+def market_refusal(org: Organization, code: str | None, customer: Customer) -> str | None:
+    """Why this customer may not sign in to the storefront market `code` (None when they may)."""
+    if not code:
+        return None
+    market = groups.find_market(org, code=code)
+    if market is None or market.disabled_at is not None:
+        return "This store is not available."
+    if not groups.is_market_open_to(market, customer):
+        return f"{market.name} is reserved for members of {market.customer_group.name}."
+    return None
+
+
+def request_email_change(org: Organization, customer: Customer, new_email: str, password: str) -> None:
+    """Email a confirmation link to the new address and a notice to the current one. Nothing changes yet."""
+    if not passwords.verify_password(customer.password_hash, password):
+        raise Invalid("is incorrect", field="current_password", code="invalid")
+    new_email = validation.email(new_email)
+    if new_email == customer.email:
+        raise Invalid("is already your email address", field="email", code="invalid")
+    token = _issue(org, "change_email", customer.id, {"email": new_email})
+    mail.send(org, new_email, "change_email", customer=customer, token=token)
+    mail.send(org, customer.email, "email_change_notice", customer=customer, new_email=new_email)
+    record(Actor.of_customer(customer), org, "customer.email_change_request", customer, ["email"])
+
+
+def confirm_email_change(org: Organization, token: str) -> Customer:
+    """Follow the confirmation link: the address is now proven, so it becomes the customer's email."""
+    row = _redeem(org, "change_email", token)
+    customer = db.session.get(Customer, row.principal_id)
+    if customer is None or customer.organization_id != org.id:
+        raise Invalid(NOT_VERIFIED, field="token", code="invalid")
+    try:
+        customers.update_customer(Actor.of_customer(customer), org, customer, {"email": row.payload["email"]})
+    except Invalid as error:
+        raise Invalid(f"That email address {error.message}", field="token", code=error.code) from None
+    customer.email_verified_at = db.utcnow()
+    return customer
+
+
+def change_password(org: Organization, customer: Customer, current: str, new: str) -> None:
+    """Change the password knowing the current one; every session and token ends, a notice is emailed."""
+    if not passwords.verify_password(customer.password_hash, current):
+        raise Invalid("is incorrect", field="current_password", code="invalid")
+    customers.set_password(Actor.of_customer(customer), org, customer, new)
+    mail.send(org, customer.email, "password_changed", customer=customer)
+
+
+def sign_ins(customer: Customer, limit: int = 10) -> list[LoginSession]:
+    return list(
+        db.session.scalars(
+            select(LoginSession)
+            .where(LoginSession.principal_type == "customer", LoginSession.principal_id == customer.id)
+            .order_by(LoginSession.id.desc())
+            .limit(limit)
+        )
+    )
+
+
+def active_sessions(customer: Customer) -> list[LoginSession]:
+    idle, absolute = sessions.LIFETIMES["customer"]
+    now = db.utcnow()
+    rows = db.session.scalars(
+        select(LoginSession)
+        .where(
+            LoginSession.principal_type == "customer",
+            LoginSession.principal_id == customer.id,
+            LoginSession.revoked_at.is_(None),
+            LoginSession.last_seen_at > now - idle,
+            LoginSession.created_at > now - absolute,
+        )
+        .order_by(LoginSession.id.desc())
+    )
+    return list(rows)
+
+
+def end_session(customer: Customer, session_id: int) -> None:
+    """Sign out one of the customer's sessions (by row id: the secret sid never leaves the server)."""
+    row = db.session.get(LoginSession, session_id)
+    if row is None or row.principal_type != "customer" or row.principal_id != customer.id:
+        raise NotFound("The requested resource was not found", field="id")
+    if row.revoked_at is None:
+        row.revoked_at = db.utcnow()
+
+
+def account_changes(org: Organization, customer: Customer, limit: int = 20) -> list[AuditEvent]:
+    return list(
+        db.session.scalars(
+            select(AuditEvent)
+            .where(
+                AuditEvent.organization_id == org.id,
+                AuditEvent.resource_type == "customers",
+                AuditEvent.resource_id == customer.public_id,
+            )
+            .order_by(AuditEvent.id.desc())
+            .limit(limit)
+        )
+    )
+
+
+def orders_of(customer: Customer) -> list[Order]:
+    return list(
+        db.session.scalars(
+            select(Order).where(Order.customer_id == customer.id).order_by(Order.id.desc()).limit(200)
+        )
+    )
+
+
+def get_order(org: Organization, customer: Customer, public_id: str) -> Order:
+    order = db.session.scalar(
+        select(Order).where(
+            Order.organization_id == org.id, Order.customer_id == customer.id, Order.public_id == public_id
+        )
+    )
+    if order is None:
+        raise NotFound("The requested resource was not found", field="id")
+    return order
+
+
+def overview(org: Organization, customer: Customer) -> dict[str, Any]:
+    markets: list[Market] = groups.markets_open_to(org, customer)
+    return {"customer": customer, "group": customer.customer_group, "markets": markets}
+
+
+def _ts(value: Any) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _address(address: Any) -> dict[str, Any] | None:
+    if address is None:
+        return None
+    fields = ("first_name", "last_name", "company", "line_1", "line_2", "city", "zip_code", "state_code")
+    return {
+        **{f: getattr(address, f) for f in fields},
+        "country_code": address.country_code,
+        "phone": address.phone,
+        "email": address.email,
+        "notes": address.notes,
+    }
+
+
+def export_data(org: Organization, customer: Customer) -> dict[str, Any]:
+    """Everything held about the customer (GDPR art. 15/20), as one JSON-ready document."""
+    deletion = db.session.scalars(
+        select(DeletionRequest).where(DeletionRequest.customer_id == customer.id).order_by(DeletionRequest.id)
+    )
+    return {
+        "organization": {"name": org.name, "slug": org.slug},
+        "profile": {
+            "id": customer.public_id,
+            "email": customer.email,
+            "email_verified_at": _ts(customer.email_verified_at),
+            "status": customer.status.value,
+            "total_orders_count": customer.total_orders_count,
+            "customer_group": customer.customer_group.name if customer.customer_group else None,
+            "shopper_reference": customer.shopper_reference,
+            "profile_id": customer.profile_id,
+            "tax_exemption_code": customer.tax_exemption_code,
+            "has_password": customer.has_password,
+            "metadata": customer.metadata_,
+            "created_at": _ts(customer.created_at),
+            "updated_at": _ts(customer.updated_at),
+        },
+        "addresses": [
+            {"id": e.public_id, **(_address(e.address) or {})} for e in customer.customer_addresses
+        ],
+        "orders": [
+            {
+                "id": o.public_id,
+                "number": o.number,
+                "status": o.status.value,
+                "market": o.market.name,
+                "currency_code": o.currency_code,
+                "total_amount_cents": o.total_amount_cents,
+                "placed_at": _ts(o.placed_at),
+                "billing_address": _address(o.billing_address),
+                "shipping_address": _address(o.shipping_address),
+            }
+            for o in orders_of(customer)
+        ],
+        "sessions": [
+            {
+                "created_at": _ts(s.created_at),
+                "last_seen_at": _ts(s.last_seen_at),
+                "revoked_at": _ts(s.revoked_at),
+                "ip_address": s.ip_address,
+                "user_agent": s.user_agent,
+            }
+            for s in sign_ins(customer, limit=1000)
+        ],
+        "deletion_requests": [
+            {
+                "id": d.public_id,
+                "status": d.status.value,
+                "created_at": _ts(d.created_at),
+                "decided_at": _ts(d.decided_at),
+                "rejection_reason": d.rejection_reason,
+            }
+            for d in deletion
+        ],
+        "anonymization": anonymization.info(customer),
+    }

@@ -1,0 +1,77 @@
+"""Customer password resets (Commerce Layer's `customer_password_resets`): a random single-use token, kept only as
+a SHA-256 digest, valid for one hour. The shopper pages email the link; the API hands the token to the storefront."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from flask import render_template
+from sqlalchemy import select
+
+from portal import db
+from portal.errors import Invalid
+from portal.models import Customer, PasswordReset
+from portal.models.orgs import Organization
+from portal.security import passwords
+from portal.services import customers, mail
+from portal.services.audit import Actor, record
+
+LIFETIME = timedelta(hours=1)
+
+
+def request_reset(actor: Actor, org: Organization, email: str) -> tuple[PasswordReset | None, str | None]:
+    """Open a reset for the customer with this email. Returns (None, None) for an unknown or anonymized email,
+    so callers can answer both cases alike (no account enumeration)."""
+    customer = customers.find_by_email(org, email)
+    if customer is None or not customer.is_active:
+        return None, None
+    token = passwords.new_token()
+    reset = PasswordReset(
+        organization_id=org.id,
+        customer=customer,
+        token_hash=passwords.token_digest(token),
+        expires_at=db.utcnow() + LIFETIME,
+    )
+    db.session.add(reset)
+    db.session.flush()
+    record(actor, org, "customer_password_reset.create", reset)
+    return reset, token
+
+
+def mail_reset_link(org: Organization, reset: PasswordReset, token: str) -> None:
+    """Email the reset link (the shopper pages' way to deliver the token)."""
+    mail.send(org, reset.customer.email, "password_reset", customer=reset.customer, token=token)
+
+
+def complete_reset(actor: Actor, org: Organization, token: str, password: str) -> Customer:
+    """Use a reset token: set the new password, end every session and token, burn the token."""
+    reset = db.session.scalar(
+        select(PasswordReset)
+        .where(
+            PasswordReset.organization_id == org.id,
+            PasswordReset.token_hash == passwords.token_digest(token or ""),
+        )
+        .with_for_update()
+    )
+    if reset is None or reset.reset_password_at is not None or reset.expires_at <= db.utcnow():
+        raise Invalid("is invalid or has expired", field="_reset_password_token", code="invalid")
+    customer = reset.customer
+    customers.set_password(actor, org, customer, password)  # checks policy and ends all sessions
+    reset.reset_password_at = db.utcnow()
+    if customer.email_verified_at is None:
+        customer.email_verified_at = reset.reset_password_at  # the link reached the inbox
+    db.session.flush()
+    record(actor, org, "customer_password_reset.update", reset, ["reset_password_at"])
+    return customer
+
+
+def send_reset_link(actor: Actor, org: Organization, email: str) -> None:
+    """The shopper pages' "forgot password": email a link when the account exists, and do the same work either
+    way (a token digest and a rendered email) so neither the answer nor its timing reveals whether it does."""
+    reset, token = request_reset(actor, org, email)
+    if reset is not None and token is not None:
+        mail_reset_link(org, reset, token)
+    else:
+        passwords.token_digest(passwords.new_token())
+        for part in ("subject.txt", "txt", "html"):
+            render_template(f"mail/password_reset.{part}", org=org, token=passwords.new_token())

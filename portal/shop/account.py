@@ -1,0 +1,95 @@
+"""The signed-in shopper's overview, profile (email), password and security pages."""
+
+from __future__ import annotations
+
+from flask import abort, flash, g, redirect, url_for
+from flask_babel import gettext as _
+from werkzeug.wrappers import Response
+
+from portal.errors import Invalid, NotFound
+from portal.forms import show_error
+from portal.security import sessions
+from portal.services import accounts, customers
+from portal.shop import bp, customer
+from portal.shop.forms import ActionForm, ChangeEmailForm, ChangePasswordForm
+from portal.web import render
+
+
+@bp.get("/")
+def overview() -> Response:
+    return render("shop/account/overview.html", **accounts.overview(g.org, customer()))
+
+
+@bp.route("/profile", methods=["GET", "POST"])
+def profile() -> Response:
+    me = customer()
+    form = ChangeEmailForm()
+    if form.validate_on_submit():
+        try:
+            accounts.request_email_change(g.org, me, form.email.data, form.current_password.data)
+        except Invalid as error:
+            show_error(form, error)
+        else:
+            flash(_("We've sent a confirmation link to %(email)s.", email=form.email.data.strip()), "success")
+            return redirect(url_for("shop.profile"), 303)
+    status = 422 if form.is_submitted() else 200
+    return render("shop/account/profile.html", status=status, form=form, customer=me)
+
+
+@bp.route("/password", methods=["GET", "POST"])
+def password() -> Response:
+    me = customer()
+    form = ChangePasswordForm()
+    if form.validate_on_submit():
+        try:
+            accounts.change_password(g.org, me, form.current_password.data, form.password.data)
+        except Invalid as error:
+            show_error(form, error)
+        else:
+            sessions.start(me, g.org)  # every other session ended; this browser continues in a fresh one
+            flash(_("Your password is changed. Every other session was signed out."), "success")
+            return redirect(url_for("shop.password"), 303)
+    status = 422 if form.is_submitted() else 200
+    return render("shop/account/password.html", status=status, form=form)
+
+
+def _security_page(status: int = 200) -> Response:
+    me = customer()
+    current = sessions.current()
+    return render(
+        "shop/account/security.html",
+        "active_sessions",
+        status=status,
+        sign_ins=accounts.sign_ins(me),
+        active=accounts.active_sessions(me),
+        current_id=current.id if current else None,
+        changes=accounts.account_changes(g.org, me),
+        form=ActionForm(),
+    )
+
+
+@bp.get("/security")
+def security() -> Response:
+    return _security_page()
+
+
+@bp.post("/security/sessions/<int:session_id>/end")
+def session_end(session_id: int) -> Response:
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    try:
+        accounts.end_session(customer(), session_id)
+    except NotFound:
+        abort(404)
+    flash(_("That session is signed out."), "success")
+    return redirect(url_for("shop.security"), 303)
+
+
+@bp.post("/security/sign-out-everywhere")
+def sign_out_everywhere() -> Response:
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    customers.end_all_sessions(customer())
+    sessions.end()
+    flash(_("You are signed out on every device."), "success")
+    return redirect(url_for("shop.login"), 303)

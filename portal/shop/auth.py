@@ -1,0 +1,139 @@
+"""Signing up, in and out; email verification links; forgotten passwords; the storefront hand-off."""
+
+from __future__ import annotations
+
+from flask import flash, g, redirect, request, url_for
+from flask_babel import gettext as _
+from werkzeug.wrappers import Response
+
+from portal.errors import Invalid
+from portal.extensions import csrf
+from portal.forms import show_error
+from portal.oauth.tokens import TokenError, verify
+from portal.security import sessions
+from portal.services import accounts, password_resets
+from portal.services.audit import Actor
+from portal.shop import _local_path, bp, customer
+from portal.shop.forms import ActionForm, ForgotPasswordForm, LoginForm, ResetPasswordForm, SignupForm
+from portal.web import render
+
+ANONYMOUS = Actor("customer")
+
+
+def _status(form) -> int:
+    return 422 if form.is_submitted() else 200
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login() -> Response:
+    if customer() is not None and request.method == "GET" and not request.args.get("market"):
+        return redirect(url_for("shop.overview"))
+    form = LoginForm(market=request.args.get("market", ""), next=request.args.get("next", ""))
+    if form.validate_on_submit():
+        found = accounts.authenticate(g.org, form.email.data, form.password.data, request.remote_addr)
+        refusal = accounts.market_refusal(g.org, form.market.data, found) if found else None
+        if found is None:
+            form.form_errors.append(_("That email and password don't match an account."))
+        elif refusal:
+            form.form_errors.append(refusal)
+        else:
+            sessions.start(found, g.org)
+            return redirect(_local_path(form.next.data) or url_for("shop.overview"), 303)
+    return render("shop/auth/login.html", status=_status(form), form=form)
+
+
+@bp.post("/logout")
+def logout() -> Response:
+    if ActionForm().validate_on_submit():
+        sessions.end()
+        flash(_("You are signed out."), "success")
+    return redirect(url_for("shop.login"), 303)
+
+
+@bp.route("/signup", methods=["GET", "POST"])
+def signup() -> Response:
+    form = SignupForm()
+    if form.validate_on_submit():
+        try:
+            accounts.sign_up(g.org, form.email.data, form.password.data)
+        except Invalid as error:
+            show_error(form, error)
+        else:
+            return redirect(url_for("shop.signup_sent"), 303)
+    return render("shop/auth/signup.html", status=_status(form), form=form)
+
+
+@bp.get("/signup/sent")
+def signup_sent() -> Response:
+    return render("shop/auth/signup_sent.html")
+
+
+@bp.route("/verify-email/<token>", methods=["GET", "POST"])
+def verify_email(token: str) -> Response:
+    """GET shows a button; only the POST uses the link (mail scanners prefetch links)."""
+    form = ActionForm()
+    if form.validate_on_submit():
+        try:
+            accounts.verify_sign_up(g.org, token)
+        except Invalid as error:
+            show_error(form, error)
+        else:
+            flash(_("Your email is verified. You can sign in now."), "success")
+            return redirect(url_for("shop.login"), 303)
+    return render("shop/auth/verify_email.html", status=_status(form), form=form, token=token)
+
+
+@bp.route("/confirm-email/<token>", methods=["GET", "POST"])
+def confirm_email(token: str) -> Response:
+    form = ActionForm()
+    if form.validate_on_submit():
+        try:
+            accounts.confirm_email_change(g.org, token)
+        except Invalid as error:
+            show_error(form, error)
+        else:
+            flash(_("Your new email address is confirmed."), "success")
+            return redirect(url_for("shop.profile" if customer() else "shop.login"), 303)
+    return render("shop/auth/confirm_email.html", status=_status(form), form=form, token=token)
+
+
+@bp.route("/password/forgot", methods=["GET", "POST"])
+def password_forgot() -> Response:
+    form = ForgotPasswordForm()
+    if form.validate_on_submit():
+        password_resets.send_reset_link(ANONYMOUS, g.org, form.email.data)
+        flash(
+            _("If an account uses that address, we've emailed it a link to choose a new password."), "success"
+        )
+        return redirect(url_for("shop.password_forgot"), 303)
+    return render("shop/auth/forgot.html", status=_status(form), form=form)
+
+
+@bp.route("/password/reset/<token>", methods=["GET", "POST"])
+def password_reset(token: str) -> Response:
+    form = ResetPasswordForm()
+    if form.validate_on_submit():
+        try:
+            password_resets.complete_reset(ANONYMOUS, g.org, token, form.password.data)
+        except Invalid as error:
+            show_error(form, error)
+        else:
+            flash(_("Your password is changed and every session was signed out. Sign in again."), "success")
+            return redirect(url_for("shop.login"), 303)
+    return render("shop/auth/reset.html", status=_status(form), form=form, token=token)
+
+
+@bp.post("/handoff")
+@csrf.exempt  # the access token in the body authenticates; the guard admits only this org's storefront origins
+def handoff() -> Response:
+    """A storefront holding a customer access token opens a portal session (token in the body, never a URL)."""
+    try:
+        context = verify(request.form.get("access_token", ""))
+    except TokenError:
+        context = None
+    if context is None or context.customer is None or context.organization is None:
+        return render("shop/auth/handoff_failed.html", status=401)
+    if context.organization.id != g.org.id:
+        return render("shop/auth/handoff_failed.html", status=401)
+    sessions.start(context.customer, g.org)
+    return redirect(url_for("shop.overview"), 303)

@@ -1,0 +1,25 @@
+"""The shopper's orders, read-only. Another customer's order is simply not found."""
+
+from __future__ import annotations
+
+from flask import abort, g
+from werkzeug.wrappers import Response
+
+from portal.errors import NotFound
+from portal.services import accounts
+from portal.shop import bp, customer
+from portal.web import render
+
+
+@bp.get("/orders")
+def orders_list() -> Response:
+    return render("shop/orders/list.html", orders=accounts.orders_of(customer()))
+
+
+@bp.get("/orders/<order_id>")
+def orders_detail(order_id: str) -> Response:
+    try:
+        order = accounts.get_order(g.org, customer(), order_id)
+    except NotFound:
+        abort(404)
+    return render("shop/orders/detail.html", order=order)

@@ -1,0 +1,163 @@
+"""A sample storefront on another origin, for the demo and the browser tests: it embeds the shopper area in an
+iframe and hands its customer's access token over to the portal (a form POST into the frame, never a URL).
+
+    flask --app portal.shop.storefront run --port 5001     (PORTAL_URL, STOREFRONT_ORG, STOREFRONT_CLIENT_ID)
+
+The storefront signs its shopper in with the OAuth2 password grant against the portal, as a real headless
+storefront would, keeps the token in its own session, and posts it to `/<org>/account/handoff`.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from urllib.parse import urlsplit
+
+import requests
+from flask import Flask, redirect, render_template_string, request, session, url_for
+
+PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{{ title }} · Demo storefront</title>
+<style>
+ body { font-family: system-ui, sans-serif; margin: 0; color: #1b1f24; background: #f3f0ea; }
+ header { background: #23303f; color: #fff; padding: 1rem 2rem; display: flex; justify-content: space-between; }
+ header a { color: #fff; }
+ main { max-width: 60rem; margin: 2rem auto; padding: 0 1rem; }
+ iframe { width: 100%; border: 1px solid #c9c2b5; border-radius: 8px; background: #fff; min-height: 32rem; }
+ form.signin { display: grid; gap: .5rem; max-width: 22rem; }
+ label { font-weight: 600; } input { font: inherit; padding: .5rem; }
+ button { font: inherit; padding: .5rem 1rem; background: #23303f; color: #fff; border: 0; border-radius: 6px; }
+ .error { color: #a31d1d; }
+</style></head>
+<body>
+<header><strong>Demo storefront</strong>
+  <nav>{% if signed_in %}<a href="{{ url_for('account') }}">My account</a> ·
+  <a href="{{ url_for('signout') }}">Sign out</a>{% else %}<a href="{{ url_for('home') }}">Home</a>{% endif %}</nav>
+</header>
+<main>
+<h1>{{ title }}</h1>
+{{ body|safe }}
+</main>
+<script>
+  // Size the portal's iframe from its height messages; trust only the portal's origin.
+  window.addEventListener("message", function (event) {
+    if (event.origin !== {{ portal_origin|tojson }}) return;
+    if (!event.data || event.data.type !== "customer-portal:height") return;
+    var frame = document.getElementById("portal");
+    if (frame) frame.style.height = Math.max(320, Number(event.data.height) || 0) + "px";
+  });
+  var handoff = document.getElementById("handoff");
+  if (handoff) handoff.submit();
+</script>
+</body></html>"""
+
+
+def create_app(portal_url: str, org_slug: str, client_id: str, *, market: str | None = None) -> Flask:
+    app = Flask(__name__)
+    app.config.update(SECRET_KEY=secrets.token_hex(32), SESSION_COOKIE_NAME="storefront")
+    portal_url = portal_url.rstrip("/")
+    parts = urlsplit(portal_url)
+    portal_origin = f"{parts.scheme}://{parts.netloc}"
+    account_base = f"{portal_url}/{org_slug}/account"
+
+    def page(title: str, body: str) -> str:
+        return render_template_string(
+            PAGE, title=title, body=body, portal_origin=portal_origin, signed_in="token" in session
+        )
+
+    @app.get("/")
+    def home():
+        error = request.args.get("error")
+        market_arg = f"&market={market}" if market else ""
+        return page(
+            "Welcome",
+            render_template_string(
+                """<p>Sign in with the store, and your account opens below without a second login:</p>
+<form class="signin" method="post" action="{{ url_for('signin') }}">
+  {% if error %}<p class="error">That email and password don't match.</p>{% endif %}
+  <label for="email">Email</label><input id="email" name="email" type="email" autocomplete="email" required>
+  <label for="password">Password</label>
+  <input id="password" name="password" type="password" autocomplete="current-password" required>
+  <button type="submit">Sign in to the store</button>
+</form>
+<h2>Or use the account area directly</h2>
+<iframe id="portal" title="Your account" src="{{ src }}"></iframe>""",
+                error=error,
+                src=f"{account_base}/login?embed=1{market_arg}",
+            ),
+        )
+
+    @app.post("/signin")
+    def signin():
+        response = requests.post(
+            f"{portal_url}/oauth/token",
+            json={
+                "grant_type": "password",
+                "username": request.form.get("email", ""),
+                "password": request.form.get("password", ""),
+                "client_id": client_id,
+            },
+            timeout=10,
+        )
+        if response.status_code != 200:
+            return redirect(url_for("home", error=1), 303)
+        session["token"] = response.json()["access_token"]
+        return redirect(url_for("account"), 303)
+
+    @app.get("/account")
+    def account():
+        if "token" not in session:
+            return redirect(url_for("home"))
+        return page(
+            "My account",
+            render_template_string(
+                """<form id="handoff" method="post" action="{{ action }}" target="portal">
+  <input type="hidden" name="access_token" value="{{ token }}">
+  <noscript><button type="submit">Open my account</button></noscript>
+</form>
+<iframe id="portal" name="portal" title="Your account" src="about:blank"></iframe>""",
+                action=f"{account_base}/handoff?embed=1",
+                token=session["token"],
+            ),
+        )
+
+    @app.get("/signout")
+    def signout():
+        session.clear()
+        return redirect(url_for("home"))
+
+    return app
+
+
+def _demo_client_id() -> str:
+    """The demo's sales channel (`make run` loads it); a real storefront is simply configured with its id."""
+    from sqlalchemy import select
+
+    from portal import create_app as create_portal
+    from portal import db
+    from portal.models import Application
+
+    with create_portal().app_context():
+        client_id = db.session.scalar(
+            select(Application.client_id).where(Application.name == "Demo storefront")
+        )
+    if client_id is None:
+        raise RuntimeError("No demo storefront application: run `flask --app portal demo` first")
+    return client_id
+
+
+def _from_environment() -> Flask:
+    return create_app(
+        os.environ.get("PORTAL_URL", "http://127.0.0.1:5000"),
+        os.environ.get("STOREFRONT_ORG", "demo"),
+        os.environ.get("STOREFRONT_CLIENT_ID") or _demo_client_id(),
+        market=os.environ.get("STOREFRONT_MARKET", "europe"),
+    )
+
+
+def __getattr__(name: str):
+    """`flask --app portal.shop.storefront` finds `app` here; built on first use, not at import."""
+    if name == "app":
+        return _from_environment()
+    raise AttributeError(name)
