@@ -27,6 +27,7 @@ def defaults(instance_path: str) -> dict[str, Any]:
         "JWT_KEYS_PATH": str(instance / "jwt-keys.json"),
         "JWT_KEYS": None,  # a JWK set (JSON text) given by configuration instead of the file
         "ANONYMIZATION_DELAY": 24 * 3600,
+        "API_COUNT_CACHE_SECONDS": 10,  # how long a list's record_count may be reused (0: always count)
         "PASSWORD_MIN_LENGTH": 8,
         "PASSWORD_MAX_LENGTH": 128,
         "RATELIMIT_STORAGE_URL": "memory://",

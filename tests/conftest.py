@@ -38,6 +38,7 @@ def app(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator
             "JWT_KEYS_PATH": str(instance / "jwt-keys.json"),
             "MAIL_DIR": str(instance / "mail"),
             "SERVER_NAME": None,
+        "API_COUNT_CACHE_SECONDS": 0,  # exact counts; tests/api/test_counts.py covers the cache
         }
     )
     migrate.upgrade(database_url)

@@ -7,10 +7,11 @@ from typing import Any
 from urllib.parse import urlencode
 
 from flask import Response, jsonify, request
-from sqlalchemy import func, or_, select
+from sqlalchemy import or_
 
 from portal import db
 from portal.api import bp
+from portal.api.counts import record_count
 from portal.api.jsonapi import MEDIA_TYPE, ApiError, Query, parse_document, parse_query
 from portal.api.querying import condition
 from portal.api.resources import REGISTRY, Resource, writable
@@ -225,7 +226,7 @@ def _list(resource: Resource, ctx: TokenContext, statement) -> Response:
     query = parse_query()
     serializer = Serializer(ctx, query, resource)
     statement = _filtered(resource, statement, query)
-    count = db.session.scalar(select(func.count()).select_from(statement.order_by(None).subquery())) or 0
+    count = record_count(statement)
     page_count = ceil(count / query.page_size) if count else 0
     rows = db.session.scalars(
         _sorted(resource, statement, query)

@@ -1,0 +1,26 @@
+"""The record_count cache: reused within its lifetime, per query, and off when configured so."""
+
+from tests.factories import make_customer
+
+
+def test_record_count_is_reused_for_the_same_query_only(api, tenant, app, monkeypatch):
+    monkeypatch.setitem(app.config, "API_COUNT_CACHE_SECONDS", 60)
+    make_customer(tenant.org, "one@example.com")
+    path = "/api/customers?filter[q][email_end]=example.com&page[size]=1"
+    assert api("GET", path, tenant.admin).json["meta"]["record_count"] == 1
+    make_customer(tenant.org, "two@example.com")
+    cached = api("GET", path, tenant.admin).json
+    assert cached["meta"]["record_count"] == 1  # reused: may lag writes by the cache lifetime
+    assert len(cached["data"]) == 1
+    other_query = api("GET", path + "&sort=email", tenant.admin).json  # ordering doesn't change the count key
+    assert other_query["meta"]["record_count"] == 1
+    assert api("GET", "/api/customers?filter[q][email_cont]=example", tenant.admin).json["meta"]["record_count"] == 2
+    monkeypatch.setitem(app.config, "API_COUNT_CACHE_SECONDS", 0)
+    assert api("GET", path, tenant.admin).json["meta"]["record_count"] == 2
+
+
+def test_record_count_is_never_shared_between_organizations(api, tenant, other, app, monkeypatch):
+    monkeypatch.setitem(app.config, "API_COUNT_CACHE_SECONDS", 60)
+    make_customer(tenant.org)
+    assert api("GET", "/api/customers", tenant.admin).json["meta"]["record_count"] == 1
+    assert api("GET", "/api/customers", other.admin).json["meta"]["record_count"] == 0
