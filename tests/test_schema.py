@@ -6,9 +6,12 @@ from alembic.migration import MigrationContext
 import portal.models  # noqa: F401
 from portal import db
 from portal.db import Base
+from portal.services.search import include_object
 
 
 def test_models_and_migrations_agree(app):
     with db.engine_of(app).connect() as connection:
-        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        context = MigrationContext.configure(
+            connection, opts={"compare_type": True, "include_object": include_object}
+        )
         assert compare_metadata(context, Base.metadata) == []

@@ -4,6 +4,7 @@ from alembic import context
 
 import portal.models  # noqa: F401 - registers every table
 from portal.db import Base
+from portal.services.search import include_object
 
 config = context.config
 target_metadata = Base.metadata
@@ -28,6 +29,7 @@ def _configure_and_run(connection) -> None:
         target_metadata=target_metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        include_object=include_object,
     )
     with context.begin_transaction():
         context.run_migrations()

@@ -1,0 +1,180 @@
+"""Staff sign-in: password, then a TOTP code (or a recovery code), the org switcher, re-authentication, invites."""
+
+from __future__ import annotations
+
+import time
+from urllib.parse import urlsplit
+
+from flask import abort, g, request, session, url_for
+from flask_login import current_user
+
+from portal.admin import bp
+from portal.admin.forms import AcceptInviteForm, CodeForm, LoginForm, PasswordConfirmForm
+from portal.admin.guard import login_redirect, requires, see_other, staff_user
+from portal.errors import DomainError, NotFound
+from portal.forms import show_error
+from portal.models import User
+from portal.models.staff import Role
+from portal.security import sessions, throttle
+from portal.services import staff
+from portal.services.audit import Actor
+from portal.web import render
+
+PENDING_TTL = 300  # seconds between the password step and the code step
+
+
+def _safe_next(default: str) -> str:
+    target = request.values.get("next") or ""
+    parts = urlsplit(target)
+    if target.startswith("/admin/") and not parts.scheme and not parts.netloc:
+        return target
+    return default
+
+
+def _after_login(user: User):
+    sessions.start(user, None)
+    staff.record_login(user)
+    memberships = staff.memberships(user)
+    if len(memberships) == 1:
+        return see_other(_safe_next(url_for("admin.dashboard", org_slug=memberships[0].organization.slug)))
+    return see_other(_safe_next(url_for("admin.orgs")))
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    form = LoginForm()
+    if form.validate_on_submit():
+        email = form.email.data.strip().lower()
+        found: list[User] = []
+
+        def verify() -> bool:
+            user = staff.check_password(email, form.password.data)
+            found.extend([user] if user else [])
+            return user is not None
+
+        if throttle.check("user", email, request.remote_addr, verify):
+            user = found[0]
+            if user.totp_enabled_at is None:
+                return _after_login(user)
+            session.clear()
+            session["admin_pending"] = {"user": user.public_id, "at": time.time()}
+            return see_other(url_for("admin.login_code", next=request.values.get("next")))
+        form.form_errors.append("Wrong email or password, or too many attempts. Try again later.")
+    status = 422 if form.errors or form.form_errors else 200
+    return render("admin/auth/login.html", "login_form", status=status, form=form)
+
+
+def _pending_user() -> User | None:
+    pending = session.get("admin_pending") or {}
+    if not pending or time.time() - pending.get("at", 0) > PENDING_TTL:
+        return None
+    return staff.get_user(pending.get("user") or "")
+
+
+@bp.route("/login/code", methods=["GET", "POST"])
+def login_code():
+    user = _pending_user()
+    if user is None or not user.is_active:
+        return see_other(url_for("admin.login"))
+    form = CodeForm()
+    if form.validate_on_submit():
+        ok = throttle.check(
+            "user-2fa",
+            user.email,
+            request.remote_addr,
+            lambda: staff.verify_second_factor(user, form.code.data),
+        )
+        if ok:
+            return _after_login(user)
+        form.code.errors.append("is not a valid code")
+    status = 422 if form.errors else 200
+    return render("admin/auth/code.html", "code_form", status=status, form=form)
+
+
+@bp.post("/logout")
+def logout():
+    sessions.end()
+    return see_other(url_for("admin.login"))
+
+
+@bp.get("/")
+def orgs():
+    if not current_user.is_authenticated:
+        return login_redirect()
+    user = staff_user()
+    if user is None:
+        abort(403)
+    return render("admin/auth/orgs.html", memberships=staff.memberships(user), user=user)
+
+
+@bp.route("/account/two-factor", methods=["GET", "POST"])
+def totp_setup():
+    """Enrolment: a fresh secret (as text and as an otpauth URI), confirmed by a code; recovery codes shown once."""
+    if not current_user.is_authenticated:
+        return login_redirect()
+    user = staff_user()
+    if user is None:
+        abort(403)
+    if user.totp_enabled_at is not None:
+        return render("admin/auth/totp_done.html", user=user, codes=None)
+    # The candidate secret lives in the (signed, HttpOnly) session until a code confirms it: a GET writes nothing.
+    secret = session.get("totp_candidate") or staff.new_totp_secret()
+    session["totp_candidate"] = secret
+    form = CodeForm()
+    if form.validate_on_submit():
+        try:
+            codes = staff.enable_totp(Actor.of_user(user), user, secret, form.code.data)
+        except DomainError as error:
+            show_error(form, error)
+        else:
+            session.pop("totp_candidate", None)
+            return render("admin/auth/totp_done.html", user=user, codes=codes)
+    return render(
+        "admin/auth/totp_setup.html",
+        status=422 if request.method == "POST" else 200,
+        form=form,
+        secret=secret,
+        uri=staff.provisioning_uri(user, secret),
+    )
+
+
+@bp.route("/<org_slug>/reauth", methods=["GET", "POST"])
+@requires(Role.READ_ONLY)
+def reauth():
+    form = PasswordConfirmForm()
+    if form.validate_on_submit():
+        user = g.user
+        if throttle.check(
+            "user",
+            user.email,
+            request.remote_addr,
+            lambda: staff.check_password(user.email, form.password.data),
+        ):
+            staff.confirm_presence(sessions.current())
+            return see_other(_safe_next(url_for("admin.dashboard", org_slug=g.org.slug)))
+        form.password.errors.append("is not your password")
+    status = 422 if form.errors else 200
+    return render("admin/auth/reauth.html", status=status, form=form, org=g.org, next=_safe_next(""))
+
+
+@bp.route("/invite/<token>", methods=["GET", "POST"])
+def invite_accept(token: str):
+    try:
+        _row, user = staff.invite_for(token)
+    except NotFound:
+        abort(404)
+    form = AcceptInviteForm()
+    if form.validate_on_submit():
+        try:
+            staff.accept_invite(
+                token,
+                password=form.password.data,
+                first_name=form.first_name.data,
+                last_name=form.last_name.data,
+            )
+        except DomainError as error:
+            show_error(form, error)
+        else:
+            return see_other(url_for("admin.login"))
+    status = 422 if form.errors or form.form_errors else 200
+    return render("admin/auth/invite.html", status=status, form=form, user=user)

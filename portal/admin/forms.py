@@ -1,0 +1,163 @@
+"""One form class per submitted admin form (the HTML validation boundary; services re-check everything)."""
+
+from __future__ import annotations
+
+import json
+
+from flask_wtf import FlaskForm
+from wtforms import (
+    BooleanField,
+    EmailField,
+    IntegerField,
+    PasswordField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import (
+    DataRequired,
+    Email,
+    EqualTo,
+    InputRequired,
+    Length,
+    NumberRange,
+    Optional,
+    ValidationError,
+)
+
+
+def choices(pairs) -> list[SelectChoice]:
+    """WTForms 3.3 wants SelectChoice objects rather than (value, label) tuples."""
+    return [SelectChoice(value, label) for value, label in pairs]
+
+
+ROLES = choices([("read_only", "Read-only"), ("admin", "Admin")])
+
+
+class LoginForm(FlaskForm):
+    email = EmailField("Email", validators=[DataRequired(), Email(), Length(max=254)])
+    password = PasswordField("Password", validators=[DataRequired(), Length(max=128)])
+
+
+class CodeForm(FlaskForm):
+    code = StringField(
+        "Authentication code",
+        validators=[DataRequired(), Length(min=6, max=20)],
+        render_kw={"autocomplete": "one-time-code", "inputmode": "numeric"},
+    )
+
+
+class PasswordConfirmForm(FlaskForm):
+    password = PasswordField("Password", validators=[DataRequired(), Length(max=128)])
+
+
+class ConfirmForm(FlaskForm):
+    """A POST with only the CSRF token: the confirmation step of a dangerous action."""
+
+
+class CustomerForm(FlaskForm):
+    email = EmailField("Email", validators=[DataRequired(), Email(), Length(max=254)])
+    shopper_reference = StringField("Shopper reference", validators=[DataRequired(), Length(min=3, max=128)])
+    reference = StringField("Reference", validators=[Optional(), Length(max=255)])
+    reference_origin = StringField("Reference origin", validators=[Optional(), Length(max=255)])
+    tax_exemption_code = StringField("Tax exemption code", validators=[Optional(), Length(max=255)])
+    metadata_json = TextAreaField("Metadata (JSON object)", validators=[Optional(), Length(max=20000)])
+
+    def validate_metadata_json(self, field):
+        try:
+            value = json.loads(field.data or "{}")
+        except ValueError as exc:
+            raise ValidationError(f"is not valid JSON ({exc.msg}, line {exc.lineno})") from None
+        if not isinstance(value, dict):
+            raise ValidationError('must be a JSON object, like {"key": "value"}')
+
+    def attributes(self) -> dict:
+        return {
+            "email": self.email.data,
+            "shopper_reference": self.shopper_reference.data,
+            "reference": self.reference.data or None,
+            "reference_origin": self.reference_origin.data or None,
+            "tax_exemption_code": self.tax_exemption_code.data or None,
+            "metadata": json.loads(self.metadata_json.data or "{}"),
+        }
+
+
+class GroupForm(FlaskForm):
+    name = StringField("Name", validators=[DataRequired(), Length(max=255)])
+    code = StringField("Code", validators=[Optional(), Length(max=25)])
+    reference = StringField("Reference", validators=[Optional(), Length(max=255)])
+
+    def attributes(self) -> dict:
+        return {
+            "name": self.name.data,
+            "code": self.code.data or None,
+            "reference": self.reference.data or None,
+        }
+
+
+class AssignGroupForm(FlaskForm):
+    group = SelectField("Group", choices=[], validate_choice=True)
+
+
+class BulkAssignForm(FlaskForm):
+    ids = SelectMultipleField("Customers", choices=[], validate_choice=False, validators=[DataRequired()])
+    group = SelectField("Group", choices=[], validate_choice=True)
+    confirmed = BooleanField("Confirmed")
+
+
+class MarketGroupForm(FlaskForm):
+    group = SelectField("Private to group", choices=[], validate_choice=True)
+
+
+class RejectForm(FlaskForm):
+    reason = TextAreaField("Reason (sent to the shopper)", validators=[DataRequired(), Length(max=2000)])
+
+
+class SettingsForm(FlaskForm):
+    name = StringField("Organization name", validators=[DataRequired(), Length(max=255)])
+    primary_color = StringField("Primary colour", validators=[DataRequired(), Length(min=7, max=7)])
+    logo_url = StringField("Logo URL (https)", validators=[Optional(), Length(max=500)])
+    allowed_origins = TextAreaField(
+        "Allowed storefront origins (one per line)", validators=[Length(max=5000)]
+    )
+    anonymization_delay_seconds = IntegerField(
+        "Anonymization delay (seconds, empty for the default)",
+        validators=[Optional(), NumberRange(min=0, max=90 * 86400)],
+    )
+    require_admin_2fa = BooleanField("Require two-factor authentication for admins")
+
+    def values(self) -> dict:
+        return {
+            "name": self.name.data,
+            "primary_color": self.primary_color.data,
+            "logo_url": self.logo_url.data,
+            "allowed_origins": (self.allowed_origins.data or "").splitlines(),
+            "anonymization_delay_seconds": self.anonymization_delay_seconds.data,
+            "require_admin_2fa": self.require_admin_2fa.data,
+        }
+
+
+class InviteForm(FlaskForm):
+    email = EmailField("Email", validators=[DataRequired(), Email(), Length(max=254)])
+    role = SelectField("Role", choices=ROLES)
+
+
+class RoleForm(FlaskForm):
+    role = SelectField("Role", choices=ROLES)
+
+
+class ApplicationForm(FlaskForm):
+    name = StringField("Name", validators=[DataRequired(), Length(max=255)])
+    kind = SelectField(
+        "Kind", choices=choices([("integration", "Integration"), ("sales_channel", "Sales channel")])
+    )
+    role = SelectField("Role (integrations)", choices=ROLES)
+
+
+class AcceptInviteForm(FlaskForm):
+    first_name = StringField("First name", validators=[DataRequired(), Length(max=255)])
+    last_name = StringField("Last name", validators=[Optional(), Length(max=255)])
+    password = PasswordField("Password", validators=[InputRequired(), Length(min=8, max=128)])
+    confirm = PasswordField("Repeat password", validators=[EqualTo("password", "must match the password")])

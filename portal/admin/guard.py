@@ -1,0 +1,112 @@
+"""The admin area's one guard: who may call a view, in which organization, with which role.
+
+Every org-scoped view is wrapped in `requires(role)`; the role is enforced here, in the view layer, never only
+hidden in a template. An org the user is not a member of answers 404, like any other org's ids.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from functools import wraps
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import abort, g, make_response, redirect, request, url_for
+from flask_login import current_user
+
+from portal import db
+from portal.errors import NotFound
+from portal.models import Organization, User
+from portal.models.staff import Role
+from portal.security import sessions
+from portal.services import orgs
+
+REAUTH_WINDOW = timedelta(minutes=10)
+
+
+def staff_user() -> User | None:
+    user = current_user._get_current_object() if current_user.is_authenticated else None
+    return user if isinstance(user, User) else None
+
+
+def login_redirect():
+    """Anonymous: a plain request goes to the login page; an htmx request gets 401 and HX-Redirect."""
+    target = url_for("admin.login", next=request.full_path.rstrip("?"))
+    if request.headers.get("HX-Request") == "true":
+        response = make_response("", 401)
+        response.headers["HX-Redirect"] = target
+        return response
+    return redirect(target, 303)
+
+
+def load_org(slug: str, user: User) -> tuple[Organization, Role]:
+    try:
+        org = orgs.get_org(slug)
+    except NotFound:
+        abort(404)
+    role = user.role_in(org)
+    if role is None:
+        abort(404)
+    return org, role
+
+
+def requires(role: Role) -> Callable:
+    """Decorate a view under /admin/<org_slug>/: sets g.user, g.org, g.role; admin views refuse read_only (403)."""
+
+    def decorator(view: Callable) -> Callable:
+        @wraps(view)
+        def wrapped(org_slug: str, **kwargs: Any):
+            if not current_user.is_authenticated:
+                return login_redirect()
+            user = staff_user()
+            if user is None:  # a shopper's session is not a staff session
+                abort(403)
+            org, user_role = load_org(org_slug, user)
+            g.user, g.org, g.role = user, org, user_role
+            if org.require_admin_2fa and user_role is Role.ADMIN and user.totp_enabled_at is None:
+                return redirect(url_for("admin.totp_setup", next=request.path), 303)
+            if role is Role.ADMIN and user_role is not Role.ADMIN:
+                abort(403)
+            return view(**kwargs)
+
+        wrapped.required_role = role  # type: ignore[attr-defined]
+        return wrapped
+
+    return decorator
+
+
+def recently_authenticated() -> bool:
+    row = sessions.current()
+    return row is not None and db.utcnow() - row.authenticated_at <= REAUTH_WINDOW
+
+
+def requires_recent_login(view: Callable) -> Callable:
+    """Irreversible actions (anonymization) need the password typed in the last 10 minutes. Use under `requires`."""
+
+    @wraps(view)
+    def wrapped(**kwargs: Any):
+        if not recently_authenticated():
+            back = urlsplit(request.referrer).path if request.referrer else request.path
+            target = url_for(
+                "admin.reauth",
+                org_slug=g.org.slug,
+                next=back if request.method == "POST" else request.full_path,
+            )
+            if request.headers.get("HX-Request") == "true":
+                response = make_response("", 204)
+                response.headers["HX-Redirect"] = target
+                return response
+            return redirect(target, 303)
+        return view(**kwargs)
+
+    return wrapped
+
+
+def see_other(location: str):
+    """After a successful POST: 303 for a plain form; for htmx, HX-Redirect so the whole page (and URL) changes."""
+    if request.headers.get("HX-Request") == "true":
+        response = make_response("", 204)
+        response.headers["HX-Redirect"] = location
+        return response
+    return redirect(location, 303)

@@ -1,0 +1,364 @@
+"""Org staff: sign-in checks, TOTP two-factor with recovery codes, invitations, org settings, credentials.
+
+Plain functions with an explicit actor and org; they flush, never commit, and write audit events.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+import pyotp
+from sqlalchemy import func, select
+
+from portal import db
+from portal.errors import Invalid, NotFound
+from portal.models import ActionToken, Application, Membership, Organization, User
+from portal.models.customers import AnonymizationStatus, Customer, DeletionRequest, DeletionRequestStatus
+from portal.models.staff import ApplicationKind, Role
+from portal.security import passwords
+from portal.services import mail, orgs, validation
+from portal.services.audit import Actor, record
+
+RECOVERY_CODES = 10
+INVITE_LIFETIME = timedelta(days=7)
+ISSUER = "Customer Portal"
+
+
+# --- sign-in -------------------------------------------------------------------------------------------------
+
+
+def check_password(email: str, password: str) -> User | None:
+    """The active user with this email and password, or None. Same cost whether or not the account exists."""
+    user = orgs.find_user(email)
+    ok = passwords.verify_password(user.password_hash if user else None, password or "")
+    return user if ok and user is not None and user.is_active else None
+
+
+def record_login(user: User) -> None:
+    user.last_login_at = db.utcnow()
+    record(Actor.of_user(user), None, "user.login", user)
+
+
+def get_user(public_id: str) -> User | None:
+    return db.session.scalar(select(User).where(User.public_id == public_id))
+
+
+def confirm_presence(login_session: Any) -> None:
+    """The user typed their password again: irreversible actions are allowed for the next minutes."""
+    login_session.authenticated_at = db.utcnow()
+    db.session.flush()
+
+
+def memberships(user: User) -> list[Membership]:
+    return sorted(user.memberships, key=lambda m: m.organization.name.lower())
+
+
+# --- TOTP ----------------------------------------------------------------------------------------------------
+
+
+def new_totp_secret() -> str:
+    """A fresh TOTP secret for enrolment. Nothing is stored: the page keeps it until a code confirms it."""
+    return pyotp.random_base32()
+
+
+def provisioning_uri(user: User, secret: str) -> str:
+    return pyotp.TOTP(secret).provisioning_uri(name=user.email, issuer_name=ISSUER)
+
+
+def _code_ok(secret: str | None, code: str) -> bool:
+    code = "".join((code or "").split())
+    return bool(secret) and code.isdigit() and pyotp.TOTP(secret).verify(code, valid_window=1)
+
+
+def enable_totp(actor: Actor, user: User, secret: str, code: str) -> list[str]:
+    """Store the secret once a current code confirms it; returns 10 recovery codes, shown once and stored hashed."""
+    if user.totp_enabled_at is not None:
+        raise Invalid("Two-factor authentication is already on", field="code", code="invalid")
+    if not _code_ok(secret, code):
+        raise Invalid("is not the current code of your authenticator app", field="code", code="invalid")
+    codes = [f"{secrets.token_hex(3)}-{secrets.token_hex(3)}" for _ in range(RECOVERY_CODES)]
+    user.totp_secret = secret
+    user.recovery_code_hashes = [passwords.token_digest(c) for c in codes]
+    user.totp_enabled_at = db.utcnow()
+    db.session.flush()
+    record(actor, None, "user.totp_enable", user, ["totp_secret", "totp_enabled_at"])
+    return codes
+
+
+def verify_second_factor(user: User, code: str) -> bool:
+    """A current TOTP code, or an unused recovery code (which is then used up)."""
+    if user.totp_enabled_at is not None and _code_ok(user.totp_secret, code):
+        return True
+    digest = passwords.token_digest((code or "").strip().lower())
+    if digest in (user.recovery_code_hashes or []):
+        user.recovery_code_hashes = [h for h in user.recovery_code_hashes if h != digest]
+        db.session.flush()
+        record(Actor.of_user(user), None, "user.recovery_code_use", user, ["recovery_code_hashes"])
+        return True
+    return False
+
+
+# --- invitations ---------------------------------------------------------------------------------------------
+
+
+def invite(actor: Actor, org: Organization, email: str, role: str) -> tuple[User, str | None]:
+    """Give someone a role in the org. A new person gets a user without password and an emailed invite link."""
+    normalized = validation.email(email)
+    user = orgs.find_user(normalized)
+    if user is not None and user.role_in(org) is not None:
+        raise Invalid("is already a member of this organization", field="email", code="taken")
+    token = None
+    if user is None:
+        user = orgs.create_user(actor, email=normalized, password=None)
+        token = passwords.new_token()
+        db.session.add(
+            ActionToken(
+                token_hash=passwords.token_digest(token),
+                purpose="invite",
+                principal_type="user",
+                principal_id=user.id,
+                organization_id=org.id,
+                expires_at=db.utcnow() + INVITE_LIFETIME,
+            )
+        )
+    orgs.set_membership(actor, org, user, role)
+    record(actor, org, "user.invite", user, ["role"], role=role)
+    return user, token
+
+
+def send_invite(org: Organization, user: User, token: str | None, link: str) -> None:
+    mail.send(org, user.email, "admin_invite", user=user, link=link, new_user=token is not None)
+
+
+def invite_for(token: str) -> tuple[ActionToken, User]:
+    row = db.session.scalar(
+        select(ActionToken).where(
+            ActionToken.token_hash == passwords.token_digest(token or ""), ActionToken.purpose == "invite"
+        )
+    )
+    if row is None or row.used_at is not None or row.expires_at < db.utcnow():
+        raise NotFound("This invitation link is invalid or has expired", field="token")
+    user = db.session.get(User, row.principal_id)
+    if user is None:
+        raise NotFound("This invitation link is invalid or has expired", field="token")
+    return row, user
+
+
+def accept_invite(token: str, *, password: str, first_name: str, last_name: str) -> User:
+    """The invited person sets their name and password; the link is used up."""
+    row, user = invite_for(token)
+    passwords.check_policy(password, context=(user.email, user.email.split("@")[0]))
+    user.first_name = validation.text(first_name, "first_name", required=True) or ""
+    user.last_name = validation.text(last_name, "last_name") or ""
+    user.password_hash = passwords.hash_password(password)
+    row.used_at = db.utcnow()
+    db.session.flush()
+    record(Actor.of_user(user), None, "user.invite_accept", user, ["password", "first_name", "last_name"])
+    return user
+
+
+def members(org: Organization) -> list[Membership]:
+    return list(
+        db.session.scalars(
+            select(Membership).join(User).where(Membership.organization_id == org.id).order_by(User.email)
+        )
+    )
+
+
+def set_role(actor: Actor, org: Organization, user_public_id: str, role: str) -> None:
+    """Change a member's role; the last admin cannot step down (the org would be unmanageable)."""
+    membership = _membership(org, user_public_id)
+    if membership.role is Role.ADMIN and role != Role.ADMIN.value and _admin_count(org) <= 1:
+        raise Invalid("The organization needs at least one admin", field="role", code="invalid")
+    orgs.set_membership(actor, org, membership.user, role)
+
+
+def remove_member(actor: Actor, org: Organization, user_public_id: str) -> None:
+    membership = _membership(org, user_public_id)
+    if membership.role is Role.ADMIN and _admin_count(org) <= 1:
+        raise Invalid("The organization needs at least one admin", field="role", code="invalid")
+    record(actor, org, "membership.destroy", membership.user)
+    db.session.delete(membership)
+    db.session.flush()
+
+
+def _membership(org: Organization, user_public_id: str) -> Membership:
+    membership = db.session.scalar(
+        select(Membership)
+        .join(User)
+        .where(Membership.organization_id == org.id, User.public_id == user_public_id)
+    )
+    if membership is None:
+        raise NotFound("The requested resource was not found", field="id")
+    return membership
+
+
+def _admin_count(org: Organization) -> int:
+    return db.session.scalar(
+        select(func.count()).where(Membership.organization_id == org.id, Membership.role == Role.ADMIN)
+    )
+
+
+# --- org settings --------------------------------------------------------------------------------------------
+
+
+def clean_origin(value: str) -> str:
+    """An origin is scheme://host[:port]: no path, query, fragment or credentials. https (http only for localhost)."""
+    raw = (value or "").strip().rstrip("/")
+    parts = urlsplit(raw)
+    local = parts.hostname in ("localhost", "127.0.0.1")
+    if (
+        parts.scheme not in ("https", "http")
+        or (parts.scheme == "http" and not local)
+        or not parts.hostname
+        or parts.path
+        or parts.query
+        or parts.fragment
+        or parts.username
+        or parts.password
+    ):
+        raise Invalid(
+            f"{raw or 'an empty line'} is not an origin like https://shop.example.com",
+            field="allowed_origins",
+        )
+    try:
+        port = parts.port
+    except ValueError:
+        raise Invalid(f"{raw} has an invalid port", field="allowed_origins") from None
+    return f"{parts.scheme}://{parts.hostname}" + (f":{port}" if port else "")
+
+
+def update_settings(actor: Actor, org: Organization, values: dict[str, Any]) -> Organization:
+    """Branding, framing origins, anonymization delay, and the admin 2FA requirement of an organization."""
+    clean: dict[str, Any] = {}
+    if "name" in values:
+        clean["name"] = validation.text(values["name"], "name", max_length=255, required=True)
+    if "primary_color" in values:
+        color = (values["primary_color"] or "").strip().lower()
+        if len(color) != 7 or color[0] != "#" or any(ch not in "0123456789abcdef" for ch in color[1:]):
+            raise Invalid("must be a hex colour like #1f4fd1", field="primary_color", code="invalid")
+        clean["primary_color"] = color
+    if "logo_url" in values:
+        logo = (values["logo_url"] or "").strip() or None
+        if logo and (urlsplit(logo).scheme != "https" or not urlsplit(logo).hostname or len(logo) > 500):
+            raise Invalid("must be an https:// URL", field="logo_url", code="invalid")
+        clean["logo_url"] = logo
+    if "allowed_origins" in values:
+        origins = [clean_origin(line) for line in values["allowed_origins"] if line.strip()]
+        clean["allowed_origins"] = sorted(set(origins))
+    if "anonymization_delay_seconds" in values:
+        delay = values["anonymization_delay_seconds"]
+        if delay is not None and not (0 <= int(delay) <= 90 * 86400):
+            raise Invalid("must be between 0 seconds and 90 days", field="anonymization_delay_seconds")
+        clean["anonymization_delay_seconds"] = delay
+    if "require_admin_2fa" in values:
+        clean["require_admin_2fa"] = bool(values["require_admin_2fa"])
+    changed = [k for k, v in clean.items() if getattr(org, k) != v]
+    for key in changed:
+        setattr(org, key, clean[key])
+    if changed:
+        db.session.flush()
+        record(actor, org, "organization.update", org, changed)
+    return org
+
+
+# --- applications --------------------------------------------------------------------------------------------
+
+
+def applications(org: Organization) -> list[Application]:
+    return list(
+        db.session.scalars(
+            select(Application)
+            .where(Application.organization_id == org.id, Application.revoked_at.is_(None))
+            .order_by(Application.created_at.desc(), Application.id.desc())
+        )
+    )
+
+
+def get_application(org: Organization, public_id: str) -> Application:
+    application = db.session.scalar(
+        select(Application).where(Application.organization_id == org.id, Application.public_id == public_id)
+    )
+    if application is None:
+        raise NotFound("The requested resource was not found", field="id")
+    return application
+
+
+def revoke_application(actor: Actor, org: Organization, application: Application) -> None:
+    """Revoke credentials: the application and every token it issued stop working."""
+    from portal.models import OAuthToken
+
+    if application.revoked_at is not None:
+        return
+    now = db.utcnow()
+    application.revoked_at = now
+    db.session.execute(
+        OAuthToken.__table__.update()
+        .where(OAuthToken.application_id == application.id, OAuthToken.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+    db.session.flush()
+    record(actor, org, "application.revoke", application, ["revoked_at"])
+
+
+def user_credentials(user: User) -> Application | None:
+    return db.session.scalar(
+        select(Application).where(
+            Application.user_id == user.id,
+            Application.kind == ApplicationKind.USER,
+            Application.revoked_at.is_(None),
+        )
+    )
+
+
+def issue_user_credentials(actor: Actor, user: User) -> tuple[Application, str]:
+    """The user's own provisioning credentials: created on first use, rotated afterwards; the secret is shown once."""
+    application = user_credentials(user)
+    if application is None:
+        application, secret = orgs.create_application(
+            actor, None, name=f"Provisioning for {user.email}", kind=ApplicationKind.USER, user=user
+        )
+        return application, secret or ""
+    return application, orgs.rotate_secret(actor, application)
+
+
+# --- dashboard -----------------------------------------------------------------------------------------------
+
+
+def dashboard(org: Organization) -> dict[str, Any]:
+    """Customers by status (from the (org, status) index), pending privacy work, and the latest sign-ups."""
+    by_status = dict(
+        db.session.execute(
+            select(Customer.status, func.count())
+            .where(Customer.organization_id == org.id)
+            .group_by(Customer.status)
+        ).all()
+    )
+    pending_anonymizations = db.session.scalar(
+        select(func.count()).where(
+            Customer.organization_id == org.id,
+            Customer.anonymization_status.in_((AnonymizationStatus.REQUESTED, AnonymizationStatus.STARTED)),
+        )
+    )
+    pending_deletions = db.session.scalar(
+        select(func.count()).where(
+            DeletionRequest.organization_id == org.id, DeletionRequest.status == DeletionRequestStatus.PENDING
+        )
+    )
+    recent = list(
+        db.session.scalars(
+            select(Customer)
+            .where(Customer.organization_id == org.id)
+            .order_by(Customer.created_at.desc(), Customer.id.desc())
+            .limit(8)
+        )
+    )
+    return {
+        "by_status": by_status,
+        "pending_anonymizations": pending_anonymizations,
+        "pending_deletions": pending_deletions,
+        "recent": recent,
+    }
