@@ -2,7 +2,7 @@
 shipping copies), drained by 1 and 2 worker processes on PostgreSQL and 1 on SQLite. Target: ≥ 500 customers/s with
 2 workers on PostgreSQL.
 
-    .venv/bin/python bench/anonymize.py [--customers 10000] [--backends postgresql,sqlite]
+    .venv/bin/python bench/anonymize.py [--customers 10000] [--backends postgresql,sqlite] [--fk-indexes]
 """
 
 from __future__ import annotations
@@ -13,9 +13,15 @@ import time
 from datetime import UTC, datetime, timedelta
 
 from common import throwaway_database
-from sqlalchemy import func, insert, select
+from sqlalchemy import create_engine, insert, text
 
 TARGET = 500
+# Not in the schema yet (see the report): without them, PostgreSQL's ON DELETE SET NULL check on orders scans the whole
+# orders table for every deleted address-book row.
+FK_INDEXES = (
+    "CREATE INDEX ix_orders_billing_address_id ON orders (billing_address_id)",
+    "CREATE INDEX ix_orders_shipping_address_id ON orders (shipping_address_id)",
+)
 
 
 def seed(url: str, count: int) -> None:
@@ -36,12 +42,12 @@ def seed(url: str, count: int) -> None:
     with app.app_context():
         org = orgs.create_org(SYSTEM, slug="bench", name="Bench")
         market = orgs.create_market(SYSTEM, org, name="Main", code="main")
-        admin = orgs.create_user(SYSTEM, email="admin@example.com", password="bench-password-1")
+        admin = orgs.create_user(SYSTEM, email="admin@example.com", password="bench-password-1")  # noqa: S106 - bench data
         orgs.set_membership(SYSTEM, org, admin, "admin")
         db.session.flush()
         now = datetime.now(UTC)
         due = now - timedelta(minutes=1)
-        ids = iter(random_ids(count * 16))
+        ids = iter(random_ids(count * 20))
         customers, addresses, book, orders, requests = [], [], [], [], []
         address_id = 0
         for n in range(1, count + 1):
@@ -61,7 +67,7 @@ def seed(url: str, count: int) -> None:
                 )
             )
 
-            def address(kind: str) -> int:
+            def address(kind: str, n: int = n) -> int:
                 nonlocal address_id
                 address_id += 1
                 addresses.append(
@@ -130,21 +136,20 @@ def seed(url: str, count: int) -> None:
             for start in range(0, len(rows), 5000):
                 db.session.execute(insert(model), rows[start : start + 5000])
         if url.startswith("postgresql"):
-            from sqlalchemy import text
-
             for table in ("customers", "addresses"):
                 db.session.execute(
-                    text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT MAX(id) FROM {table}))")
+                    text(
+                        f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT MAX(id) FROM {table}))"  # noqa: S608
+                    )
                 )
         db.session.commit()
-        db.session.execute(select(func.count()).select_from(Customer))
     db.engine_of(app).dispose()
 
 
-def drain(url: str, barrier, results) -> None:
+def drain(url: str, batch: int, barrier, results) -> None:
     from portal import anonymizer, create_app, db
 
-    app = create_app({"DATABASE_URL": url})
+    app = create_app({"DATABASE_URL": url, "ANONYMIZATION_BATCH": batch})
     with app.app_context():
         db.session.connection()  # connect before the clock starts
         db.session.rollback()
@@ -153,14 +158,22 @@ def drain(url: str, barrier, results) -> None:
     db.engine_of(app).dispose()
 
 
-def run(kind: str, workers: int, count: int) -> float:
+def run(kind: str, workers: int, count: int, fk_indexes: bool, batch: int) -> float:
     with throwaway_database(kind) as url:
         started = time.perf_counter()
         seed(url, count)
+        if fk_indexes:
+            engine = create_engine(url)
+            with engine.begin() as connection:
+                for statement in FK_INDEXES:
+                    connection.execute(text(statement))
+            engine.dispose()
         print(f"  seeded {count} customers in {time.perf_counter() - started:.1f}s", flush=True)
         context = multiprocessing.get_context("fork")
         barrier, results = context.Barrier(workers + 1), context.Queue()
-        processes = [context.Process(target=drain, args=(url, barrier, results)) for _ in range(workers)]
+        processes = [
+            context.Process(target=drain, args=(url, batch, barrier, results)) for _ in range(workers)
+        ]
         for process in processes:
             process.start()
         barrier.wait()
@@ -171,7 +184,10 @@ def run(kind: str, workers: int, count: int) -> float:
             process.join()
         assert sum(done) == count, done
         rate = count / elapsed
-        print(f"{kind:10} workers={workers} customers={count} per-worker={done} {elapsed:.1f}s → {rate:.0f}/s")
+        label = ("with FK indexes" if fk_indexes else "schema as is") + f", batch {batch}"
+        print(
+            f"{kind:10} ({label}) workers={workers} per-worker={done} {elapsed:.1f}s → {rate:.0f} customers/s"
+        )
         return rate
 
 
@@ -179,15 +195,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--customers", type=int, default=10_000)
     parser.add_argument("--backends", default="postgresql,sqlite")
+    parser.add_argument(
+        "--fk-indexes", action="store_true", help="add the recommended orders FK indexes first"
+    )
+    parser.add_argument("--batch", type=int, default=50, help="ANONYMIZATION_BATCH")
     args = parser.parse_args()
     backends = args.backends.split(",")
     if "postgresql" in backends:
-        run("postgresql", 1, args.customers)
-        rate = run("postgresql", 2, args.customers)
+        run("postgresql", 1, args.customers, args.fk_indexes, args.batch)
+        rate = run("postgresql", 2, args.customers, args.fk_indexes, args.batch)
         verdict = "met" if rate >= TARGET else "NOT met"
         print(f"target ≥ {TARGET}/s with 2 workers on PostgreSQL: {verdict} ({rate:.0f}/s)")
     if "sqlite" in backends:
-        run("sqlite", 1, args.customers)
+        run("sqlite", 1, args.customers, args.fk_indexes, args.batch)
 
 
 if __name__ == "__main__":

@@ -27,6 +27,9 @@ def defaults(instance_path: str) -> dict[str, Any]:
         "JWT_KEYS_PATH": str(instance / "jwt-keys.json"),
         "JWT_KEYS": None,  # a JWK set (JSON text) given by configuration instead of the file
         "ANONYMIZATION_DELAY": 24 * 3600,
+        "ANONYMIZATION_BATCH": 50,  # requests the worker anonymizes per transaction
+        "ANONYMIZATION_LEASE": 300,  # seconds before a request left `started` by a dead worker is taken over
+        "ANONYMIZATION_FAULT": None,  # crash-drill hook (tests): name of the step at which the worker dies
         "API_COUNT_CACHE_SECONDS": 10,  # how long a list's record_count may be reused (0: always count)
         "PASSWORD_MIN_LENGTH": 8,
         "PASSWORD_MAX_LENGTH": 128,

@@ -9,12 +9,12 @@ from collections.abc import Callable
 
 from flask import Flask
 
-from portal import db, mailer
+from portal import anonymizer, db, mailer
 
 log = logging.getLogger(__name__)
 
 # Each job handles what is due and returns how many items it processed. Jobs commit their own work.
-JOBS: list[Callable[[Flask], int]] = [mailer.deliver_due]
+JOBS: list[Callable[[Flask], int]] = [mailer.deliver_due, anonymizer.process_due]
 
 
 def run_due(app: Flask) -> int:

@@ -25,7 +25,11 @@ _cache: OrderedDict[tuple, tuple[float, int]] = OrderedDict()
 def _key(statement: Select) -> tuple:
     bind = db.session.get_bind()
     compiled = statement.compile(bind)
-    return str(getattr(bind, "engine", bind).url), compiled.string, tuple(sorted((k, repr(v)) for k, v in compiled.params.items()))
+    return (
+        str(getattr(bind, "engine", bind).url),
+        compiled.string,
+        tuple(sorted((k, repr(v)) for k, v in compiled.params.items())),
+    )
 
 
 def record_count(statement: Select) -> int:

@@ -6,7 +6,7 @@ import enum
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.db import Base, PublicIdMixin, ReferenceMixin, TimestampMixin, new_public_id, str_enum
@@ -199,7 +199,17 @@ class AnonymizationRequest(PublicIdMixin, Base):
     """One anonymization request of a customer: the job the worker claims, and the source of `anonymization_info`."""
 
     __tablename__ = "anonymization_requests"
-    __table_args__ = (Index("ix_anonymization_requests_due", "status", "due_at"),)
+    __table_args__ = (
+        Index("ix_anonymization_requests_due", "status", "due_at"),
+        # At most one open request per customer, whatever races the services lose.
+        Index(
+            "uq_anonymization_requests_open",
+            "customer_id",
+            unique=True,
+            postgresql_where=text("status IN ('requested', 'started')"),
+            sqlite_where=text("status IN ('requested', 'started')"),
+        ),
+    )
 
     organization_id: Mapped[int] = mapped_column(
         ForeignKey("organizations.id", ondelete="CASCADE"), index=True

@@ -56,8 +56,13 @@ class Order(PublicIdMixin, TimestampMixin, ReferenceMixin, Base):
     discount_amount_cents: Mapped[int] = mapped_column(default=0)
     total_tax_amount_cents: Mapped[int] = mapped_column(default=0)
     total_amount_cents: Mapped[int] = mapped_column(default=0)
-    billing_address_id: Mapped[int | None] = mapped_column(ForeignKey("addresses.id", ondelete="SET NULL"))
-    shipping_address_id: Mapped[int | None] = mapped_column(ForeignKey("addresses.id", ondelete="SET NULL"))
+    # Indexed: deleting an address (anonymization, address book) must not scan every order for references.
+    billing_address_id: Mapped[int | None] = mapped_column(
+        ForeignKey("addresses.id", ondelete="SET NULL"), index=True
+    )
+    shipping_address_id: Mapped[int | None] = mapped_column(
+        ForeignKey("addresses.id", ondelete="SET NULL"), index=True
+    )
     placed_at: Mapped[datetime | None]
     cancelled_at: Mapped[datetime | None]
 

@@ -1,5 +1,9 @@
 """Anonymization requests (GDPR/CCPA): requested and cancelled by an admin user of the customer's organization,
-processed by the worker after a delay. `anonymization_status` mirrors the current request for filters and sorts."""
+processed by the worker after a delay (`portal.anonymizer`). `anonymization_status` mirrors the current request for
+filters and sorts.
+
+Request and cancel lock the customer row and re-read its current request first: the worker takes the same lock to
+start, so a cancel racing the start either wins cleanly or sees `started` and is refused."""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ from datetime import timedelta
 from typing import Any
 
 from flask import current_app
+from sqlalchemy import select
 
 from portal import db
 from portal.errors import Forbidden, Invalid
@@ -33,11 +38,32 @@ def delay(org: Organization) -> timedelta:
     return timedelta(seconds=seconds)
 
 
+def lock_current(customer: Customer) -> AnonymizationRequest | None:
+    """Lock the customer row and re-read its status and current request: since the caller loaded them, the worker
+    or another admin may have moved them on (callers may already hold the lock: taking it again is harmless)."""
+    db.session.execute(
+        select(Customer)
+        .where(Customer.id == customer.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    db.session.expire(customer, ["anonymization_requests"])
+    return db.session.scalar(
+        select(AnonymizationRequest)
+        .where(AnonymizationRequest.customer_id == customer.id)
+        .order_by(AnonymizationRequest.id.desc())
+        .limit(1)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+
+
 def request_anonymization(actor: Actor, org: Organization, customer: Customer) -> AnonymizationRequest:
     """Queue the customer's anonymization; the worker processes it once the org's delay has passed."""
     user = require_admin(actor.user, org)
     if customer.organization_id != org.id:
         raise Forbidden("The customer belongs to another organization")
+    lock_current(customer)
     if customer.anonymization_status in OPEN:
         raise Invalid(
             "An anonymization request is already pending", field="_request_anonymization", code="invalid"
@@ -71,7 +97,9 @@ def request_anonymization(actor: Actor, org: Organization, customer: Customer) -
 def cancel_anonymization(actor: Actor, org: Organization, customer: Customer) -> AnonymizationRequest:
     """Revoke a request that has not started yet."""
     user = require_admin(actor.user, org)
-    request = customer.current_anonymization
+    if customer.organization_id != org.id:
+        raise Forbidden("The customer belongs to another organization")
+    request = lock_current(customer)
     if request is None or request.status is not AnonymizationStatus.REQUESTED:
         raise Invalid(
             "Only a pending anonymization request can be cancelled",
@@ -92,7 +120,7 @@ def cancel_anonymization(actor: Actor, org: Organization, customer: Customer) ->
         ["anonymization_status"],
         request=request.public_id,
     )
-    emit(org, "customers.anonymization_cancelled", customer, request=request.public_id)
+    emit(org, "customers.anonymization_cancelled", customer, customer=customer, request=request.public_id)
     return request
 
 
