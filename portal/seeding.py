@@ -7,6 +7,7 @@ would take hours and prove nothing.
 
 from __future__ import annotations
 
+import json
 import os
 import random
 from collections.abc import Callable, Iterator
@@ -172,32 +173,45 @@ class _Writer:
 
 
 BULK_THRESHOLD = 100_000
-_SECONDARY_INDEXES = """
-SELECT i.indexname, i.indexdef FROM pg_indexes i
-WHERE i.schemaname = current_schema() AND i.tablename = ANY(:tables)
-  AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conname = i.indexname)
-"""
+BULK_TABLES = ("customers", "addresses", "customer_addresses", "orders")
+# Plain (non-constraint) indexes and, on SQLite, the search-index triggers: dropped for a big load, then rebuilt.
+_DEFERRABLE = {
+    "postgresql": """
+        SELECT 'INDEX', i.indexname, i.indexdef FROM pg_indexes i
+        WHERE i.schemaname = current_schema() AND i.tablename = ANY(:tables)
+          AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conname = i.indexname)""",
+    "sqlite": """
+        SELECT upper(type), name, sql FROM sqlite_master WHERE type IN ('index', 'trigger')
+          AND sql IS NOT NULL AND tbl_name IN (SELECT value FROM json_each(:tables))""",
+}
+# External-content FTS5 tables (the SQLite email search) are refilled from their source after the load.
+_FTS_TABLES = "SELECT name FROM sqlite_master WHERE type = 'table' AND sql LIKE 'CREATE VIRTUAL TABLE%fts5%'"
 
 
 @contextmanager
 def _secondary_indexes_deferred(dialect: str, count: int) -> Iterator[None]:
-    """For big PostgreSQL loads, drop the tables' plain (non-constraint) indexes and rebuild them afterwards (one
-    sorted build is cheaper than a million incremental inserts). Seeding is an offline operator action; the
-    rebuild happens even if the load fails."""
-    if dialect != "postgresql" or count < BULK_THRESHOLD:
+    """For big loads, drop the tables' plain indexes (and SQLite's search triggers) and rebuild them afterwards:
+    one sorted build is much cheaper than a million incremental updates. Seeding is an offline operator action;
+    the rebuild happens even if the load fails."""
+    if count < BULK_THRESHOLD:
         yield
         return
-    tables = ["customers", "addresses", "customer_addresses", "orders"]
-    indexes = db.session.execute(text(_SECONDARY_INDEXES), {"tables": tables}).all()
-    for name, _ in indexes:
-        db.session.execute(text(f'DROP INDEX "{name}"'))
+    tables = list(BULK_TABLES) if dialect == "postgresql" else json.dumps(BULK_TABLES)
+    objects = db.session.execute(text(_DEFERRABLE[dialect]), {"tables": tables}).all()
+    for kind, name, _ in objects:
+        db.session.execute(text(f'DROP {kind} "{name}"'))
     db.session.commit()
     try:
         yield
     finally:
         db.session.rollback()
-        db.session.execute(text("SET LOCAL maintenance_work_mem = '256MB'"))
-        for _, definition in indexes:
+        if dialect == "postgresql":
+            db.session.execute(text("SET LOCAL maintenance_work_mem = '256MB'"))
+        else:
+            for (fts,) in db.session.execute(text(_FTS_TABLES)).all():
+                rebuild = f'INSERT INTO "{fts}"("{fts}") VALUES (\'rebuild\')'  # noqa: S608  # nosec B608
+                db.session.execute(text(rebuild))
+        for _, _, definition in objects:
             db.session.execute(text(definition))
         db.session.commit()
 

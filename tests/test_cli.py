@@ -104,3 +104,31 @@ def test_seed_bulk_loads_consistent_customers(app, db_session):
     from tests.factories import make_customer
 
     assert make_customer(org).id > max(c.id for c in rows)
+
+
+def test_big_seed_defers_indexes_and_restores_them(app, db_session, monkeypatch):
+    """The bulk path (indexes and search triggers dropped, rebuilt after) leaves the schema and search intact."""
+    from sqlalchemy import inspect
+
+    from portal import seeding
+    from portal.services import search
+    from tests.factories import make_customer, make_org
+
+    monkeypatch.setattr(seeding, "BULK_THRESHOLD", 100)
+    org = make_org()
+    connection = db.session.connection()
+    before = {t: sorted(i["name"] for i in inspect(connection).get_indexes(t)) for t in seeding.BULK_TABLES}
+    seeding.seed(org, 300, batch=100)
+    after = {
+        t: sorted(i["name"] for i in inspect(db.session.connection()).get_indexes(t))
+        for t in seeding.BULK_TABLES
+    }
+    assert after == before
+    seeded = db.session.scalars(select(Customer).where(Customer.organization_id == org.id)).all()
+    assert len(seeded) == 300
+    probe = seeded[123].email
+    found = search.search(org, search.parse({"q": probe[2:12]}))
+    assert probe in [c.email for c in found.customers]
+    make_customer(org, "after.the.load@example.com")  # the search triggers are back: new rows are indexed
+    found = search.search(org, search.parse({"q": "after.the.lo"}))
+    assert [c.email for c in found.customers] == ["after.the.load@example.com"]
