@@ -7,11 +7,11 @@ import secrets
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import Flask, g, has_request_context, request
+from flask import Flask, current_app, g, has_request_context, request
 from flask.globals import _cv_request
 from sqlalchemy import JSON, DateTime, Enum, MetaData, String, TypeDecorator, create_engine, event
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, scoped_session, sessionmaker
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, scoped_session, sessionmaker
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -83,7 +83,19 @@ class ReferenceMixin:
     metadata_: Mapped[dict[str, Any]] = mapped_column("metadata", default=dict)
 
 
-SessionFactory = sessionmaker(expire_on_commit=False)
+class AppSession(Session):
+    """A session bound to the current app's engine, so several apps can live in one process (tests, tools).
+
+    `app.extensions["db_bind"]`, when set, takes precedence: tests bind the app to a connection inside a
+    transaction they roll back (then commits only release savepoints: `join_transaction_mode`).
+    """
+
+    def get_bind(self, *args: Any, **kwargs: Any) -> Any:
+        app = current_app._get_current_object()
+        return app.extensions.get("db_bind") or app.extensions["db_engine"]
+
+
+SessionFactory = sessionmaker(class_=AppSession, expire_on_commit=False, join_transaction_mode="create_savepoint")
 
 
 def _session_scope() -> int:
@@ -129,7 +141,6 @@ def make_engine(url: str, **options: Any) -> Engine:
 def init_app(app: Flask) -> None:
     engine = make_engine(app.config["DATABASE_URL"])
     app.extensions["db_engine"] = engine
-    SessionFactory.configure(bind=engine)
 
     def _remove_session(exc: BaseException | None) -> None:
         if exc is not None:

@@ -8,7 +8,7 @@ from typing import Any
 from flask import Flask, Response, g, make_response, render_template, request
 from flask_login import current_user
 from jinja2_fragments.flask import render_block
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from portal import db
 
@@ -103,8 +103,9 @@ def init_app(app: Flask) -> None:
     app.after_request(_commit)
     app.after_request(_security_headers)
     app.jinja_env.globals.update(csp_nonce=csp_nonce, htmx_config=HTMX_CONFIG)
+    # Lost or refused connections are the database being unavailable (503); other database errors are bugs (500).
     app.register_error_handler(OperationalError, _database_unavailable)
-    app.register_error_handler(DBAPIError, _database_unavailable)
+    app.register_error_handler(InterfaceError, _database_unavailable)
     for status in (400, 403, 404, 405, 413, 429, 500):
         app.register_error_handler(status, _error_page)
 

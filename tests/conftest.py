@@ -58,8 +58,7 @@ def db_session(app: Flask) -> Iterator[None]:
     engine = db.engine_of(app)
     connection = engine.connect()
     outer = connection.begin()
-    saved = dict(db.SessionFactory.kw)
-    db.SessionFactory.configure(bind=connection, join_transaction_mode="create_savepoint")
+    app.extensions["db_bind"] = connection
     try:
         with app.app_context():
             yield
@@ -68,8 +67,7 @@ def db_session(app: Flask) -> Iterator[None]:
         db.session.remove()
         outer.rollback()
         connection.close()
-        db.SessionFactory.kw.clear()
-        db.SessionFactory.kw.update(saved)
+        app.extensions.pop("db_bind", None)
 
 
 class TransactionalClient(FlaskClient):

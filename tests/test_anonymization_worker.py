@@ -339,16 +339,15 @@ def committed(app, tmp_path, is_postgres):
         name, url = None, f"sqlite:///{tmp_path / 'drill.db'}"
     migrate.upgrade(url)
     engine = db.make_engine(url)
-    saved = dict(db.SessionFactory.kw)
-    db.SessionFactory.configure(bind=engine)
+    saved = app.extensions.get("db_bind")
+    app.extensions["db_bind"] = engine
     try:
         with app.app_context():
             yield url
             db.session.remove()
     finally:
         db.session.remove()
-        db.SessionFactory.kw.clear()
-        db.SessionFactory.kw.update(saved)
+        app.extensions["db_bind"] = saved
         engine.dispose()
         if name:
             drop_postgres_database(name)

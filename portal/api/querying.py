@@ -38,6 +38,11 @@ def convert(kind: str, raw: str, predicate: str) -> Any:
     try:
         if kind == "integer":
             return int(raw)
+        if kind == "float":
+            value = float(raw)
+            if value != value or value in (float("inf"), float("-inf")):
+                raise ValueError(raw)
+            return value
         if kind == "datetime":
             value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
             return value if value.tzinfo else value.replace(tzinfo=UTC)

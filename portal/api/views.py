@@ -36,7 +36,8 @@ def _authorize(resource: Resource, action: str) -> TokenContext:
 
 def _find(resource: Resource, ctx: TokenContext, public_id: str, *, lock: bool = False) -> Any:
     query = resource.query(ctx).where(resource.model.public_id == public_id)
-    obj = db.session.scalar(query.with_for_update() if lock else query)
+    # FOR UPDATE OF the resource's own table: eager-loaded relations are outer joins PostgreSQL won't lock.
+    obj = db.session.scalar(query.with_for_update(of=resource.model) if lock else query)
     if obj is None:
         raise ApiError(
             404,

@@ -298,3 +298,10 @@ def test_customer_reads_only_own_orders(api, tenant):
         ).status_code
         == 401
     )
+
+
+def test_numeric_filters_refuse_non_numbers(api, tenant):
+    for value in ("", "abc", "nan", "inf"):
+        response = api("GET", f"/api/addresses?filter[q][lng_eq]={value}", tenant.admin)
+        assert response.status_code == 400, value
+        assert response.json["errors"][0]["code"] == "INVALID_FILTER_VALUE"

@@ -25,7 +25,8 @@ RESET_PASSWORD = "reset to something else"
 
 def _link(live_server, to: str, path_part: str) -> str:
     """Deliver the outbox (files, as without SMTP) and return the newest link for `to` containing `path_part`."""
-    mailer.deliver_due(live_server.app)
+    with live_server.data():
+        mailer.deliver_due(live_server.app)
     for path in sorted(
         Path(live_server.app.config["MAIL_DIR"]).glob("*.eml"), key=lambda p: p.stat().st_mtime
     )[::-1]:

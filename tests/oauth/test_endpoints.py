@@ -165,8 +165,10 @@ def probe_app(app):
 
 
 @pytest.fixture()
-def protected(probe_app, db_session):
-    return probe_app.test_client()
+def protected(app, probe_app, db_session):
+    probe_app.extensions["db_bind"] = app.extensions["db_bind"]  # the test's transaction
+    yield probe_app.test_client()
+    probe_app.extensions.pop("db_bind", None)
 
 
 def _revoked_token(w, access):
