@@ -200,6 +200,8 @@ def _secondary_indexes_deferred(dialect: str, count: int) -> Iterator[None]:
     objects = db.session.execute(text(_DEFERRABLE[dialect]), {"tables": tables}).all()
     for kind, name, _ in objects:
         db.session.execute(text(f'DROP {kind} "{name}"'))
+    if dialect == "sqlite":  # the unique indexes left are updated row by row: keep their pages in memory
+        db.session.execute(text("PRAGMA cache_size = -262144"))
     db.session.commit()
     try:
         yield
