@@ -81,7 +81,6 @@ def main() -> None:
             "PORTAL_SECRET_KEY": secret,
             "PORTAL_JWT_KEYS_PATH": app.config["JWT_KEYS_PATH"],
         }
-        print(f"\n{'query':<18} {'portal GET /api/customers':<44} {'raw SQL (floor)':<40}")
         sizes = []
         for label, cache in (("count each time", "0"), ("count cached 10 s", "10")):
             print(f"\n{label:<18} {'portal GET /api/customers':<44} {'raw SQL page query (floor)':<40}")

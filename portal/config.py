@@ -35,6 +35,9 @@ def defaults(instance_path: str) -> dict[str, Any]:
         "PASSWORD_MAX_LENGTH": 128,
         "RATELIMIT_STORAGE_URL": "memory://",
         "TOKEN_RATE_LIMIT": "30 per minute",
+        # Redis (rate-limit storage) down: keep serving, counting in memory per process (SECURITY.md).
+        "RATELIMIT_SWALLOW_ERRORS": True,
+        "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
         # Per client_id; None means TOKEN_RATE_LIMIT. A sales channel's client id is public, so anyone could
         # spend a storefront's budget: raise this one for busy storefronts rather than the per-IP limit.
         "TOKEN_CLIENT_RATE_LIMIT": None,
@@ -57,6 +60,9 @@ def load(app: Flask, overrides: dict[str, Any] | None) -> None:
     if overrides:
         app.config.update(overrides)
     app.config["RATELIMIT_STORAGE_URI"] = app.config["RATELIMIT_STORAGE_URL"]
+    if app.config["SESSION_COOKIE_SECURE"] and app.config.get("SESSION_COOKIE_NAME", "session") == "session":
+        # HTTPS: the __Host- prefix pins the cookie to this host and path / (ASVS 3.3.3).
+        app.config["SESSION_COOKIE_NAME"] = "__Host-session"
     if app.config["ENV_MODE"] == "production":
         check_production(app.config)
 

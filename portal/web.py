@@ -93,6 +93,8 @@ def _database_unavailable(error: Exception) -> Response:
             ]
         }
         response = make_response(body, 503)
+        if request.path.startswith("/api/"):
+            response.content_type = "application/vnd.api+json"
     else:
         response = render("errors/503.html", status=503)
     response.headers["Retry-After"] = "5"

@@ -8,9 +8,17 @@ even checked, so lockout reveals nothing and costs nothing.
 
 from __future__ import annotations
 
+import logging
+
 from limits import RateLimitItem, parse
+from limits.storage import MemoryStorage
+from limits.strategies import MovingWindowRateLimiter
 
 from portal.extensions import limiter
+
+log = logging.getLogger(__name__)
+# When the shared storage (Redis) is down, counting goes on per process instead of failing open or erroring.
+_fallback = MovingWindowRateLimiter(MemoryStorage())
 
 ACCOUNT_LIMITS: tuple[RateLimitItem, ...] = (parse("10/5 minutes"), parse("100/hour"))
 IP_LIMITS: tuple[RateLimitItem, ...] = (parse("100/5 minutes"),)
@@ -24,15 +32,29 @@ def _keys(scope: str, account: str, ip: str | None) -> list[tuple[RateLimitItem,
     return pairs
 
 
+def _strategy():
+    """The shared rate limiter, or the per-process fallback while its storage does not answer."""
+    strategy = limiter.limiter
+    try:
+        if strategy.storage.check():
+            return strategy
+    except Exception:  # noqa: BLE001, S110 - any storage failure means: use the fallback
+        pass
+    log.warning("rate-limit storage unavailable: counting credential failures per process")
+    return _fallback
+
+
 def allowed(scope: str, account: str, ip: str | None) -> bool:
     """False while the account (or the IP) is over its failure budget."""
-    return all(limiter.limiter.test(item, key) for item, key in _keys(scope, account, ip))
+    strategy = _strategy()
+    return all(strategy.test(item, key) for item, key in _keys(scope, account, ip))
 
 
 def failed(scope: str, account: str, ip: str | None) -> None:
     """Count one failed attempt against the account and the IP."""
+    strategy = _strategy()
     for item, key in _keys(scope, account, ip):
-        limiter.limiter.hit(item, key)
+        strategy.hit(item, key)
 
 
 def check(scope: str, account: str, ip: str | None, verify) -> bool:

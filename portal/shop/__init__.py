@@ -47,6 +47,8 @@ def _load_org(endpoint: str | None, values: dict[str, Any] | None) -> None:
     if org is None:
         abort(404)
     g.org = org
+    # Set before CSRF runs (it is an app-level before_request), so refusals still render inside the storefront.
+    set_frame_ancestors(list(org.allowed_origins or []))
     g.embed = request.args.get("embed") == "1" or request.form.get("embed") == "1"
 
 
@@ -71,7 +73,6 @@ def _same_site_post() -> bool:
 
 @bp.before_request
 def _guard():
-    set_frame_ancestors(list(g.org.allowed_origins or []))
     if request.method == "POST":
         origin = request.headers.get("Origin")
         allowed_cross = request.endpoint in CROSS_SITE and origin in (g.org.allowed_origins or [])

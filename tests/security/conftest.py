@@ -1,0 +1,172 @@
+"""Security-sweep fixtures: one small org with one of everything (so every URL converter gets a real id), and
+signing in through the real login forms."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select
+
+from portal import db
+from portal.db import Base
+from portal.models import Market
+from portal.services import addresses, deletion_requests, password_resets
+from portal.services.audit import SYSTEM
+from tests.conftest import TransactionalClient
+from tests.factories import (
+    PASSWORD,
+    make_application,
+    make_customer,
+    make_group,
+    make_order,
+    make_org,
+    make_user,
+    token_for,
+)
+
+CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+STOREFRONT = "https://shop.security.example"
+
+# Columns a read may legitimately touch: the session row's liveness stamp (written at most every 30 s by the
+# session loader, security/sessions.py), which carries no business state.
+READ_TOUCHES = {("login_sessions", "last_seen_at")}
+
+
+def new_client(app: Flask) -> TransactionalClient:
+    """One more browser: the suite's transactional client (fresh `g` per request) with its own cookie jar."""
+    return TransactionalClient(app, app.response_class, use_cookies=True)
+
+
+def csrf_from(html: str) -> str:
+    match = CSRF.search(html)
+    assert match, "no CSRF token in the rendered form"
+    return match.group(1)
+
+
+def shop_login(client: FlaskClient, slug: str, email: str, password: str = PASSWORD):
+    page = client.get(f"/{slug}/account/login")
+    return client.post(
+        f"/{slug}/account/login",
+        data={"email": email, "password": password, "csrf_token": csrf_from(page.text)},
+    )
+
+
+def admin_login(client: FlaskClient, email: str, password: str = PASSWORD):
+    page = client.get("/admin/login")
+    return client.post(
+        "/admin/login", data={"email": email, "password": password, "csrf_token": csrf_from(page.text)}
+    )
+
+
+@pytest.fixture()
+def anonymous(app: Flask, client: FlaskClient) -> FlaskClient:
+    """A browser without a session (the `client` fixture is requested for its limiter reset and transaction)."""
+    return new_client(app)
+
+
+@dataclass
+class World:
+    org: object
+    shopper: object
+    admin: object
+    token: str  # integration token, role admin
+    ids: dict[str, str]  # URL argument name → a real value
+    api_ids: dict[str, str]  # JSON:API resource type → a real id
+
+
+@pytest.fixture()
+def world(db_session) -> World:
+    org = make_org()
+    org.allowed_origins = [STOREFRONT]
+    shopper = make_customer(org, password=PASSWORD)
+    entry = addresses.add_to_address_book(
+        SYSTEM,
+        org,
+        shopper,
+        {
+            "first_name": "Sec",
+            "last_name": "Shopper",
+            "line_1": "1 Main Street",
+            "city": "London",
+            "zip_code": "12345",
+            "country_code": "GB",
+            "phone": "+44 20 7946 0000",
+        },
+    )
+    order = make_order(org, shopper)
+    group = make_group(org, "VIP")
+    market = db.session.scalar(select(Market).where(Market.organization_id == org.id))
+    admin = make_user(org, "admin")
+    member = make_user(org, "read_only")
+    application, _secret = make_application(org, "integration", "admin")
+    leaving = make_customer(org, password=PASSWORD)
+    deletion = deletion_requests.create(SYSTEM, org, leaving)
+    reset, _token = password_resets.request_reset(SYSTEM, org, shopper.email)
+    db.session.flush()
+    return World(
+        org=org,
+        shopper=shopper,
+        admin=admin,
+        token=token_for(application),
+        ids={
+            "org_slug": org.slug,
+            "customer_id": shopper.public_id,
+            "group_id": group.public_id,
+            "market_id": market.public_id,
+            "request_id": deletion.public_id,
+            "user_id": member.public_id,
+            "application_id": application.public_id,
+            "address_id": entry.public_id,
+            "order_id": order.public_id,
+            "token": "not-a-real-token",
+            "session_id": "1",
+        },
+        api_ids={
+            "customers": shopper.public_id,
+            "customer_groups": group.public_id,
+            "markets": market.public_id,
+            "orders": order.public_id,
+            "addresses": entry.address.public_id,
+            "customer_addresses": entry.public_id,
+            "customer_password_resets": reset.public_id if reset else "none",
+        },
+    )
+
+
+def fingerprint() -> dict[str, tuple[int, object, str]]:
+    """Per table in Base.metadata: row count, max id, and a digest of every row (minus READ_TOUCHES columns)."""
+    result = {}
+    for table in Base.metadata.sorted_tables:
+        key = list(table.primary_key.columns)
+        keys = {c.name for c in key}
+        columns = key + [
+            c for c in table.columns if c.name not in keys and (table.name, c.name) not in READ_TOUCHES
+        ]
+        rows = db.session.execute(select(*columns).order_by(*key)).all()
+        digest = hashlib.sha256(repr([tuple(row) for row in rows]).encode()).hexdigest()
+        top = max((row[0] for row in rows), default=None) if len(key) == 1 else None
+        result[table.name] = (len(rows), top, digest)
+    return result
+
+
+def changed_tables(before: dict, after: dict) -> list[str]:
+    return sorted(name for name in before if before[name] != after[name])
+
+
+@pytest.fixture()
+def shopper_client(app: Flask, world: World, anonymous) -> FlaskClient:
+    client = new_client(app)
+    assert shop_login(client, world.org.slug, world.shopper.email).status_code == 303
+    return client
+
+
+@pytest.fixture()
+def admin_client(app: Flask, world: World, anonymous) -> FlaskClient:
+    client = new_client(app)
+    assert admin_login(client, world.admin.email).status_code == 303
+    return client
