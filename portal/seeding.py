@@ -156,7 +156,7 @@ class _Writer:
                     copy.write_row(row)
         else:
             marks = ", ".join("?" for _ in columns)
-            cursor.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", rows)  # noqa: S608  # nosec B608
+            cursor.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", rows)  # noqa: S608  # nosec
         cursor.close()
 
     def fix_sequences(self, *models: Any) -> None:
@@ -166,7 +166,7 @@ class _Writer:
             table = model.__tablename__
             db.session.execute(
                 text(
-                    f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "  # noqa: S608  # nosec B608
+                    f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "  # noqa: S608  # nosec
                     f"(SELECT COALESCE(MAX(id), 1) FROM {table}))"
                 )
             )
@@ -211,7 +211,7 @@ def _secondary_indexes_deferred(dialect: str, count: int) -> Iterator[None]:
             db.session.execute(text("SET LOCAL maintenance_work_mem = '256MB'"))
         else:
             for (fts,) in db.session.execute(text(_FTS_TABLES)).all():
-                rebuild = f'INSERT INTO "{fts}"("{fts}") VALUES (\'rebuild\')'  # noqa: S608  # nosec B608
+                rebuild = f'INSERT INTO "{fts}"("{fts}") VALUES (\'rebuild\')'  # noqa: S608  # nosec
                 db.session.execute(text(rebuild))
         for _, _, definition in objects:
             db.session.execute(text(definition))
