@@ -291,15 +291,20 @@ def resource_delete(resource_type: str, resource_id: str) -> Response:
     return Response(status=204)
 
 
-@require_token()
-def resource_related(resource_type: str, resource_id: str, relationship: str) -> Response:
+def _relationship_of(resource_type: str, resource_id: str, relationship: str) -> tuple:
+    """The caller, the (visible) record, the named relationship and its target resource; 404 when unknown."""
     resource = _resource(resource_type)
     ctx = _authorize(resource, "retrieve")
     obj = _find(resource, ctx, resource_id)
     rel = resource.rel_map.get(relationship)
     if rel is None:
         raise ApiError(404, "RECORD_NOT_FOUND", "Record not found", f"{relationship} is not a relationship.")
-    target = REGISTRY[rel.type]
+    return ctx, obj, rel, REGISTRY[rel.type]
+
+
+@require_token()
+def resource_related(resource_type: str, resource_id: str, relationship: str) -> Response:
+    ctx, obj, rel, target = _relationship_of(resource_type, resource_id, relationship)
     if rel.many:
         return _list(target, ctx, target.query(ctx).where(rel.target(obj)))
     related = rel.target(obj)
@@ -314,13 +319,7 @@ def resource_related(resource_type: str, resource_id: str, relationship: str) ->
 
 @require_token()
 def resource_relationship(resource_type: str, resource_id: str, relationship: str) -> Response:
-    resource = _resource(resource_type)
-    ctx = _authorize(resource, "retrieve")
-    obj = _find(resource, ctx, resource_id)
-    rel = resource.rel_map.get(relationship)
-    if rel is None:
-        raise ApiError(404, "RECORD_NOT_FOUND", "Record not found", f"{relationship} is not a relationship.")
-    target = REGISTRY[rel.type]
+    ctx, obj, rel, target = _relationship_of(resource_type, resource_id, relationship)
     if rel.many:
         ids = db.session.scalars(
             target.query(ctx)
