@@ -4,10 +4,15 @@ and one transaction per test, rolled back at the end."""
 from __future__ import annotations
 
 import os
+import re
 import secrets
+import socket
 from collections.abc import Iterator
+from email import message_from_bytes
+from email.message import Message
 
 import pytest
+from aiosmtpd.controller import Controller
 from flask import Flask, g
 from flask.testing import FlaskClient
 
@@ -38,7 +43,7 @@ def app(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator
             "JWT_KEYS_PATH": str(instance / "jwt-keys.json"),
             "MAIL_DIR": str(instance / "mail"),
             "SERVER_NAME": None,
-        "API_COUNT_CACHE_SECONDS": 0,  # exact counts; tests/api/test_counts.py covers the cache
+            "API_COUNT_CACHE_SECONDS": 0,  # exact counts; tests/api/test_counts.py covers the cache
         }
     )
     migrate.upgrade(database_url)
@@ -100,3 +105,45 @@ def client(app: Flask, db_session: None) -> FlaskClient:
 @pytest.fixture()
 def hx() -> dict[str, str]:
     return {"HX-Request": "true"}
+
+
+# --- a real SMTP server (aiosmtpd) for the email tests ---
+
+
+class Inbox:
+    def __init__(self):
+        self.messages: list[Message] = []
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's hook name
+        self.messages.append(message_from_bytes(envelope.content))
+        return "250 OK"
+
+    def to(self, address: str) -> list[Message]:
+        return [m for m in self.messages if m["To"] == address]
+
+    @staticmethod
+    def text(message: Message) -> str:
+        part = next(p for p in message.walk() if p.get_content_type() == "text/plain")
+        return part.get_payload(decode=True).decode()
+
+    def link(self, message: Message, path_part: str) -> str:
+        """The path of the first link in the message's text containing `path_part`."""
+        match = re.search(r"https?://[^/\s]+(/\S*" + re.escape(path_part) + r"\S*)", self.text(message))
+        assert match, self.text(message)
+        return match.group(1)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture()
+def smtp(app, monkeypatch):
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    monkeypatch.setitem(app.config, "SMTP_URL", f"smtp://127.0.0.1:{controller.port}")
+    yield inbox
+    controller.stop()

@@ -1,40 +1,12 @@
 """Email delivery through the outbox: a real SMTP conversation (aiosmtpd), retries, files by default."""
 
-import socket
-from email import message_from_bytes
-
-import pytest
 from aiosmtpd.controller import Controller
 from sqlalchemy import select
 
 from portal import db, mailer
 from portal.models import OutboxMessage
 from portal.services import mail
-
-
-class Inbox:
-    def __init__(self):
-        self.messages = []
-
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's hook name
-        self.messages.append(message_from_bytes(envelope.content))
-        return "250 OK"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture()
-def smtp(app, monkeypatch):
-    inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    monkeypatch.setitem(app.config, "SMTP_URL", f"smtp://127.0.0.1:{controller.port}")
-    yield inbox
-    controller.stop()
+from tests.conftest import Inbox, free_port
 
 
 def test_queued_email_is_delivered_once_over_smtp(app, db_session, smtp):

@@ -45,6 +45,16 @@ class ApiError(Exception):
         self.pointer, self.parameter, self.meta = pointer, parameter, meta
 
 
+def filter_not_allowed(predicate: str) -> ApiError:
+    return ApiError(
+        400,
+        "FILTER_NOT_ALLOWED",
+        "Filter not allowed",
+        f"{predicate} is not allowed.",
+        parameter=f"filter[q][{predicate}]",
+    )
+
+
 def error_response(
     status: int, errors: list[dict[str, Any]], headers: dict[str, str] | None = None
 ) -> Response:
@@ -290,13 +300,7 @@ def parse_query() -> Query:
             predicate = match.group(1)
             split = split_predicate(predicate)
             if split is None or not split[0]:
-                raise ApiError(
-                    400,
-                    "FILTER_NOT_ALLOWED",
-                    "Filter not allowed",
-                    f"{predicate} is not allowed.",
-                    parameter=key,
-                )
+                raise filter_not_allowed(predicate)
             query.filters.append((split[0], split[1], value))
         elif key == "sort":
             query.sort = [(item.lstrip("-"), item.startswith("-")) for item in value.split(",")]

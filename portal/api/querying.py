@@ -10,7 +10,7 @@ from sqlalchemy import and_, cast, func, not_, or_
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.sql import ColumnElement
 
-from portal.api.jsonapi import ApiError
+from portal.api.jsonapi import ApiError, filter_not_allowed
 
 _TRUE, _FALSE = ("true", "1", "t"), ("false", "0", "f")
 
@@ -81,22 +81,10 @@ def condition(column: Any, kind: str, matcher: str, raw: str, predicate: str, di
     """One attribute × matcher × value → a SQL condition."""
     if matcher == "jcont":
         if kind != "object":
-            raise ApiError(
-                400,
-                "FILTER_NOT_ALLOWED",
-                "Filter not allowed",
-                f"{predicate} is not allowed.",
-                parameter=f"filter[q][{predicate}]",
-            )
+            raise filter_not_allowed(predicate)
         return _jcont(column, raw, predicate, dialect)
     if kind == "object":
-        raise ApiError(
-            400,
-            "FILTER_NOT_ALLOWED",
-            "Filter not allowed",
-            f"{predicate} is not allowed.",
-            parameter=f"filter[q][{predicate}]",
-        )
+        raise filter_not_allowed(predicate)
     if matcher in ("null", "not_null", "present", "blank", "true", "false"):
         wanted = _boolean(raw, predicate)
         expression = {
@@ -125,13 +113,7 @@ def condition(column: Any, kind: str, matcher: str, raw: str, predicate: str, di
     }
     if matcher in text_matchers:
         if kind != "string":
-            raise ApiError(
-                400,
-                "FILTER_NOT_ALLOWED",
-                "Filter not allowed",
-                f"{predicate} is not allowed.",
-                parameter=f"filter[q][{predicate}]",
-            )
+            raise filter_not_allowed(predicate)
         return text_matchers[matcher]()
     return {
         "eq": lambda: column == value,

@@ -12,7 +12,7 @@ from sqlalchemy import or_
 from portal import db
 from portal.api import bp
 from portal.api.counts import record_count
-from portal.api.jsonapi import MEDIA_TYPE, ApiError, Query, parse_document, parse_query
+from portal.api.jsonapi import MEDIA_TYPE, ApiError, Query, filter_not_allowed, parse_document, parse_query
 from portal.api.querying import condition
 from portal.api.resources import REGISTRY, Resource, writable
 from portal.errors import Forbidden
@@ -179,13 +179,7 @@ def _filtered(resource: Resource, statement, query: Query):
         for name in names:
             attr = attrs.get(name)
             if attr is None or not attr.filterable:
-                raise ApiError(
-                    400,
-                    "FILTER_NOT_ALLOWED",
-                    "Filter not allowed",
-                    f"{predicate} is not allowed.",
-                    parameter=f"filter[q][{predicate}]",
-                )
+                raise filter_not_allowed(predicate)
             conditions.append(condition(attr.column, attr.kind, matcher, raw, predicate, dialect))
         statement = statement.where(conditions[0] if len(conditions) == 1 else or_(*conditions))
     return statement
