@@ -65,7 +65,12 @@ def _security_headers(response: Response) -> Response:
         response.headers["X-Frame-Options"] = "DENY"
     if request.is_secure:
         response.headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
-    if current_user.is_authenticated or request.headers.get("Authorization"):
+    if request.endpoint != "static" and (
+        # Dynamic responses carry per-session data (CSRF tokens, names): not cached unless a public view says so.
+        "Cache-Control" not in response.headers
+        or current_user.is_authenticated
+        or request.headers.get("Authorization")
+    ):
         response.headers["Cache-Control"] = "no-store"
     return response
 

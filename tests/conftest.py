@@ -19,6 +19,7 @@ from flask.testing import FlaskClient
 from portal import create_app, db, migrate
 from portal.extensions import limiter
 from tests.databases import create_postgres_database, drop_postgres_database
+from tests.headers import header_problems
 from tests.live import live_server  # noqa: F401 - fixture for browser and interop tests
 
 
@@ -78,7 +79,8 @@ def db_session(app: Flask) -> Iterator[None]:
 class TransactionalClient(FlaskClient):
     """Each request runs in its own session on the test's connection, as in production. Before a request the
     test's pending changes are flushed (so the request sees them); after it the test's objects are expired
-    (so the test sees what the request wrote)."""
+    (so the test sees what the request wrote). Every response, redirects included, must carry the security
+    headers (tests/headers.py): the whole suite checks them, error pages and fragments too."""
 
     def open(self, *args, **kwargs):
         db.session.flush()
@@ -92,6 +94,12 @@ class TransactionalClient(FlaskClient):
             g.__dict__.clear()
             g.__dict__.update(saved)
         db.session.expire_all()
+        for each in (*response.history, response):
+            request = each.request
+            problems = header_problems(
+                request.path, request.scheme == "https", each.headers, bearer="Authorization" in request.headers
+            )
+            assert not problems, f"{request.method} {request.path} → {each.status_code}: {problems}"
         return response
 
 

@@ -20,6 +20,8 @@ from werkzeug.routing import Rule
 
 from portal import db
 from portal.models import LoginSession
+from tests import headers as suite_headers
+from tests.headers import API_PREFIXES, parse_csp
 from tests.security.conftest import (
     STOREFRONT,
     World,
@@ -27,7 +29,6 @@ from tests.security.conftest import (
     fingerprint,
 )
 
-API_PREFIXES = ("/api/", "/oauth/", "/provisioning/", "/.well-known/")
 RELATIONSHIPS = {
     "customers": "customer_group",
     "markets": "customer_group",
@@ -37,7 +38,6 @@ RELATIONSHIPS = {
     "orders": "customer",
     "addresses": "customer",
 }
-ACCEPTED_REFERRER_POLICIES = {"strict-origin-when-cross-origin", "same-origin", "strict-origin"}
 
 
 @dataclass
@@ -73,53 +73,20 @@ def crawl_rules(app: Flask) -> list[Rule]:
     return sorted((r for r in app.url_map.iter_rules() if r.endpoint != "static"), key=lambda r: r.rule)
 
 
-def parse_csp(value: str) -> dict[str, list[str]]:
-    directives = {}
-    for part in value.split(";"):
-        words = part.split()
-        if words:
-            directives[words[0].lower()] = words[1:]
-    return directives
-
-
 def header_problems(seen: Seen, authenticated: bool, world: World) -> list[str]:
-    problems = []
+    """The suite-wide header rules (tests/headers.py), no 5xx, and shopper pages framable by the org's origins."""
     h = seen.headers
+    problems = suite_headers.header_problems(seen.path, False, h, bearer=authenticated)
     if seen.status >= 500:
         problems.append("server error")
-    csp = parse_csp(h.get("Content-Security-Policy", ""))
-    if not csp:
-        problems.append("no Content-Security-Policy")
-    else:
-        every = " ".join(" ".join(v) for v in csp.values())
-        if "'unsafe-inline'" in every or "'unsafe-eval'" in every:
-            problems.append("CSP allows unsafe-*")
-        if not any(s.startswith("'nonce-") for s in csp.get("script-src", [])):
-            problems.append("script-src has no nonce")
-        if csp.get("object-src") != ["'none'"]:
-            problems.append(f"object-src {csp.get('object-src')}")
-        if csp.get("base-uri") != ["'none'"]:
-            problems.append(f"base-uri {csp.get('base-uri')}")
-        ancestors = csp.get("frame-ancestors")
-        if ancestors is None:
-            problems.append("no frame-ancestors")
-        elif seen.path.startswith(("/admin", *API_PREFIXES)) and ancestors != ["'none'"]:
-            problems.append(f"frame-ancestors {ancestors} outside the shopper area")
-        elif (
-            seen.path.startswith(f"/{world.org.slug}/account/")
-            and ancestors != [STOREFRONT]
-            # a rejected request (e.g. CSRF 400, before the shop guard ran) may be stricter, never looser
-            and (seen.status < 400 or ancestors != ["'none'"])
-        ):
-            problems.append(f"frame-ancestors {ancestors}, expected exactly the org's origins")
-        if ancestors == ["'none'"] and h.get("X-Frame-Options") != "DENY":
-            problems.append("frame-ancestors 'none' without X-Frame-Options DENY")
-    if h.get("X-Content-Type-Options") != "nosniff":
-        problems.append("no X-Content-Type-Options: nosniff")
-    if h.get("Referrer-Policy") not in ACCEPTED_REFERRER_POLICIES:  # no-referrer breaks CSRF Referer checks
-        problems.append(f"Referrer-Policy {h.get('Referrer-Policy')!r}")
-    if authenticated and "no-store" not in h.get("Cache-Control", ""):
-        problems.append(f"authenticated response without no-store ({h.get('Cache-Control')!r})")
+    ancestors = parse_csp(h.get("Content-Security-Policy", "")).get("frame-ancestors")
+    if (
+        seen.path.startswith(f"/{world.org.slug}/account/")
+        and ancestors != [STOREFRONT]
+        # a rejected request (e.g. CSRF 400, before the shop guard ran) may be stricter, never looser
+        and (seen.status < 400 or ancestors != ["'none'"])
+    ):
+        problems.append(f"frame-ancestors {ancestors}, expected exactly the org's origins")
     return [f"{seen.where()}: {p}" for p in problems]
 
 
@@ -263,3 +230,35 @@ def test_a_refused_shop_post_stays_frameable_by_the_storefront(anonymous, world)
     response = anonymous.post(f"/{world.org.slug}/account/login", data={"email": "x@example.com"})
     assert response.status_code == 400
     assert parse_csp(response.headers["Content-Security-Policy"])["frame-ancestors"] == [STOREFRONT]
+
+
+def test_every_test_client_response_is_checked(app, anonymous, monkeypatch):
+    """The suite-wide check (tests/conftest.py) can fail: a response that lost a header is an assertion error."""
+
+    def drop_csp(response):
+        del response.headers["Content-Security-Policy"]
+        return response
+
+    # after_request functions run last-registered first: at the front of the list, this one runs after the
+    # portal's own header hook.
+    monkeypatch.setitem(app.after_request_funcs, None, [drop_csp, *app.after_request_funcs[None]])
+    with pytest.raises(AssertionError, match="no Content-Security-Policy"):
+        anonymous.get("/")
+
+
+def test_the_header_rules_catch_each_missing_header(anonymous):
+    response = anonymous.get("/admin/login", base_url="https://localhost")
+    good = dict(response.headers)
+    assert suite_headers.header_problems("/admin/login", True, good) == []
+    for name in (
+        "Content-Security-Policy",
+        "X-Content-Type-Options",
+        "Referrer-Policy",
+        "Cache-Control",
+        "Strict-Transport-Security",
+        "X-Frame-Options",
+    ):
+        damaged = {k: v for k, v in good.items() if k != name}
+        assert suite_headers.header_problems("/admin/login", True, damaged), name
+    loose = {**good, "Content-Security-Policy": good["Content-Security-Policy"] + "; script-src 'unsafe-inline'"}
+    assert "CSP allows unsafe-*" in suite_headers.header_problems("/admin/login", True, loose)
