@@ -6,16 +6,16 @@ import time
 from urllib.parse import urlsplit
 
 from flask import abort, g, request, session, url_for
-from flask_login import current_user
 
 from portal.admin import bp
 from portal.admin.forms import AcceptInviteForm, CodeForm, LoginForm, PasswordConfirmForm
-from portal.admin.guard import login_redirect, requires, see_other, staff_user
+from portal.admin.guard import requires, requires_staff, see_other
 from portal.errors import DomainError, NotFound
 from portal.forms import show_error
 from portal.models import User
 from portal.models.staff import Role
 from portal.security import sessions, throttle
+from portal.security.routes import Policy, allow
 from portal.services import staff
 from portal.services.audit import Actor
 from portal.web import render
@@ -41,6 +41,7 @@ def _after_login(user: User):
 
 
 @bp.route("/login", methods=["GET", "POST"])
+@allow(Policy.PUBLIC)
 def login():
     form = LoginForm()
     if form.validate_on_submit():
@@ -72,6 +73,7 @@ def _pending_user() -> User | None:
 
 
 @bp.route("/login/code", methods=["GET", "POST"])
+@allow(Policy.PUBLIC)
 def login_code():
     user = _pending_user()
     if user is None or not user.is_active:
@@ -92,29 +94,23 @@ def login_code():
 
 
 @bp.post("/logout")
+@allow(Policy.PUBLIC)
 def logout():
     sessions.end()
     return see_other(url_for("admin.login"))
 
 
 @bp.get("/")
+@requires_staff
 def orgs():
-    if not current_user.is_authenticated:
-        return login_redirect()
-    user = staff_user()
-    if user is None:
-        abort(403)
-    return render("admin/auth/orgs.html", memberships=staff.memberships(user), user=user)
+    return render("admin/auth/orgs.html", memberships=staff.memberships(g.user), user=g.user)
 
 
 @bp.route("/account/two-factor", methods=["GET", "POST"])
+@requires_staff
 def totp_setup():
     """Enrolment: a fresh secret (as text and as an otpauth URI), confirmed by a code; recovery codes shown once."""
-    if not current_user.is_authenticated:
-        return login_redirect()
-    user = staff_user()
-    if user is None:
-        abort(403)
+    user = g.user
     if user.totp_enabled_at is not None:
         return render("admin/auth/totp_done.html", user=user, codes=None)
     # The candidate secret lives in the (signed, HttpOnly) session until a code confirms it: a GET writes nothing.
@@ -158,6 +154,7 @@ def reauth():
 
 
 @bp.route("/invite/<token>", methods=["GET", "POST"])
+@allow(Policy.PUBLIC)
 def invite_accept(token: str):
     try:
         _row, user = staff.invite_for(token)

@@ -20,6 +20,7 @@ from portal.errors import NotFound
 from portal.models import Organization, User
 from portal.models.staff import Role
 from portal.security import sessions
+from portal.security.routes import Policy, allow
 from portal.services import orgs
 
 REAUTH_WINDOW = timedelta(minutes=10)
@@ -51,27 +52,36 @@ def load_org(slug: str, user: User) -> tuple[Organization, Role]:
     return org, role
 
 
+def requires_staff(view: Callable) -> Callable:
+    """Decorate a view for any signed-in staff user (no org in the URL): sets g.user."""
+
+    @wraps(view)
+    def wrapped(**kwargs: Any):
+        if not current_user.is_authenticated:
+            return login_redirect()
+        g.user = staff_user()
+        if g.user is None:  # a shopper's session is not a staff session
+            abort(403)
+        return view(**kwargs)
+
+    return allow(Policy.STAFF)(wrapped)
+
+
 def requires(role: Role) -> Callable:
     """Decorate a view under /admin/<org_slug>/: sets g.user, g.org, g.role; admin views refuse read_only (403)."""
 
     def decorator(view: Callable) -> Callable:
         @wraps(view)
         def wrapped(org_slug: str, **kwargs: Any):
-            if not current_user.is_authenticated:
-                return login_redirect()
-            user = staff_user()
-            if user is None:  # a shopper's session is not a staff session
-                abort(403)
-            org, user_role = load_org(org_slug, user)
-            g.user, g.org, g.role = user, org, user_role
-            if org.require_admin_2fa and user_role is Role.ADMIN and user.totp_enabled_at is None:
+            org, user_role = load_org(org_slug, g.user)
+            g.org, g.role = org, user_role
+            if org.require_admin_2fa and user_role is Role.ADMIN and g.user.totp_enabled_at is None:
                 return redirect(url_for("admin.totp_setup", next=request.path), 303)
             if role is Role.ADMIN and user_role is not Role.ADMIN:
                 abort(403)
             return view(**kwargs)
 
-        wrapped.required_role = role  # type: ignore[attr-defined]
-        return wrapped
+        return allow(Policy.STAFF_ADMIN if role is Role.ADMIN else Policy.STAFF_MEMBER)(requires_staff(wrapped))
 
     return decorator
 

@@ -9,6 +9,7 @@ from flask import jsonify
 from portal.api import bp
 from portal.api.jsonapi import MEDIA_TYPE, PAGE_SIZE_MAX
 from portal.api.resources import REGISTRY, Attr, Resource
+from portal.security.routes import Policy, allow
 
 _TYPES = {
     "string": {"type": ["string", "null"]},
@@ -240,5 +241,6 @@ def document() -> dict[str, Any]:
 
 
 @bp.get("/openapi.json")
+@allow(Policy.PUBLIC)
 def openapi_document():
     return jsonify(document())

@@ -9,6 +9,7 @@ from typing import Any
 from flask import Flask, Response, g, jsonify, request
 
 from portal.oauth.tokens import TokenContext, TokenError, verify
+from portal.security.routes import Policy, allow
 
 
 def bearer_token() -> str:
@@ -25,6 +26,7 @@ def require_token(*token_types: str) -> Callable:
     With no arguments any valid token passes; the view then applies its own rules to `current_token()`.
     Matching is by prefix, so `integration` admits `integration:guest` and `integration:user`.
     """
+    policy = Policy(":".join(("bearer", *token_types)))  # a list of kinds without a Policy fails at import
 
     def decorator(view: Callable) -> Callable:
         @functools.wraps(view)
@@ -35,7 +37,7 @@ def require_token(*token_types: str) -> Callable:
             g.token = context
             return view(*args, **kwargs)
 
-        return wrapper
+        return allow(policy)(wrapper)
 
     return decorator
 

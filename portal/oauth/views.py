@@ -14,6 +14,7 @@ from portal.extensions import limiter
 from portal.oauth import bp, clients, grants, keys, tokens
 from portal.oauth.errors import OAuth2Error, error_response, too_many_requests
 from portal.oauth.protect import current_token, require_token
+from portal.security.routes import Policy, allow
 
 
 def _client_key() -> str:
@@ -62,6 +63,7 @@ def _json(body: dict, status: int = 200) -> Response:
 
 
 @bp.post("/oauth/token")
+@allow(Policy.PUBLIC)
 @limiter.limit(_token_limit, key_func=_ip_key)
 @limiter.limit(_client_limit, key_func=_client_key)
 def token_create() -> Response:
@@ -75,6 +77,7 @@ def token_create() -> Response:
 
 
 @bp.post("/oauth/revoke")
+@allow(Policy.PUBLIC)
 @limiter.limit(_token_limit, key_func=_ip_key)
 def token_revoke() -> Response:
     try:
@@ -86,6 +89,7 @@ def token_revoke() -> Response:
 
 
 @bp.get("/.well-known/jwks.json")
+@allow(Policy.PUBLIC)
 def jwks_show() -> Response:
     response = jsonify(keys.jwks())
     response.headers["Cache-Control"] = "public, max-age=300"

@@ -11,31 +11,19 @@ import re
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Blueprint, abort, g, redirect, request, url_for
+from flask import Blueprint, abort, current_app, g, redirect, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
 from portal import db
 from portal.models import Customer
 from portal.models.orgs import Organization
+from portal.security.routes import Policy, policy_of
 from portal.web import set_frame_ancestors
 
 bp = Blueprint("shop", __name__, url_prefix="/<org_slug>/account")
 
 HEX_COLOR = re.compile(r"#[0-9a-fA-F]{6}")
-# Pages a visitor without a session may see; every other endpoint needs the org's customer.
-PUBLIC = frozenset(
-    {
-        "shop.login",
-        "shop.signup",
-        "shop.signup_sent",
-        "shop.verify_email",
-        "shop.password_forgot",
-        "shop.password_reset",
-        "shop.confirm_email",
-        "shop.handoff",
-    }
-)
 # Cross-site POSTs accepted from the org's own storefront origins (the token in the body authenticates).
 CROSS_SITE = frozenset({"shop.handoff"})
 
@@ -78,7 +66,8 @@ def _guard():
         allowed_cross = request.endpoint in CROSS_SITE and origin in (g.org.allowed_origins or [])
         if not (_same_site_post() or allowed_cross):
             abort(403)
-    if request.endpoint in PUBLIC:
+    # Only views declared public admit a visitor without a session; every other one needs the org's customer.
+    if policy_of(current_app.view_functions[request.endpoint]) is Policy.PUBLIC:
         return None
     if customer() is None:
         return redirect(url_for("shop.login", next=_local_path(request.full_path)))

@@ -9,6 +9,7 @@ from werkzeug.wrappers import Response
 from portal.errors import Invalid, NotFound
 from portal.forms import show_error
 from portal.security import sessions
+from portal.security.routes import Policy, allow
 from portal.services import accounts, customers
 from portal.shop import bp, customer
 from portal.shop.forms import ActionForm, ChangeEmailForm, ChangePasswordForm
@@ -16,11 +17,13 @@ from portal.web import render
 
 
 @bp.get("/")
+@allow(Policy.SHOPPER)
 def overview() -> Response:
     return render("shop/account/overview.html", **accounts.overview(g.org, customer()))
 
 
 @bp.route("/profile", methods=["GET", "POST"])
+@allow(Policy.SHOPPER)
 def profile() -> Response:
     me = customer()
     form = ChangeEmailForm()
@@ -37,6 +40,7 @@ def profile() -> Response:
 
 
 @bp.route("/password", methods=["GET", "POST"])
+@allow(Policy.SHOPPER)
 def password() -> Response:
     me = customer()
     form = ChangePasswordForm()
@@ -69,11 +73,13 @@ def _security_page(status: int = 200) -> Response:
 
 
 @bp.get("/security")
+@allow(Policy.SHOPPER)
 def security() -> Response:
     return _security_page()
 
 
 @bp.post("/security/sessions/<int:session_id>/end")
+@allow(Policy.SHOPPER)
 def session_end(session_id: int) -> Response:
     if not ActionForm().validate_on_submit():
         abort(400)
@@ -86,6 +92,7 @@ def session_end(session_id: int) -> Response:
 
 
 @bp.post("/security/sign-out-everywhere")
+@allow(Policy.SHOPPER)
 def sign_out_everywhere() -> Response:
     if not ActionForm().validate_on_submit():
         abort(400)

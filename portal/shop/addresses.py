@@ -12,6 +12,7 @@ from werkzeug.wrappers import Response
 from portal.errors import Invalid, NotFound
 from portal.forms import show_error
 from portal.models import CustomerAddress
+from portal.security.routes import Policy, allow
 from portal.services import addresses
 from portal.services.audit import Actor
 from portal.shop import bp, customer
@@ -43,11 +44,13 @@ def _page(*, status: int = 200, add_form=None, editing=None, edit_form=None) -> 
 
 
 @bp.get("/addresses")
+@allow(Policy.SHOPPER)
 def addresses_list() -> Response:
     return _page()
 
 
 @bp.post("/addresses")
+@allow(Policy.SHOPPER)
 def addresses_create() -> Response:
     form = AddressForm()
     if form.validate_on_submit():
@@ -63,6 +66,7 @@ def addresses_create() -> Response:
 
 
 @bp.get("/addresses/<address_id>/edit")
+@allow(Policy.SHOPPER)
 def addresses_edit(address_id: str) -> Response:
     entry = _entry(address_id)
     form = AddressForm(formdata=None, data={f: getattr(entry.address, f) for f in ADDRESS_FIELDS})
@@ -70,6 +74,7 @@ def addresses_edit(address_id: str) -> Response:
 
 
 @bp.post("/addresses/<address_id>")
+@allow(Policy.SHOPPER)
 def addresses_update(address_id: str) -> Response:
     entry = _entry(address_id)
     form = AddressForm()
@@ -85,6 +90,7 @@ def addresses_update(address_id: str) -> Response:
 
 
 @bp.post("/addresses/<address_id>/delete")
+@allow(Policy.SHOPPER)
 def addresses_delete(address_id: str) -> Response:
     entry = _entry(address_id)
     if not ActionForm().validate_on_submit():

@@ -11,6 +11,7 @@ from portal.extensions import csrf
 from portal.forms import show_error
 from portal.oauth.tokens import TokenError, verify
 from portal.security import sessions
+from portal.security.routes import Policy, allow
 from portal.services import accounts, password_resets
 from portal.services.audit import Actor
 from portal.shop import _local_path, bp, customer
@@ -25,6 +26,7 @@ def _status(form) -> int:
 
 
 @bp.route("/login", methods=["GET", "POST"])
+@allow(Policy.PUBLIC)
 def login() -> Response:
     if customer() is not None and request.method == "GET" and not request.args.get("market"):
         return redirect(url_for("shop.overview"))
@@ -43,6 +45,7 @@ def login() -> Response:
 
 
 @bp.post("/logout")
+@allow(Policy.SHOPPER)
 def logout() -> Response:
     if ActionForm().validate_on_submit():
         sessions.end()
@@ -51,6 +54,7 @@ def logout() -> Response:
 
 
 @bp.route("/signup", methods=["GET", "POST"])
+@allow(Policy.PUBLIC)
 def signup() -> Response:
     form = SignupForm()
     if form.validate_on_submit():
@@ -64,11 +68,13 @@ def signup() -> Response:
 
 
 @bp.get("/signup/sent")
+@allow(Policy.PUBLIC)
 def signup_sent() -> Response:
     return render("shop/auth/signup_sent.html")
 
 
 @bp.route("/verify-email/<token>", methods=["GET", "POST"])
+@allow(Policy.PUBLIC)
 def verify_email(token: str) -> Response:
     """GET shows a button; only the POST uses the link (mail scanners prefetch links)."""
     form = ActionForm()
@@ -84,6 +90,7 @@ def verify_email(token: str) -> Response:
 
 
 @bp.route("/confirm-email/<token>", methods=["GET", "POST"])
+@allow(Policy.PUBLIC)
 def confirm_email(token: str) -> Response:
     form = ActionForm()
     if form.validate_on_submit():
@@ -98,6 +105,7 @@ def confirm_email(token: str) -> Response:
 
 
 @bp.route("/password/forgot", methods=["GET", "POST"])
+@allow(Policy.PUBLIC)
 def password_forgot() -> Response:
     form = ForgotPasswordForm()
     if form.validate_on_submit():
@@ -110,6 +118,7 @@ def password_forgot() -> Response:
 
 
 @bp.route("/password/reset/<token>", methods=["GET", "POST"])
+@allow(Policy.PUBLIC)
 def password_reset(token: str) -> Response:
     form = ResetPasswordForm()
     if form.validate_on_submit():
@@ -124,6 +133,7 @@ def password_reset(token: str) -> Response:
 
 
 @bp.post("/handoff")
+@allow(Policy.PUBLIC)
 @csrf.exempt  # the access token in the body authenticates; the guard admits only this org's storefront origins
 def handoff() -> Response:
     """A storefront holding a customer access token opens a portal session (token in the body, never a URL)."""

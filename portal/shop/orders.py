@@ -6,17 +6,20 @@ from flask import abort, g
 from werkzeug.wrappers import Response
 
 from portal.errors import NotFound
+from portal.security.routes import Policy, allow
 from portal.services import accounts
 from portal.shop import bp, customer
 from portal.web import render
 
 
 @bp.get("/orders")
+@allow(Policy.SHOPPER)
 def orders_list() -> Response:
     return render("shop/orders/list.html", orders=accounts.orders_of(customer()))
 
 
 @bp.get("/orders/<order_id>")
+@allow(Policy.SHOPPER)
 def orders_detail(order_id: str) -> Response:
     try:
         order = accounts.get_order(g.org, customer(), order_id)

@@ -10,6 +10,7 @@ from werkzeug.wrappers import Response
 
 from portal.errors import Invalid
 from portal.forms import show_error
+from portal.security.routes import Policy, allow
 from portal.services import accounts, deletion_requests
 from portal.services.audit import Actor
 from portal.shop import bp, customer
@@ -30,11 +31,13 @@ def _page(form: ActionForm | None = None, status: int = 200) -> Response:
 
 
 @bp.get("/privacy")
+@allow(Policy.SHOPPER)
 def privacy() -> Response:
     return _page()
 
 
 @bp.get("/privacy/export")
+@allow(Policy.SHOPPER)
 def privacy_export() -> Response:
     data = accounts.export_data(g.org, customer())
     response = make_response(json.dumps(data, indent=2, ensure_ascii=False))
@@ -44,6 +47,7 @@ def privacy_export() -> Response:
 
 
 @bp.post("/privacy/deletion")
+@allow(Policy.SHOPPER)
 def privacy_deletion_request() -> Response:
     form = ActionForm()
     if not form.validate_on_submit():
@@ -59,6 +63,7 @@ def privacy_deletion_request() -> Response:
 
 
 @bp.post("/privacy/deletion/withdraw")
+@allow(Policy.SHOPPER)
 def privacy_deletion_withdraw() -> Response:
     form = ActionForm()
     if not form.validate_on_submit():
