@@ -15,6 +15,7 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
+from functools import partial
 from typing import Any
 
 from sqlalchemy import Select, and_, column, or_, select, table, tuple_, union_all
@@ -25,6 +26,7 @@ from portal.errors import Invalid
 from portal.models import Customer, CustomerGroup
 from portal.models.customers import AnonymizationStatus, CustomerStatus
 from portal.models.orgs import Organization
+from portal.services.validation import has_control_characters
 
 PAGE_SIZE = 50
 SORTS = {"newest": "Newest first", "oldest": "Oldest first", "email": "Email A→Z"}
@@ -106,9 +108,17 @@ def _choice(value: str, allowed: Any, name: str) -> str:
     return value
 
 
+def _arg(args: Any, name: str) -> str:
+    """One search parameter, trimmed; control characters refused (a NUL breaks both databases' text search)."""
+    value = (args.get(name) or "").strip()
+    if has_control_characters(value):
+        raise Invalid("contains characters that are not allowed", field=name, code="invalid")
+    return value
+
+
 def parse(args: Any) -> Query:
     """Validate search parameters (a request's args, or any mapping). Raises Invalid naming the field."""
-    get = lambda name: (args.get(name) or "").strip()  # noqa: E731
+    get = partial(_arg, args)
     q = get("q")
     if len(q) > 254:
         raise Invalid("is too long (maximum is 254 characters)", field="q", code="too_long")
@@ -469,7 +479,7 @@ class AuditQuery:
 
 
 def parse_audit(args: Any) -> AuditQuery:
-    get = lambda name: (args.get(name) or "").strip()[:64]  # noqa: E731
+    get = lambda name: _arg(args, name)[:64]  # noqa: E731
     before = get("before")
     if before and not before.isdigit():
         raise Invalid("is not a valid page cursor", field="before", code="invalid")

@@ -15,7 +15,7 @@ METADATA_MAX_BYTES = 16 * 1024
 _CODE_RE = re.compile(r"^[A-Za-z0-9_-]+$")
 
 
-def _has_control_characters(value: str) -> bool:
+def has_control_characters(value: str) -> bool:
     return any(unicodedata.category(ch) == "Cc" and ch not in "\t\n\r" for ch in value)
 
 
@@ -40,7 +40,7 @@ def text(
         if required:
             raise Invalid("can't be blank", field=field, code="blank")
         return None
-    if _has_control_characters(value) or (not multiline and ("\n" in value or "\r" in value)):
+    if has_control_characters(value) or (not multiline and ("\n" in value or "\r" in value)):
         raise Invalid("contains characters that are not allowed", field=field, code="invalid")
     if len(value) < min_length:
         raise Invalid(
