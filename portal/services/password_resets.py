@@ -43,9 +43,12 @@ def mail_reset_link(org: Organization, reset: PasswordReset, token: str) -> None
     mail.send(org, reset.customer.email, "password_reset", customer=reset.customer, token=token)
 
 
-def complete_reset(actor: Actor, org: Organization, token: str, password: str) -> Customer:
-    """Use a reset token: set the new password, end every session and token, burn the token."""
-    reset = db.session.scalar(
+def complete_reset(
+    actor: Actor, org: Organization, token: str, password: str, *, reset: PasswordReset | None = None
+) -> Customer:
+    """Use a reset token: set the new password, end every session and token, burn the token. With `reset` (the
+    API's PATCH of one reset), the token must be that reset's."""
+    found = db.session.scalar(
         select(PasswordReset)
         .where(
             PasswordReset.organization_id == org.id,
@@ -53,8 +56,11 @@ def complete_reset(actor: Actor, org: Organization, token: str, password: str) -
         )
         .with_for_update()
     )
-    if reset is None or reset.reset_password_at is not None or reset.expires_at <= db.utcnow():
+    if reset is not None and found is not reset:
+        found = None
+    if found is None or found.reset_password_at is not None or found.expires_at <= db.utcnow():
         raise Invalid("is invalid or has expired", field="_reset_password_token", code="invalid")
+    reset = found
     customer = reset.customer
     customers.set_password(actor, org, customer, password)  # checks policy and ends all sessions
     reset.reset_password_at = db.utcnow()

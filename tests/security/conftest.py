@@ -79,8 +79,8 @@ class World:
     api_ids: dict[str, str]  # JSON:API resource type → a real id
 
 
-@pytest.fixture()
-def world(db_session) -> World:
+def build_world() -> World:
+    """One org with one of everything; call it twice for a home and a foreign org (tests/security/test_tenancy.py)."""
     org = make_org()
     org.allowed_origins = [STOREFRONT]
     shopper = make_customer(org, password=PASSWORD)
@@ -136,6 +136,11 @@ def world(db_session) -> World:
             "customer_password_resets": reset.public_id if reset else "none",
         },
     )
+
+
+@pytest.fixture()
+def world(db_session) -> World:
+    return build_world()
 
 
 def fingerprint() -> dict[str, tuple[int, object, str]]:
