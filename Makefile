@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 FLASK := $(BIN)/flask --app portal
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-postgres lint install clean
+.PHONY: run test test-postgres lint fuzz install clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,11 @@ test-postgres: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/bandit -q -r portal -ll
+
+# Longer fuzzing than CI's (schemathesis over the API, hypothesis over every form): EXAMPLES per operation/form.
+fuzz: $(STAMP)
+	PORTAL_FUZZ_EXAMPLES=$(or $(EXAMPLES),1000) $(BIN)/pytest -p no:cacheprovider \
+	  tests/api/test_schemathesis.py tests/security/test_form_fuzz.py
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache

@@ -200,19 +200,22 @@ def customer_anonymize(customer_id: str):
     customer = customers.get_customer(g.org, customer_id)
     form = ConfirmForm()
     action = request.values.get("action", "request")
-    if form.validate_on_submit() and action in ("request", "cancel"):
-        service = (
-            anonymization.request_anonymization if action == "request" else anonymization.cancel_anonymization
-        )
-        try:
-            service(_actor(), g.org, customer)
-        except DomainError as error:
-            show_error(form, error)
+    actions = {
+        "request": (anonymization.request_anonymization, "Anonymization requested."),
+        "cancel": (anonymization.cancel_anonymization, "Anonymization cancelled."),
+    }
+    if form.validate_on_submit():
+        if action not in actions:
+            form.form_errors.append("Choose to request or to cancel the anonymization.")
         else:
-            flash(
-                "Anonymization requested." if action == "request" else "Anonymization cancelled.", "success"
-            )
-            return see_other(url_for("admin.customer_detail", org_slug=g.org.slug, customer_id=customer_id))
+            service, done = actions[action]
+            try:
+                service(_actor(), g.org, customer)
+            except DomainError as error:
+                show_error(form, error)
+            else:
+                flash(done, "success")
+                return see_other(url_for("admin.customer_detail", org_slug=g.org.slug, customer_id=customer_id))
     status = 422 if request.method == "POST" else 200
     return render(
         "admin/customers/anonymize.html",

@@ -57,6 +57,11 @@ class ConfirmForm(FlaskForm):
     """A POST with only the CSRF token: the confirmation step of a dangerous action."""
 
 
+def _json_text(data: str | None) -> str:
+    """Blank metadata (Optional() lets whitespace through unchecked) means an empty object."""
+    return (data or "").strip() or "{}"
+
+
 class CustomerForm(FlaskForm):
     email = EmailField("Email", validators=[DataRequired(), Email(), Length(max=254)])
     shopper_reference = StringField("Shopper reference", validators=[DataRequired(), Length(min=3, max=128)])
@@ -67,7 +72,7 @@ class CustomerForm(FlaskForm):
 
     def validate_metadata_json(self, field):
         try:
-            value = json.loads(field.data or "{}")
+            value = json.loads(_json_text(field.data))
         except ValueError as exc:
             raise ValidationError(f"is not valid JSON ({exc.msg}, line {exc.lineno})") from None
         if not isinstance(value, dict):
@@ -80,7 +85,7 @@ class CustomerForm(FlaskForm):
             "reference": self.reference.data or None,
             "reference_origin": self.reference_origin.data or None,
             "tax_exemption_code": self.tax_exemption_code.data or None,
-            "metadata": json.loads(self.metadata_json.data or "{}"),
+            "metadata": json.loads(_json_text(self.metadata_json.data)),
         }
 
 

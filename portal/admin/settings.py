@@ -61,6 +61,7 @@ def _settings_page(status: int = 200, **forms):
         app_form=forms.get("app_form") or ApplicationForm(formdata=None),
         members=staff.members(g.org),
         role_form=RoleForm,
+        role_forms=forms.get("role_forms") or {},
         applications=staff.applications(g.org),
         credentials=staff.user_credentials(g.user),
         confirm=ConfirmForm(),
@@ -128,7 +129,7 @@ def member_update(user_id: str):
             return _settings_page(422)
         flash("Member updated.", "success")
         return see_other(url_for("admin.settings", org_slug=g.org.slug))
-    return _settings_page(422)
+    return _settings_page(422, role_forms={user_id: form})
 
 
 @bp.post("/<org_slug>/settings/applications")
