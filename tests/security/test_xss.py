@@ -28,6 +28,7 @@ from portal.models import CustomerAddress, DeletionRequest, Order, OutboxMessage
 from portal.models.customers import DeletionRequestStatus
 from portal.services import addresses, groups, orgs, search, staff
 from portal.services.audit import SYSTEM
+from portal.shop.forms import ADDRESS_FIELDS
 from tests.factories import PASSWORD, make_customer, make_group
 from tests.security.conftest import csrf_from, new_client, shop_login
 
@@ -322,20 +323,6 @@ def test_the_audit_catches_unescaped_output():
     assert csv_problems("id,name\r\n1,=1+1\r\n") and not csv_problems("id,name\r\n1,'=1+1\r\n")
 
 
-ADDRESS_FORM = (
-    "first_name",
-    "last_name",
-    "company",
-    "line_1",
-    "line_2",
-    "city",
-    "zip_code",
-    "state_code",
-    "country_code",
-    "phone",
-)
-
-
 def test_shop_address_book(world, shopper_client, admin_client):
     """In chunks: every response renders the whole address book, so a 90-entry book would cost O(n²)."""
     slug, base = world.org.slug, f"/{world.org.slug}/account"
@@ -352,7 +339,7 @@ def test_shop_address_book(world, shopper_client, admin_client):
             db.session.scalars(select(CustomerAddress).where(CustomerAddress.customer == world.shopper))
         )
 
-    rounds = list(rotation(ADDRESS_FORM, every={"country_code": 10}))
+    rounds = list(rotation(ADDRESS_FIELDS, every={"country_code": 10}))
     for chunk in range(0, len(rounds), 15):
         for k, values in rounds[chunk : chunk + 15]:
             store(
@@ -395,7 +382,7 @@ def test_shop_address_book(world, shopper_client, admin_client):
 
 def test_api_addresses_in_the_address_book(client, world, shopper_client, admin_client):
     api, slug = Api(client, world.token), world.org.slug
-    fields = (*ADDRESS_FORM, "email", "notes", "billing_info", "reference", "reference_origin", "metadata")
+    fields = (*ADDRESS_FIELDS, "email", "notes", "billing_info", "reference", "reference_origin", "metadata")
     for k, values in rotation(fields, every={"country_code": 10}):
         values["metadata"] = {"note": values["metadata"]}
         response, _stored = store(
