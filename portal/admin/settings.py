@@ -114,6 +114,7 @@ def member_invite():
 @bp.post("/<org_slug>/settings/members/<user_id>")
 @requires(Role.ADMIN)
 def member_update(user_id: str):
+    staff.get_membership(g.org, user_id)  # another org's or an unknown user: 404 before the form is read
     form = RoleForm(prefix=user_id)
     action = request.form.get("action", "role")
     if form.validate_on_submit():

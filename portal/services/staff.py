@@ -170,14 +170,14 @@ def members(org: Organization) -> list[Membership]:
 
 def set_role(actor: Actor, org: Organization, user_public_id: str, role: str) -> None:
     """Change a member's role; the last admin cannot step down (the org would be unmanageable)."""
-    membership = _membership(org, user_public_id)
+    membership = get_membership(org, user_public_id)
     if membership.role is Role.ADMIN and role != Role.ADMIN.value and _admin_count(org) <= 1:
         raise Invalid("The organization needs at least one admin", field="role", code="invalid")
     orgs.set_membership(actor, org, membership.user, role)
 
 
 def remove_member(actor: Actor, org: Organization, user_public_id: str) -> None:
-    membership = _membership(org, user_public_id)
+    membership = get_membership(org, user_public_id)
     if membership.role is Role.ADMIN and _admin_count(org) <= 1:
         raise Invalid("The organization needs at least one admin", field="role", code="invalid")
     record(actor, org, "membership.destroy", membership.user)
@@ -185,7 +185,8 @@ def remove_member(actor: Actor, org: Organization, user_public_id: str) -> None:
     db.session.flush()
 
 
-def _membership(org: Organization, user_public_id: str) -> Membership:
+def get_membership(org: Organization, user_public_id: str) -> Membership:
+    """The org's membership of that user; another org's or an unknown user: NotFound."""
     membership = db.session.scalar(
         select(Membership)
         .join(User)

@@ -766,3 +766,16 @@ def test_an_unscoped_api_query_is_reported_by_the_scan(app, orgs_pair, monkeypat
     report = api_problems("GET /api/customer_groups", response, 1, foreign, persona)
     assert any(foreign.canary in problem for problem in report), report
     assert any("record_count" in problem for problem in report), report
+
+
+def test_a_foreign_member_is_not_found_before_the_form_is_read(app, orgs_pair):
+    """Regression: an empty role form with another org's user id answered 422 (form first), not 404."""
+    home, foreign = orgs_pair
+    browser = new_client(app)
+    assert admin_login(browser, home.admin.email).status_code == 303
+    token = csrf_from(browser.get(f"/admin/{home.org.slug}/settings").text)
+    before = fingerprint()
+    for user_id in (foreign.world.ids["user_id"], "unknown"):
+        path = f"/admin/{home.org.slug}/settings/members/{user_id}"
+        assert browser.post(path, data={"csrf_token": token}).status_code == 404, user_id
+    assert changed_tables(before, fingerprint()) == []
