@@ -23,7 +23,7 @@ run: $(STAMP)
 	@echo "Sample storefront embedding the shopper area: http://localhost:5001"
 	@trap 'kill 0' INT TERM EXIT; \
 	  $(FLASK) worker & \
-	  PORTAL_URL=http://127.0.0.1:5000 $(BIN)/flask --app portal.shop.storefront run --host localhost --port 5001 & \
+	  PORTAL_URL=http://127.0.0.1:5000 $(BIN)/flask --app examples.storefront run --host localhost --port 5001 & \
 	  $(FLASK) run --host 127.0.0.1 --port 5000
 
 test: $(STAMP)

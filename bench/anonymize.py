@@ -21,6 +21,7 @@ TARGET = 500
 def seed(url: str, count: int) -> None:
     """Bulk rows through Core executemany (no ORM loop); the org, market and admin through the services."""
     from portal import create_app, db
+    from portal.demo.seeding import random_ids
     from portal.models import (
         Address,
         AnonymizationRequest,
@@ -28,7 +29,6 @@ def seed(url: str, count: int) -> None:
         CustomerAddress,
         Order,
     )
-    from portal.seeding import random_ids
     from portal.services import orgs
     from portal.services.audit import SYSTEM
 
@@ -141,7 +141,8 @@ def seed(url: str, count: int) -> None:
 
 
 def drain(url: str, batch: int, barrier, results) -> None:
-    from portal import anonymizer, create_app, db
+    from portal import create_app, db
+    from portal.jobs import anonymizer
 
     app = create_app({"DATABASE_URL": url, "ANONYMIZATION_BATCH": batch})
     with app.app_context():

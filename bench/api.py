@@ -17,9 +17,10 @@ from bench_http import gunicorn, latencies, throughput
 from common import summary, throwaway_database
 from sqlalchemy import text
 
-from portal import create_app, db, seeding
+from portal import create_app, db
+from portal.demo import seeding
 from portal.models.staff import ApplicationKind
-from portal.oauth import tokens
+from portal.security import tokens
 from portal.services import groups, orgs
 from portal.services.audit import SYSTEM
 

@@ -29,10 +29,11 @@ from bench_http import gunicorn
 from common import percentile, throwaway_database
 from sqlalchemy import create_engine, select, text
 
-from portal import create_app, db, seeding
+from portal import create_app, db
+from portal.demo import seeding
 from portal.models import Customer
 from portal.models.staff import ApplicationKind
-from portal.oauth import tokens
+from portal.security import tokens
 from portal.services import customers, groups, orgs
 from portal.services.audit import SYSTEM
 

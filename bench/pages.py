@@ -85,7 +85,8 @@ def main() -> None:
     from bench_http import gunicorn, latencies, throughput
     from common import summary
 
-    from portal import create_app, db, demo, migrate
+    from portal import create_app, db, migrate
+    from portal.demo import org as demo
 
     with tempfile.TemporaryDirectory() as directory:
         url = f"sqlite:///{directory}/pages.db"

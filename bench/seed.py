@@ -12,7 +12,8 @@ import time
 
 from common import database_size, throwaway_database
 
-from portal import create_app, db, seeding
+from portal import create_app, db
+from portal.demo import seeding
 from portal.services import orgs
 from portal.services.audit import SYSTEM
 

@@ -41,7 +41,7 @@ def rate(seconds: float, work) -> float:
 
 
 def baselines(app) -> tuple[float, float]:
-    from portal.oauth import keys
+    from portal.security import signing_keys
     from portal.security.passwords import hash_password, verify_password
 
     stored = hash_password(PASSWORD)
@@ -49,7 +49,7 @@ def baselines(app) -> tuple[float, float]:
     from joserfc import jwt
 
     with app.app_context():
-        key = keys.signing_key(app)
+        key = signing_keys.signing_key(app)
     claims = {"scope": "market:all", "iat": int(time.time()), "jti": secrets.token_urlsafe(24)}
     rs512 = rate(3, lambda: jwt.encode({"alg": "RS512", "kid": key.kid}, claims, key, algorithms=["RS512"]))
     return argon2, rs512

@@ -26,8 +26,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     from portal import db, web
     from portal.extensions import babel, csrf, limiter, login_manager
-    from portal.oauth import protect
-    from portal.security import sessions
+    from portal.security import bearer, sessions
     from portal.security.routes import Policy, allow
 
     db.init_app(app)
@@ -39,7 +38,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     login_manager.session_protection = None  # the sid row does this job, without IP/UA heuristics
     web.init_app(app)
     allow(Policy.PUBLIC)(app.view_functions["static"])  # Flask's own view
-    protect.init_app(app)
+    bearer.init_app(app)
 
     from portal import admin, api, cli, main, oauth, shop
 

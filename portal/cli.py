@@ -99,7 +99,7 @@ def create_application(org_slug: str | None, kind: str, name: str, role: str, us
 @with_appcontext
 def demo(as_json: bool) -> None:
     """Create (idempotently) the demo organization and print every login and credential."""
-    from portal import demo as demo_data
+    from portal.demo import org as demo_data
 
     if current_app.config["ENV_MODE"] == "production":
         raise click.ClickException("demo data is not created in production mode")
@@ -118,7 +118,7 @@ def demo(as_json: bool) -> None:
 @with_appcontext
 def seed(org_slug: str, count: int, batch: int) -> None:
     """Bulk-load realistic customers, with addresses and orders, into an organization."""
-    from portal import seeding
+    from portal.demo import seeding
 
     try:
         org = orgs.get_org(org_slug)
@@ -134,7 +134,7 @@ def seed(org_slug: str, count: int, batch: int) -> None:
 @with_appcontext
 def worker(once: bool, interval: float) -> None:
     """Run background jobs: the email outbox and due anonymization requests."""
-    from portal import worker as worker_module
+    from portal.jobs import worker as worker_module
 
     worker_module.run(current_app._get_current_object(), once=once, interval=interval)
 

@@ -103,7 +103,7 @@ def make_application(
 
 def token_for(application, owner=None, *, markets=None, scope: str = "", refresh: bool = False) -> str:
     """An access token issued directly (the grants are tested in tests/oauth); returns the JWT."""
-    from portal.oauth import tokens
+    from portal.security import tokens
 
     return tokens.issue(application, owner=owner, markets=markets, scope=scope, refresh=refresh)[
         "access_token"

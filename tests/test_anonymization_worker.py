@@ -15,8 +15,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import String, cast, func, inspect, select
 
-from portal import anonymizer, db, migrate
+from portal import db, migrate
 from portal.errors import Invalid
+from portal.jobs import anonymizer
 from portal.models import (
     ActionToken,
     AnonymizationRequest,
@@ -30,7 +31,7 @@ from portal.models import (
     PasswordReset,
 )
 from portal.models.customers import AnonymizationStatus
-from portal.oauth import tokens
+from portal.security import tokens
 from portal.services import addresses, anonymization, customers, mail
 from portal.services.audit import SYSTEM, Actor, emit
 from tests.databases import create_postgres_database, drop_postgres_database

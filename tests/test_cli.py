@@ -110,7 +110,7 @@ def test_big_seed_defers_indexes_and_restores_them(app, db_session, monkeypatch)
     """The bulk path (indexes and search triggers dropped, rebuilt after) leaves the schema and search intact."""
     from sqlalchemy import inspect
 
-    from portal import seeding
+    from portal.demo import seeding
     from portal.services import search
     from tests.factories import make_customer, make_org
 

@@ -3,7 +3,8 @@
 from aiosmtpd.controller import Controller
 from sqlalchemy import select
 
-from portal import db, mailer
+from portal import db
+from portal.jobs import mailer
 from portal.models import OutboxMessage
 from portal.services import mail
 from tests.conftest import Inbox, free_port

@@ -27,7 +27,7 @@ from portal.models import (
     PasswordReset,
 )
 from portal.models.staff import ApplicationKind, Role
-from portal.oauth.tokens import TokenContext
+from portal.security.tokens import TokenContext
 from portal.services import addresses, anonymization, customers, groups, orders
 from portal.services.audit import Actor, record
 

@@ -16,8 +16,8 @@ from portal.api.jsonapi import MEDIA_TYPE, ApiError, Query, filter_not_allowed, 
 from portal.api.querying import condition
 from portal.api.resources import REGISTRY, Resource, writable
 from portal.errors import Forbidden
-from portal.oauth.protect import current_token, require_token
-from portal.oauth.tokens import TokenContext
+from portal.security.bearer import current_token, require_token
+from portal.security.tokens import TokenContext
 
 
 def _resource(resource_type: str) -> Resource:

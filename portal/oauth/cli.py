@@ -8,8 +8,9 @@ from sqlalchemy import func, select
 
 from portal import db
 from portal.models import Application
-from portal.oauth import bp, keys
-from portal.oauth.tokens import DEFAULT_LIFETIMES
+from portal.oauth import bp
+from portal.security import signing_keys
+from portal.security.tokens import DEFAULT_LIFETIMES
 
 
 @bp.cli.command("rotate-signing-key")
@@ -19,7 +20,7 @@ def rotate_signing_key() -> None:
     longest = max(int(app.config[name]) for name in DEFAULT_LIFETIMES.values())
     custom = db.session.scalar(select(func.max(Application.access_token_lifetime))) or 0
     try:
-        kid = keys.rotate(app, max_token_lifetime=max(longest, custom))
+        kid = signing_keys.rotate(app, max_token_lifetime=max(longest, custom))
     except RuntimeError as error:
         raise click.ClickException(str(error)) from None
-    click.echo(f"new signing key {kid}; the JWKS now has {len(keys.jwks(app)['keys'])} key(s)")
+    click.echo(f"new signing key {kid}; the JWKS now has {len(signing_keys.jwks(app)['keys'])} key(s)")

@@ -16,7 +16,7 @@ from sqlalchemy import select, update
 from portal import db
 from portal.models import Application, Customer, Market, OAuthToken, User
 from portal.models.staff import ApplicationKind
-from portal.oauth import assertions, tokens
+from portal.oauth import assertions
 from portal.oauth.clients import (
     authenticate,
     check_market_access,
@@ -30,7 +30,7 @@ from portal.oauth.errors import (
     UnauthorizedClientError,
     UnsupportedGrantTypeError,
 )
-from portal.security import throttle
+from portal.security import throttle, tokens
 from portal.security.passwords import token_digest, verify_password
 from portal.services import customers, groups
 

@@ -11,9 +11,10 @@ from sqlalchemy.exc import OperationalError
 
 from portal import db
 from portal.extensions import limiter
-from portal.oauth import bp, clients, grants, keys, tokens
+from portal.oauth import bp, clients, grants
 from portal.oauth.errors import OAuth2Error, error_response, too_many_requests
-from portal.oauth.protect import current_token, require_token
+from portal.security import signing_keys, tokens
+from portal.security.bearer import current_token, require_token
 from portal.security.routes import Policy, allow
 
 
@@ -91,7 +92,7 @@ def token_revoke() -> Response:
 @bp.get("/.well-known/jwks.json")
 @allow(Policy.PUBLIC)
 def jwks_show() -> Response:
-    response = jsonify(keys.jwks())
+    response = jsonify(signing_keys.jwks())
     response.headers["Cache-Control"] = "public, max-age=300"
     return response
 

@@ -1,5 +1,5 @@
 """Anonymization requests (GDPR/CCPA): requested and cancelled by an admin user of the customer's organization,
-processed by the worker after a delay (`portal.anonymizer`). `anonymization_status` mirrors the current request for
+processed by the worker after a delay (`portal.jobs.anonymizer`). `anonymization_status` mirrors the current request for
 filters and sorts.
 
 Request and cancel lock the customer row and re-read its current request first: the worker takes the same lock to

@@ -9,9 +9,9 @@ from werkzeug.wrappers import Response
 from portal.errors import Invalid
 from portal.extensions import csrf
 from portal.forms import show_error
-from portal.oauth.tokens import TokenError, verify
 from portal.security import sessions
 from portal.security.routes import Policy, allow
+from portal.security.tokens import TokenError, verify
 from portal.services import accounts, password_resets
 from portal.services.audit import Actor
 from portal.shop import _local_path, bp, customer

@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from portal import db, mailer
-from portal.shop import storefront
+from examples import storefront
+from portal import db
+from portal.jobs import mailer
 from tests.browser.conftest import axe_violations
 from tests.factories import PASSWORD, make_application, make_customer, make_order, make_org
 from tests.live import _serve

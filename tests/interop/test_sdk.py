@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from portal import db, worker
+from portal import db
+from portal.jobs import worker
 from portal.models.staff import ApplicationKind
 from portal.services import orgs
 from portal.services.audit import SYSTEM

@@ -8,14 +8,14 @@ import pytest
 from joserfc import jwt
 
 from portal import db
-from portal.oauth import keys
+from portal.security import signing_keys
 from portal.services import groups
 from tests import factories
 from tests.oauth.conftest import issued
 
 
 def claims(access_token: str) -> dict:
-    return jwt.decode(access_token, keys.key_set(), algorithms=["RS512"]).claims
+    return jwt.decode(access_token, signing_keys.key_set(), algorithms=["RS512"]).claims
 
 
 def test_guest_token_has_commerce_layer_shape(world, token):
@@ -50,8 +50,8 @@ def test_guest_token_has_commerce_layer_shape(world, token):
         "allows_external_prices": False,
     }
     assert "owner" not in payload and payload["iss"] == "https://auth.localhost" and payload["test"] is True
-    header = jwt.decode(body["access_token"], keys.key_set(), algorithms=["RS512"]).header
-    assert header == {"alg": "RS512", "typ": "JWT", "kid": keys.signing_key().kid}
+    header = jwt.decode(body["access_token"], signing_keys.key_set(), algorithms=["RS512"]).header
+    assert header == {"alg": "RS512", "typ": "JWT", "kid": signing_keys.signing_key().kid}
 
 
 def test_integration_token_is_market_all(world, token):

@@ -9,9 +9,9 @@ from joserfc import jwt
 from joserfc.jwk import KeySet
 
 from portal import create_app, db
-from portal.oauth import keys
-from portal.oauth.protect import current_token, require_token
-from portal.oauth.tokens import verify
+from portal.security import signing_keys
+from portal.security.bearer import current_token, require_token
+from portal.security.tokens import verify
 from tests import factories
 from tests.conftest import TransactionalClient
 from tests.oauth.conftest import issued
@@ -283,15 +283,15 @@ def test_get_is_405(client):
 
 def test_rotate_signing_key_command(app, world, token, client):
     old = token(grant_type="client_credentials", client_id=world.sales.client_id).json["access_token"]
-    old_kid = keys.signing_key(app).kid
+    old_kid = signing_keys.signing_key(app).kid
     result = app.test_cli_runner().invoke(args=["rotate-signing-key"])
     assert result.exit_code == 0, result.output
-    new_kid = keys.signing_key(app).kid
+    new_kid = signing_keys.signing_key(app).kid
     assert new_kid != old_kid and new_kid in result.output
     kids = {k["kid"] for k in client.get("/.well-known/jwks.json").json["keys"]}
     assert {old_kid, new_kid} <= kids
     new = token(grant_type="client_credentials", client_id=world.sales.client_id).json["access_token"]
-    assert jwt.decode(new, keys.key_set(app), algorithms=["RS512"]).header["kid"] == new_kid
+    assert jwt.decode(new, signing_keys.key_set(app), algorithms=["RS512"]).header["kid"] == new_kid
     # Tokens signed by the previous key still verify.
     assert verify(old).token_type == "sales_channel:guest"
 
@@ -300,10 +300,10 @@ def test_first_key_set_is_written_once(tmp_path):
     """Workers that start together must all sign with the key that ends up in the file."""
     config = {"TESTING": True, "DATABASE_URL": f"sqlite:///{tmp_path}/unused.db"}
     app = create_app({**config, "JWT_KEYS_PATH": str(tmp_path / "keys" / "keys.json")})
-    first = keys.signing_key(app).kid
-    keys._create(app, [keys._generate(0)])  # a second worker losing the race
+    first = signing_keys.signing_key(app).kid
+    signing_keys._create(app, [signing_keys._generate(0)])  # a second worker losing the race
     app.extensions.pop("jwt_keys")
-    assert keys.signing_key(app).kid == first
+    assert signing_keys.signing_key(app).kid == first
     assert [p.name for p in (tmp_path / "keys").iterdir()] == ["keys.json"]
 
 
@@ -312,7 +312,7 @@ def test_running_workers_see_a_rotation(tmp_path):
     config = {"TESTING": True, "DATABASE_URL": f"sqlite:///{tmp_path}/unused.db"}
     worker = create_app({**config, "JWT_KEYS_PATH": str(tmp_path / "keys.json")})
     operator = create_app({**config, "JWT_KEYS_PATH": str(tmp_path / "keys.json")})
-    old = keys.signing_key(worker).kid
-    new = keys.rotate(operator, max_token_lifetime=3600)
-    assert keys.signing_key(worker).kid == new != old
-    assert {old, new} == {k["kid"] for k in keys.jwks(worker)["keys"]}
+    old = signing_keys.signing_key(worker).kid
+    new = signing_keys.rotate(operator, max_token_lifetime=3600)
+    assert signing_keys.signing_key(worker).kid == new != old
+    assert {old, new} == {k["kid"] for k in signing_keys.jwks(worker)["keys"]}

@@ -13,7 +13,7 @@ from joserfc import jwt
 from joserfc.jwk import ECKey, KeySet, OctKey, RSAKey
 
 from portal import db
-from portal.oauth import keys
+from portal.security import signing_keys
 from tests import factories
 from tests.oauth.conftest import JWT_BEARER, issued
 
@@ -42,7 +42,7 @@ def exchange(token, application, secret, value, **extra):
 
 
 def decoded(body):
-    return jwt.decode(body["access_token"], keys.key_set(), algorithms=["RS512"]).claims
+    return jwt.decode(body["access_token"], signing_keys.key_set(), algorithms=["RS512"]).claims
 
 
 def test_user_owner_through_an_integration(world, token):

@@ -6,7 +6,7 @@ import pytest
 from joserfc import jwt
 
 from portal import db
-from portal.oauth import keys
+from portal.security import signing_keys
 from portal.services import customers
 from tests import factories
 from tests.oauth.conftest import issued
@@ -40,7 +40,7 @@ def test_customer_token(world, token):
     }
     assert body["owner_id"] == world.shopper.public_id and body["owner_type"] == "customer"
     assert body["scope"] == "market:all"
-    payload = jwt.decode(body["access_token"], keys.key_set(), algorithms=["RS512"]).claims
+    payload = jwt.decode(body["access_token"], signing_keys.key_set(), algorithms=["RS512"]).claims
     assert payload["owner"] == {"type": "Customer", "id": world.shopper.public_id}
 
 

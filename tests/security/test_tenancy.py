@@ -46,7 +46,7 @@ from portal.models import (
     User,
 )
 from portal.models.staff import Role
-from portal.oauth import tokens
+from portal.security import tokens
 from portal.security.passwords import hash_password
 from portal.security.routes import Policy, policy_of
 from portal.services import accounts, addresses, groups, orgs, password_resets

@@ -7,8 +7,9 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from portal import anonymizer, db
+from portal import db
 from portal.errors import Forbidden, Invalid
+from portal.jobs import anonymizer
 from portal.models import AuditEvent, OutboxMessage
 from portal.models.customers import AnonymizationStatus
 from portal.services import anonymization

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from portal import mailer
+from portal.jobs import mailer
 from tests.conftest import Inbox
 from tests.factories import PASSWORD, make_customer, make_org
 

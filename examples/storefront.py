@@ -1,7 +1,7 @@
 """A sample storefront on another origin, for the demo and the browser tests: it embeds the shopper area in an
 iframe and hands its customer's access token over to the portal (a form POST into the frame, never a URL).
 
-    flask --app portal.shop.storefront run --port 5001     (PORTAL_URL, STOREFRONT_ORG, STOREFRONT_CLIENT_ID)
+    flask --app examples.storefront run --port 5001     (PORTAL_URL, STOREFRONT_ORG, STOREFRONT_CLIENT_ID)
 
 The storefront signs its shopper in with the OAuth2 password grant against the portal, as a real headless
 storefront would, keeps the token in its own session, and posts it to `/<org>/account/handoff`.
@@ -157,7 +157,7 @@ def _from_environment() -> Flask:
 
 
 def __getattr__(name: str):
-    """`flask --app portal.shop.storefront` finds `app` here; built on first use, not at import."""
+    """`flask --app examples.storefront` finds `app` here; built on first use, not at import."""
     if name == "app":
         return _from_environment()
     raise AttributeError(name)

@@ -8,8 +8,8 @@ from typing import Any
 
 from flask import Flask, Response, g, jsonify, request
 
-from portal.oauth.tokens import TokenContext, TokenError, verify
 from portal.security.routes import Policy, allow
+from portal.security.tokens import TokenContext, TokenError, verify
 
 
 def bearer_token() -> str:

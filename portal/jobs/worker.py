@@ -9,7 +9,8 @@ from collections.abc import Callable
 
 from flask import Flask
 
-from portal import anonymizer, db, mailer
+from portal import db
+from portal.jobs import anonymizer, mailer
 
 log = logging.getLogger(__name__)
 

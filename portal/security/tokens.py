@@ -19,7 +19,7 @@ from sqlalchemy import select
 from portal import db
 from portal.models import Application, Customer, Market, OAuthToken, Organization, User
 from portal.models.staff import ApplicationKind, Role
-from portal.oauth import keys
+from portal.security import signing_keys
 from portal.security.passwords import token_digest
 
 DEFAULT_LIFETIMES = {
@@ -142,10 +142,10 @@ def issue(
     jti = secrets.token_urlsafe(24)
     issued, expires = int(now.timestamp()), int(now.timestamp()) + seconds
     access = jwt.encode(
-        {"alg": keys.ALGORITHM, "typ": "JWT", "kid": keys.signing_key().kid},
+        {"alg": signing_keys.ALGORITHM, "typ": "JWT", "kid": signing_keys.signing_key().kid},
         _payload(application, owner, scope, markets, custom_claim, jti, issued, expires),
-        keys.signing_key(),
-        algorithms=[keys.ALGORITHM],
+        signing_keys.signing_key(),
+        algorithms=[signing_keys.ALGORITHM],
     )
     refresh_token = secrets.token_urlsafe(32) if refresh else None
     row = OAuthToken(
@@ -185,7 +185,7 @@ def issue(
 def verify(raw: str) -> TokenContext:
     """Check signature (RS512 only), expiry and the server-side row; return who is calling."""
     try:
-        decoded = jwt.decode(raw, keys.key_set(), algorithms=[keys.ALGORITHM])
+        decoded = jwt.decode(raw, signing_keys.key_set(), algorithms=[signing_keys.ALGORITHM])
         jwt.JWTClaimsRegistry(exp={"essential": True}, jti={"essential": True}).validate(decoded.claims)
     except (JoseError, ValueError, TypeError) as error:
         raise TokenError("The access token is invalid or expired") from error
@@ -240,7 +240,7 @@ def revoke(application: Application, raw: str) -> None:
     row = None
     if raw.count(".") == 2:
         try:
-            decoded = jwt.decode(raw, keys.key_set(), algorithms=[keys.ALGORITHM])
+            decoded = jwt.decode(raw, signing_keys.key_set(), algorithms=[signing_keys.ALGORITHM])
         except (JoseError, ValueError, TypeError):
             decoded = None
         jti = decoded.claims.get("jti") if decoded is not None else None

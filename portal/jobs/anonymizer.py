@@ -1,5 +1,5 @@
 """The anonymization job: erases a customer's personal data once their request is due. Like the mailer, it is an edge
-and commits; what it erases is classified column by column in `portal.privacy`.
+and commits; what it erases is classified column by column in `portal.jobs.privacy`.
 
 Requests are processed in batches (ANONYMIZATION_BATCH, default 50: the statements are set-based, so a batch costs
 about what one request does), each batch in two transactions:
@@ -197,7 +197,7 @@ def complete(pairs: list[tuple[AnonymizationRequest, Customer]]) -> None:
 
 
 def erase(customers: list[Customer]) -> dict[int, dict[str, int]]:
-    """Replace or delete every personal value of these customers (see `portal.privacy`), set-based: the same dozen
+    """Replace or delete every personal value of these customers (see `portal.jobs.privacy`), set-based: the same dozen
     statements for one customer or fifty. Returns counts per customer (no values) for the audit events."""
     now = db.utcnow()
     emails = {}

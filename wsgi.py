@@ -1,0 +1,5 @@
+"""The production entry point: `gunicorn wsgi:app`."""
+
+from portal import create_app
+
+app = create_app()
