@@ -14,7 +14,8 @@ from portal.api import bp
 from portal.api.counts import record_count
 from portal.api.jsonapi import MEDIA_TYPE, ApiError, Query, filter_not_allowed, parse_document, parse_query
 from portal.api.querying import condition
-from portal.api.resources import REGISTRY, Resource, writable
+from portal.api.registry import Resource, writable
+from portal.api.resources import REGISTRY
 from portal.errors import Forbidden
 from portal.security.bearer import current_token, require_token
 from portal.security.tokens import TokenContext
