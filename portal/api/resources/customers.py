@@ -19,13 +19,7 @@ from portal.api.registry import (
     related,
 )
 from portal.errors import Forbidden, Invalid
-from portal.models import (
-    AnonymizationRequest,
-    Customer,
-    CustomerAddress,
-    CustomerGroup,
-    Order,
-)
+from portal.models import AnonymizationRequest, Customer, CustomerAddress, CustomerGroup, Order
 from portal.models.staff import ApplicationKind, Role
 from portal.security.tokens import TokenContext
 from portal.services import anonymization, customers, groups

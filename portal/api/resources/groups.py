@@ -20,11 +20,7 @@ from portal.api.registry import (
     refuse_relationships,
     related,
 )
-from portal.models import (
-    Customer,
-    CustomerGroup,
-    Market,
-)
+from portal.models import Customer, CustomerGroup, Market
 from portal.security.tokens import TokenContext
 from portal.services import groups
 

@@ -18,9 +18,7 @@ from portal.api.registry import (
     related,
 )
 from portal.errors import Invalid
-from portal.models import (
-    Order,
-)
+from portal.models import Order
 from portal.security.tokens import TokenContext
 from portal.services import orders
 
