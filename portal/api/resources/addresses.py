@@ -7,7 +7,6 @@ from typing import Any
 from sqlalchemy import false, select
 from sqlalchemy.orm import joinedload
 
-from portal import db
 from portal.api.registry import (
     ALL,
     Attr,
@@ -22,11 +21,7 @@ from portal.api.registry import (
     related,
 )
 from portal.errors import Invalid
-from portal.models import (
-    Address,
-    Customer,
-    CustomerAddress,
-)
+from portal.models import Address, Customer, CustomerAddress
 from portal.security.tokens import TokenContext
 from portal.services import addresses, customers
 
@@ -84,15 +79,6 @@ def _own_addresses(ctx: TokenContext) -> Any:
     )
 
 
-def _delete_address(ctx: TokenContext, address: Address) -> None:
-    entry = db.session.scalar(select(CustomerAddress).where(CustomerAddress.address_id == address.id))
-    if entry is not None:
-        addresses.remove_from_address_book(actor_of(ctx), ctx.organization, entry)
-    else:
-        db.session.delete(address)
-        db.session.flush()
-
-
 ADDRESSES = Resource(
     type="addresses",
     model=Address,
@@ -100,7 +86,7 @@ ADDRESSES = Resource(
     permissions={"integration": ALL, "sales_channel:customer": ALL},
     create=plain_create(addresses.create_address),
     update=plain_update(addresses.update_address),
-    delete=_delete_address,
+    delete=plain_delete(addresses.delete_address),
     own=lambda ctx: _own_addresses(ctx) if ctx.customer else false(),
 )
 
@@ -115,21 +101,7 @@ def _create_customer_address(ctx: TokenContext, attributes: dict[str, Any], rela
     customer = customer or ctx.customer
     if customer is None:
         raise Invalid("can't be blank", field="customer", code="blank")
-    address_id = relationships.get("address")
-    if address_id is None:
-        raise Invalid("can't be blank", field="address", code="blank")
-    address = db.session.scalar(
-        select(Address).where(Address.organization_id == ctx.organization.id, Address.public_id == address_id)
-    )
-    linked = address is not None and db.session.scalar(
-        select(CustomerAddress.id).where(CustomerAddress.address_id == address.id)
-    )
-    if address is None or linked:
-        raise Invalid(
-            "The related resource was not found or is already in an address book",
-            field="address",
-            code="invalid",
-        )
+    address = addresses.unlinked_address(ctx.organization, relationships.get("address"))
     return addresses.link_address(
         actor_of(ctx),
         ctx.organization,

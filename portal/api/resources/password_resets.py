@@ -4,22 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from portal import db
 from portal.api.registry import (
     Attr,
     Rel,
     Resource,
     actor_of,
     common_attrs,
+    plain_delete,
     refuse_relationships,
 )
 from portal.errors import Invalid
-from portal.models import (
-    PasswordReset,
-)
+from portal.models import PasswordReset
 from portal.security.tokens import TokenContext
 from portal.services import password_resets
-from portal.services.audit import record
 
 
 def _create_reset(
@@ -49,12 +46,6 @@ def _update_reset(
     return reset
 
 
-def _delete_reset(ctx: TokenContext, reset: PasswordReset) -> None:
-    record(actor_of(ctx), ctx.organization, "customer_password_reset.destroy", reset)
-    db.session.delete(reset)
-    db.session.flush()
-
-
 PASSWORD_RESETS = Resource(
     type="customer_password_resets",
     model=PasswordReset,
@@ -70,5 +61,5 @@ PASSWORD_RESETS = Resource(
     permissions={"integration": frozenset({"list", "retrieve", "create", "update", "delete"})},
     create=_create_reset,
     update=_update_reset,
-    delete=_delete_reset,
+    delete=plain_delete(password_resets.delete_reset),
 )
