@@ -8,24 +8,16 @@ from sqlalchemy import select
 
 from portal import db
 from portal.errors import Invalid, NotFound
-from portal.models import Address, Customer, CustomerAddress
+from portal.models import Address, Customer, CustomerAddress, column_length
 from portal.models.orgs import Organization
 from portal.services import validation
-from portal.services.audit import Actor, emit, record
+from portal.services.audit import Actor, apply_changes, emit, record
 
+# Free-text attributes, each checked against its column's length.
 TEXT_FIELDS = {
-    "first_name": 255,
-    "last_name": 255,
-    "company": 255,
-    "line_1": 255,
-    "line_2": 255,
-    "city": 255,
-    "zip_code": 32,
-    "state_code": 32,
-    "phone": 64,
-    "billing_info": 255,
-    "reference": 255,
-    "reference_origin": 255,
+    name: column_length(getattr(Address, name))
+    for name in ("first_name", "last_name", "company", "line_1", "line_2", "city", "zip_code", "state_code")
+    + ("phone", "billing_info", "reference", "reference_origin")
 }
 FIELDS = frozenset({*TEXT_FIELDS, "business", "country_code", "email", "notes", "lat", "lng", "metadata"})
 
@@ -124,12 +116,7 @@ def add_to_address_book(
 
 def update_address(actor: Actor, org: Organization, address: Address, attributes: dict[str, Any]) -> Address:
     values = clean(attributes, current=address)
-    changed = [k for k, v in values.items() if getattr(address, k) != v]
-    for key in changed:
-        setattr(address, key, values[key])
-    if changed:
-        db.session.flush()
-        record(actor, org, "address.update", address, [k.rstrip("_") for k in changed])
+    apply_changes(actor, org, "address.update", address, values)
     return address
 
 
@@ -206,10 +193,5 @@ def update_entry(
 ) -> CustomerAddress:
     """Change an address-book entry's own attributes (reference, reference_origin, metadata)."""
     values = _entry_values(attributes)
-    changed = [k for k, v in values.items() if getattr(entry, k) != v]
-    for key in changed:
-        setattr(entry, key, values[key])
-    if changed:
-        db.session.flush()
-        record(actor, org, "customer_address.update", entry, [k.rstrip("_") for k in changed])
+    apply_changes(actor, org, "customer_address.update", entry, values)
     return entry
