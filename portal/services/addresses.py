@@ -13,11 +13,24 @@ from portal.models.orgs import Organization
 from portal.services import validation
 from portal.services.audit import Actor, apply_changes, emit, record
 
-# Free-text attributes, each checked against its column's length.
+# The postal attributes in the order forms show them: the shop's address form and the API list these.
+POSTAL_FIELDS = (
+    "first_name",
+    "last_name",
+    "company",
+    "line_1",
+    "line_2",
+    "city",
+    "zip_code",
+    "state_code",
+    "country_code",
+    "phone",
+)
+# Free-text attributes, each checked against its column's length (the country code has its own rule).
 TEXT_FIELDS = {
     name: column_length(getattr(Address, name))
-    for name in ("first_name", "last_name", "company", "line_1", "line_2", "city", "zip_code", "state_code")
-    + ("phone", "billing_info", "reference", "reference_origin")
+    for name in (*POSTAL_FIELDS, "billing_info", "reference", "reference_origin")
+    if name != "country_code"
 }
 FIELDS = frozenset({*TEXT_FIELDS, "business", "country_code", "email", "notes", "lat", "lng", "metadata"})
 
