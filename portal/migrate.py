@@ -6,6 +6,8 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -27,3 +29,13 @@ def upgrade(url: str, connection: Connection | None = None, revision: str = "hea
 
 def revision(url: str, message: str) -> None:
     command.revision(alembic_config(url), message=message, autogenerate=True)
+
+
+def heads() -> set[str]:
+    """The newest revision(s) the code ships."""
+    return set(ScriptDirectory.from_config(alembic_config("sqlite://")).get_heads())
+
+
+def current(connection: Connection) -> set[str]:
+    """The revision(s) the database is at (empty before the first upgrade)."""
+    return set(MigrationContext.configure(connection).get_current_heads())

@@ -152,7 +152,6 @@ def test_unreachable_database_answers_503_quickly(tmp_path):
     with server(_env(tmp_path, NOWHERE_DB)) as base:
         for method, path, body in [
             ("GET", "/demo/account/login", None),
-            ("GET", "/health", None),
             (
                 "POST",
                 "/oauth/token",
