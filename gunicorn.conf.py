@@ -11,6 +11,7 @@ job workers.
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -78,6 +79,7 @@ logger_class = JsonAccessLogger
 # Prometheus multiprocess mode: every worker writes its metrics to files in this directory and a scrape of any worker
 # sums them. One directory per gunicorn instance (systemd: RuntimeDirectory); emptied when the master starts. Set
 # before prometheus_client is first imported (the workers import it with the app, after the fork).
+OWN_METRICS_DIR = not os.environ.get("PROMETHEUS_MULTIPROC_DIR")
 METRICS_DIR = os.environ.get("PROMETHEUS_MULTIPROC_DIR") or tempfile.mkdtemp(prefix="portal-metrics-")
 os.environ["PROMETHEUS_MULTIPROC_DIR"] = METRICS_DIR
 
@@ -86,6 +88,11 @@ def on_starting(server) -> None:
     Path(METRICS_DIR).mkdir(parents=True, exist_ok=True)
     for stale in Path(METRICS_DIR).glob("*.db"):
         stale.unlink()
+
+
+def on_exit(server) -> None:
+    if OWN_METRICS_DIR:  # a directory of our own making (no PROMETHEUS_MULTIPROC_DIR given): leave nothing behind
+        shutil.rmtree(METRICS_DIR, ignore_errors=True)
 
 
 def child_exit(server, worker) -> None:
