@@ -14,6 +14,7 @@ from flask import Flask
 
 from portal import create_app, db, logs, migrate
 from portal.models import OutboxMessage
+from portal.security import signing_keys
 from portal.services import anonymization
 from portal.services.audit import Actor
 from tests.factories import make_customer, make_org, make_user
@@ -84,7 +85,8 @@ def test_metrics_do_not_exist_without_a_configured_token(client, app):
 
 
 @pytest.mark.parametrize(
-    "authorization", [None, "", "Bearer ", "Bearer wrong", f"bearer {TOKEN}", f"Basic {TOKEN}", f"Bearer {TOKEN}x"]
+    "authorization",
+    [None, "", "Bearer ", "Bearer wrong", f"bearer {TOKEN}", f"Basic {TOKEN}", f"Bearer {TOKEN}x"],
 )
 def test_metrics_refuse_anything_but_the_token(client, monkeypatch, app, authorization):
     monkeypatch.setitem(app.config, "METRICS_TOKEN", TOKEN)
@@ -118,7 +120,9 @@ def test_metrics_count_requests_per_endpoint_and_report_the_backlog(client, monk
 
     health = 'portal_http_requests_total{endpoint="ops.health",method="GET",status="200"}'
     assert gauge(text, health) == (gauge(before, health) if health in before else 0) + 1
-    assert gauge(text, "portal_http_request_duration_seconds_count", '{endpoint="ops.health",method="GET"}') >= 1
+    assert (
+        gauge(text, "portal_http_request_duration_seconds_count", '{endpoint="ops.health",method="GET"}') >= 1
+    )
     assert gauge(text, "portal_anonymization_requests_due") == 2
     assert gauge(text, "portal_anonymization_requests_open", '{status="requested"}') == 3
     assert 3 * 3600 <= gauge(text, "portal_anonymization_oldest_due_age_seconds") < 3 * 3600 + 60
@@ -130,12 +134,16 @@ def test_metrics_count_requests_per_endpoint_and_report_the_backlog(client, monk
 # --- request ids --------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("sane", ["5f0c1e9a-8d1b-4c5e-9a3b-2f1e0d9c8b7a", "Root=1-67891233-abcdef012345678912345678"])
+@pytest.mark.parametrize(
+    "sane", ["5f0c1e9a-8d1b-4c5e-9a3b-2f1e0d9c8b7a", "Root=1-67891233-abcdef012345678912345678"]
+)
 def test_a_sane_inbound_request_id_is_echoed(client, sane):
     assert client.get("/health", headers={"X-Request-Id": sane}).headers["X-Request-Id"] == sane
 
 
-@pytest.mark.parametrize("insane", ["", "short", "a b c d e f g h", "x" * 200, "<script>alert(1)</script>", "é" * 10])
+@pytest.mark.parametrize(
+    "insane", ["", "short", "a b c d e f g h", "x" * 200, "<script>alert(1)</script>", "é" * 10]
+)
 def test_an_insane_inbound_request_id_is_replaced(client, insane):
     echoed = client.get("/health", headers={"X-Request-Id": insane}).headers["X-Request-Id"]
     assert re.fullmatch(r"[0-9a-f]{32}", echoed)
@@ -192,3 +200,14 @@ def test_one_trusted_proxy_hop_gives_the_scheme(tmp_path):
 def test_a_negative_hop_count_refuses_to_start(tmp_path):
     with pytest.raises(RuntimeError, match="PORTAL_PROXY_HOPS"):
         make_app(tmp_path, PROXY_HOPS=-1)
+
+
+def test_signing_keys_given_as_an_environment_variable_are_loaded(tmp_path, monkeypatch):
+    """PORTAL_JWT_KEYS (a deployment's shared key set): Flask parses the JSON value into a dict before we see it."""
+    migrate.upgrade(f"sqlite:///{tmp_path / 'portal.db'}")
+    signing_keys.key_set(make_app(tmp_path, JWT_KEYS_PATH=str(tmp_path / "generated.json")))
+    monkeypatch.setenv("PORTAL_JWT_KEYS", (tmp_path / "generated.json").read_text())
+    app = make_app(tmp_path, JWT_KEYS_PATH=str(tmp_path / "never-written.json"))
+    assert isinstance(app.config["JWT_KEYS"], dict)
+    assert checked(app.test_client().get("/ready"), "/ready").json == {"status": "ready"}
+    assert not (tmp_path / "never-written.json").exists()
