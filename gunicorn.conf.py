@@ -91,7 +91,9 @@ def on_starting(server) -> None:
 
 
 def on_exit(server) -> None:
-    if OWN_METRICS_DIR:  # a directory of our own making (no PROMETHEUS_MULTIPROC_DIR given): leave nothing behind
+    if (
+        OWN_METRICS_DIR
+    ):  # a directory of our own making (no PROMETHEUS_MULTIPROC_DIR given): leave nothing behind
         shutil.rmtree(METRICS_DIR, ignore_errors=True)
 
 

@@ -35,7 +35,16 @@ def gunicorn(env: dict[str, str], *, workers: int = 1, output: IO | None = None)
     """`gunicorn -c gunicorn.conf.py wsgi:app` on a free loopback port; yields the base URL once /health answers."""
     port = free_port()
     process = subprocess.Popen(  # noqa: S603 - our own venv's gunicorn
-        [str(BIN / "gunicorn"), "-c", "gunicorn.conf.py", "-b", f"127.0.0.1:{port}", "-w", str(workers), "wsgi:app"],
+        [
+            str(BIN / "gunicorn"),
+            "-c",
+            "gunicorn.conf.py",
+            "-b",
+            f"127.0.0.1:{port}",
+            "-w",
+            str(workers),
+            "wsgi:app",
+        ],
         cwd=ROOT,
         env=env,
         stdout=output or subprocess.DEVNULL,

@@ -37,7 +37,9 @@ def test_probes_answer_with_the_embedded_defaults(served):
 def test_metrics_need_the_token_and_sum_every_worker_process(served):
     base, _ = served
     assert requests.get(f"{base}/metrics", timeout=10).status_code == 401
-    counter = re.compile(r'^portal_http_requests_total\{endpoint="ops.ready",method="GET",status="200"\} (\S+)$', re.M)
+    counter = re.compile(
+        r'^portal_http_requests_total\{endpoint="ops.ready",method="GET",status="200"\} (\S+)$', re.M
+    )
 
     def ready_count() -> float:
         text = requests.get(f"{base}/metrics", headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10).text

@@ -28,7 +28,9 @@ from portal import db
 from portal.services import backlog
 
 REQUESTS = Counter(
-    "portal_http_requests", "HTTP requests answered, by endpoint, method and status", ["endpoint", "method", "status"]
+    "portal_http_requests",
+    "HTTP requests answered, by endpoint, method and status",
+    ["endpoint", "method", "status"],
 )
 LATENCY = Histogram(
     "portal_http_request_duration_seconds",
@@ -60,7 +62,11 @@ def _by_label(name: str, documentation: str, label: str, values: dict[str, int],
 def backlog_families(state: backlog.Backlog) -> list[Metric]:
     return [
         _by_label(
-            "portal_outbox_pending", "Outbox messages not yet delivered", "kind", state.outbox_pending, OUTBOX_KINDS
+            "portal_outbox_pending",
+            "Outbox messages not yet delivered",
+            "kind",
+            state.outbox_pending,
+            OUTBOX_KINDS,
         ),
         _by_label(
             "portal_outbox_failing",

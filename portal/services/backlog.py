@@ -43,7 +43,9 @@ def read(now: datetime) -> Backlog:
         select(requests.status, func.count()).where(requests.status.in_(OPEN)).group_by(requests.status)
     )
     due_count, oldest_due = db.session.execute(
-        select(func.count(), func.min(requests.due_at)).where(requests.status.in_(OPEN), requests.due_at <= now)
+        select(func.count(), func.min(requests.due_at)).where(
+            requests.status.in_(OPEN), requests.due_at <= now
+        )
     ).one()
     failed = db.session.scalar(
         select(func.count()).select_from(requests).where(requests.status == AnonymizationStatus.FAILED)
