@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 from alembic import command
@@ -31,11 +32,20 @@ def revision(url: str, message: str) -> None:
     command.revision(alembic_config(url), message=message, autogenerate=True)
 
 
-def heads() -> set[str]:
-    """The newest revision(s) the code ships."""
-    return set(ScriptDirectory.from_config(alembic_config("sqlite://")).get_heads())
+@functools.cache
+def _script() -> ScriptDirectory:
+    """The migrations this code ships (read once per process: the files do not change under it)."""
+    return ScriptDirectory.from_config(alembic_config("sqlite://"))
 
 
-def current(connection: Connection) -> set[str]:
-    """The revision(s) the database is at (empty before the first upgrade)."""
-    return set(MigrationContext.configure(connection).get_current_heads())
+def schema_behind(connection: Connection) -> bool:
+    """Whether the database lacks a migration this code needs: never upgraded, or at an older revision.
+
+    A revision this code does not know belongs to a newer release whose `db-upgrade` ran first (migrations are
+    additive first: README, Deploying), so older code keeps serving on it during a rolling upgrade.
+    """
+    current = set(MigrationContext.configure(connection).get_current_heads())
+    if not current:
+        return True
+    known = {revision.revision for revision in _script().walk_revisions()}
+    return bool(current & known) and not current & set(_script().get_heads())

@@ -10,7 +10,9 @@ import secrets
 from datetime import timedelta
 
 import pytest
+from alembic.script import ScriptDirectory
 from flask import Flask
+from sqlalchemy import create_engine, text
 
 from portal import create_app, db, logs, migrate
 from portal.models import OutboxMessage
@@ -59,12 +61,30 @@ def test_without_a_database_health_answers_and_ready_refuses(tmp_path):
 
 
 def test_ready_refuses_a_schema_behind_the_code(tmp_path):
-    client = make_app(tmp_path).test_client()  # an empty database: never upgraded
-    response = checked(client.get("/ready"), "/ready")
-    assert response.status_code == 503
-    assert "not at the migrations' head" in response.json["reason"]
-    migrate.upgrade(f"sqlite:///{tmp_path / 'portal.db'}")
+    url = f"sqlite:///{tmp_path / 'portal.db'}"
+    client = make_app(tmp_path).test_client()
+    behind = "database schema is behind this code: run `flask --app portal db-upgrade`"
+    assert checked(client.get("/ready"), "/ready").json == {
+        "status": "unavailable",
+        "reason": behind,
+    }  # empty
+    first = list(ScriptDirectory.from_config(migrate.alembic_config(url)).walk_revisions())[-1].revision
+    migrate.upgrade(url, revision=first)
+    response = client.get("/ready")
+    assert response.status_code == 503 and response.json["reason"] == behind
+    migrate.upgrade(url)
     assert client.get("/ready").status_code == 200
+
+
+def test_ready_accepts_a_schema_ahead_of_the_code(tmp_path):
+    """During a rolling upgrade the new release's migrations run first; the old code keeps serving."""
+    url = f"sqlite:///{tmp_path / 'portal.db'}"
+    migrate.upgrade(url)
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        connection.execute(text("UPDATE alembic_version SET version_num = 'from_a_newer_release'"))
+    engine.dispose()
+    assert checked(make_app(tmp_path).test_client().get("/ready"), "/ready").json == {"status": "ready"}
 
 
 def test_ready_refuses_unloadable_signing_keys(tmp_path):

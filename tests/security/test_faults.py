@@ -94,7 +94,7 @@ def server(env: dict[str, str]) -> Iterator[str]:
             "4",
             "-b",
             f"127.0.0.1:{port}",
-            "portal:create_app()",
+            "wsgi:app",
         ],
         cwd=ROOT,
         env=env,
