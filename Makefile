@@ -44,7 +44,7 @@ run: $(STAMP)
 	@echo ""
 	@echo "Portal: http://127.0.0.1:5000   (worker running alongside; Ctrl-C stops all)"
 	@echo "Sample storefront embedding the shopper area: http://localhost:5001"
-	@trap 'kill 0' INT TERM EXIT; \
+	@trap 'trap - INT TERM EXIT; kill 0' INT TERM EXIT; \
 	  $(FLASK) worker & \
 	  PORTAL_URL=http://127.0.0.1:5000 $(BIN)/flask --app examples.storefront run --host localhost --port 5001 & \
 	  $(FLASK) run --host 127.0.0.1 --port 5000
@@ -52,7 +52,7 @@ run: $(STAMP)
 # gunicorn as in production (gunicorn.conf.py, wsgi:app) with the worker alongside; Ctrl-C stops both.
 serve: $(STAMP)
 	$(FLASK) db-upgrade
-	@trap 'kill 0' INT TERM EXIT; \
+	@trap 'trap - INT TERM EXIT; kill 0' INT TERM EXIT; \
 	  $(FLASK) worker & \
 	  $(BIN)/gunicorn -c gunicorn.conf.py wsgi:app
 

@@ -78,10 +78,13 @@ logger_class = JsonAccessLogger
 
 # Prometheus multiprocess mode: every worker writes its metrics to files in this directory and a scrape of any worker
 # sums them. One directory per gunicorn instance (systemd: RuntimeDirectory); emptied when the master starts. Set
-# before prometheus_client is first imported (the workers import it with the app, after the fork).
+# before prometheus_client is first imported: it picks its multiprocess value class at import time.
 OWN_METRICS_DIR = not os.environ.get("PROMETHEUS_MULTIPROC_DIR")
 METRICS_DIR = os.environ.get("PROMETHEUS_MULTIPROC_DIR") or tempfile.mkdtemp(prefix="portal-metrics-")
 os.environ["PROMETHEUS_MULTIPROC_DIR"] = METRICS_DIR
+# Imported here, in the master, once the variable is set (not in child_exit: an import inside a signal handler
+# during shutdown fails).
+from prometheus_client import multiprocess  # noqa: E402
 
 
 def on_starting(server) -> None:
@@ -91,13 +94,10 @@ def on_starting(server) -> None:
 
 
 def on_exit(server) -> None:
-    if (
-        OWN_METRICS_DIR
-    ):  # a directory of our own making (no PROMETHEUS_MULTIPROC_DIR given): leave nothing behind
+    """A directory of our own making (no PROMETHEUS_MULTIPROC_DIR was given): leave nothing behind."""
+    if OWN_METRICS_DIR:
         shutil.rmtree(METRICS_DIR, ignore_errors=True)
 
 
 def child_exit(server, worker) -> None:
-    from prometheus_client import multiprocess
-
     multiprocess.mark_process_dead(worker.pid)
