@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hmac
 
-from flask import Blueprint, Response, abort, current_app, request
+from flask import Blueprint, Flask, Response, abort, current_app, request
 
 from portal.ops import metrics, readiness
 from portal.security.routes import Policy, allow
@@ -51,6 +51,7 @@ def metrics_view():
     return Response(body, 200, content_type=content_type)
 
 
-def init_app(app) -> None:
+def init_app(app: Flask) -> None:
+    """The request metrics' hooks, then the routes (before the shop's, whose first segment is an org slug)."""
     metrics.init_app(app)
     app.register_blueprint(bp)
