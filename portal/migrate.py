@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -48,3 +51,22 @@ def upgrade(url: str, connection: Connection | None = None, revision: str = "hea
 
 def revision(url: str, message: str) -> None:
     command.revision(alembic_config(url), message=message, autogenerate=True)
+
+
+@functools.cache
+def _script() -> ScriptDirectory:
+    """The migrations this code ships (read once per process: the files do not change under it)."""
+    return ScriptDirectory.from_config(alembic_config("sqlite://"))
+
+
+def schema_behind(connection: Connection) -> bool:
+    """Whether the database lacks a migration this code needs: never upgraded, or at an older revision.
+
+    A revision this code does not know belongs to a newer release whose `db-upgrade` ran first (migrations are
+    additive first: README, Deploying), so older code keeps serving on it during a rolling upgrade.
+    """
+    current = set(MigrationContext.configure(connection).get_current_heads())
+    if not current:
+        return True
+    known = {revision.revision for revision in _script().walk_revisions()}
+    return bool(current & known) and not current & set(_script().get_heads())
