@@ -10,7 +10,7 @@ from portal.models.customers import (
     DeletionRequest,
     PasswordReset,
 )
-from portal.models.orders import Order
+from portal.models.orders import LineItem, Order
 from portal.models.orgs import CustomerGroup, Market, Organization
 from portal.models.staff import Application, Membership, User
 
@@ -24,6 +24,7 @@ __all__ = [
     "CustomerAddress",
     "CustomerGroup",
     "DeletionRequest",
+    "LineItem",
     "LoginSession",
     "Market",
     "Membership",
