@@ -15,6 +15,7 @@ from functools import lru_cache
 from flask import Flask, has_request_context, request, session
 from flask_babel import format_currency, format_datetime, format_timedelta, get_locale
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from markupsafe import Markup
 from ua_parser import parse
@@ -24,7 +25,24 @@ from portal import db
 LOCALES = ("en", "it")
 NAMES = {"en": "English", "it": "Italiano"}  # each language in its own words, as switchers show them
 SESSION_KEY = "locale"
-OS_NAMES = {"Mac OS X": "macOS", "Windows": "Windows"}
+OS_NAMES = {"Mac OS X": "macOS"}
+# Column names as people say them (audit log, timeline, the shopper's account changes).
+FIELD_LABELS = {
+    "email": _l("Email"),
+    "email_verified_at": _l("Email verified"),
+    "password_hash": _l("Password"),
+    "customer_group_id": _l("Customer group"),
+    "status": _l("Status"),
+    "anonymization_status": _l("Anonymization"),
+    "total_orders_count": _l("Order count"),
+    "tax_exemption_code": _l("Tax exemption code"),
+    "shopper_reference": _l("Shopper reference"),
+    "profile_id": _l("Profile id"),
+    "reference": _l("Reference"),
+    "reference_origin": _l("Reference origin"),
+    "metadata": _l("Metadata"),
+    "locale": _l("Language"),
+}
 
 
 def select_locale() -> str:
@@ -85,6 +103,20 @@ def device(user_agent: str | None) -> str:
     return browser or system or _("Unknown browser")
 
 
+def field_labels(names: list[str] | tuple[str, ...]) -> str:
+    """ "Email verified, Customer group" for ["email_verified_at", "customer_group_id"]; unknown columns are spelt
+    out from their name rather than shown raw."""
+    return ", ".join(
+        str(FIELD_LABELS.get(name) or name.removesuffix("_id").replace("_", " ").capitalize())
+        for name in names
+    )
+
+
+def duration(delta: timedelta) -> str:
+    """ "2 minutes", "1 day": a delay as people say it (not "0:02:00")."""
+    return format_timedelta(delta, threshold=1)
+
+
 def init_app(app: Flask) -> None:
     from portal import ROOT
     from portal.extensions import babel
@@ -96,6 +128,8 @@ def init_app(app: Flask) -> None:
         format_ago=ago,
         format_money=money,
         format_device=device,
+        format_duration=duration,
+        field_labels=field_labels,
         current_locale=lambda: str(get_locale()),
         language_names=NAMES,
     )

@@ -11,7 +11,7 @@ from portal.errors import DomainError, Locked
 from portal.forms import show_error
 from portal.models.staff import Role
 from portal.services import anonymization, customers, groups, password_resets, search, staff
-from portal.services.audit import Actor
+from portal.services.audit import Actor, actor_names
 from portal.web import render
 
 
@@ -104,7 +104,8 @@ def _detail(customer, *, form=None, group_form=None, status: int = 200, block: s
         org=g.org,
         customer=customer,
         info=anonymization.info(customer),
-        extra=search.customer_page(g.org, customer),
+        extra=(extra := search.customer_page(g.org, customer)),
+        actors=actor_names(extra["timeline"]),
         group_form=group_form,
         confirm=ConfirmForm(),
     )
