@@ -13,7 +13,7 @@ from decimal import Decimal
 from functools import lru_cache
 
 from flask import Flask, has_request_context, request, session
-from flask_babel import format_currency, format_datetime, format_timedelta, get_locale
+from flask_babel import format_currency, format_date, format_time, format_timedelta, get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -64,11 +64,16 @@ def remember(locale: str, customer: object | None) -> None:
         customer.locale = locale  # type: ignore[attr-defined]
 
 
+def absolute(value: datetime) -> str:
+    """"2 Dec 2026, 13:47 UTC" / "2 dic 2026, 13:47 UTC": the date as the language writes it, the time in UTC."""
+    return f"{format_date(value, 'medium')}, {format_time(value, 'short')} UTC"
+
+
 def when(value: datetime | None) -> Markup:
     """An absolute date and time in the page's language, machine-readable in `datetime`."""
     if value is None:
         return Markup("—")
-    return Markup('<time datetime="{}">{}</time>').format(value.isoformat(), format_datetime(value, "medium"))
+    return Markup('<time datetime="{}">{}</time>').format(value.isoformat(), absolute(value))
 
 
 def ago(value: datetime | None, now: datetime | None = None) -> Markup:
@@ -78,7 +83,7 @@ def ago(value: datetime | None, now: datetime | None = None) -> Markup:
     delta: timedelta = value - (now or db.utcnow())
     text = format_timedelta(delta, add_direction=True, threshold=1)
     return Markup('<time datetime="{}" title="{}">{}</time>').format(
-        value.isoformat(), format_datetime(value, "medium"), text
+        value.isoformat(), absolute(value), text
     )
 
 
