@@ -24,8 +24,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     portal_config.load(app, config)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
 
-    from portal import db, logs, ops, web
-    from portal.extensions import babel, csrf, limiter, login_manager
+    from portal import db, i18n, logs, ops, web
+    from portal.extensions import csrf, limiter, login_manager
     from portal.security import bearer, sessions
     from portal.security.routes import Policy, allow
 
@@ -34,7 +34,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     db.init_app(app)
     csrf.init_app(app)
     limiter.init_app(app)
-    babel.init_app(app)
+    i18n.init_app(app)
     login_manager.init_app(app)
     login_manager.user_loader(sessions.load_principal)
     login_manager.session_protection = None  # the sid row does this job, without IP/UA heuristics

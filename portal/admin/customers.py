@@ -11,7 +11,7 @@ from portal.errors import DomainError, Locked
 from portal.forms import show_error
 from portal.models.staff import Role
 from portal.services import anonymization, customers, groups, password_resets, search, staff
-from portal.services.audit import Actor
+from portal.services.audit import Actor, actor_names
 from portal.web import form_status, from_htmx, render, see_other
 
 
@@ -105,7 +105,8 @@ def _detail(customer, *, form=None, group_form=None, status: int = 200, block: s
         org=g.org,
         customer=customer,
         info=anonymization.info(customer),
-        extra=customers.customer_page(g.org, customer),
+        extra=(extra := customers.customer_page(g.org, customer)),
+        actors=actor_names(extra["timeline"]),
         group_form=group_form,
         confirm=ConfirmForm(),
     )

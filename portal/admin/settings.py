@@ -11,7 +11,7 @@ from portal.errors import DomainError
 from portal.forms import show_error
 from portal.models.staff import Role
 from portal.services import audit, orgs, staff
-from portal.services.audit import Actor
+from portal.services.audit import Actor, actor_names
 from portal.web import render, see_other
 
 
@@ -32,6 +32,7 @@ def audit_log():
         org=g.org,
         query=query,
         events=events,
+        actors=actor_names(events),
         next_before=next_before,
         errors=errors,
     )

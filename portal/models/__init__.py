@@ -12,7 +12,7 @@ from portal.models.customers import (
     DeletionRequest,
     PasswordReset,
 )
-from portal.models.orders import Order
+from portal.models.orders import LineItem, Order
 from portal.models.orgs import CustomerGroup, Market, Organization
 from portal.models.staff import Application, Membership, User
 
@@ -33,6 +33,7 @@ __all__ = [
     "CustomerAddress",
     "CustomerGroup",
     "DeletionRequest",
+    "LineItem",
     "LoginSession",
     "Market",
     "Membership",

@@ -12,10 +12,12 @@ from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from portal import db
 from portal.errors import Invalid, NotFound
 from portal.models import ActionToken, AuditEvent, Customer, DeletionRequest, LoginSession, Order
+from portal.models.orders import OrderStatus
 from portal.models.orgs import Market, Organization
 from portal.security import passwords, sessions, throttle
 from portal.services import anonymization, customers, groups, mail, validation
@@ -214,10 +216,30 @@ def orders_of(customer: Customer) -> list[Order]:
     )
 
 
+# The orders a shopper sees: placed ones, the same set `total_orders_count` counts (so the overview and the list
+# agree). Drafts and pending checkouts are carts, not history; the data export still includes them.
+PLACED = tuple(s for s in OrderStatus if s.counts_for_customer)
+
+
+def order_history(customer: Customer) -> list[Order]:
+    return list(
+        db.session.scalars(
+            select(Order)
+            .options(selectinload(Order.line_items))
+            .where(Order.customer_id == customer.id, Order.status.in_(PLACED))
+            .order_by(Order.placed_at.desc(), Order.id.desc())
+            .limit(200)
+        )
+    )
+
+
 def get_order(org: Organization, customer: Customer, public_id: str) -> Order:
     order = db.session.scalar(
         select(Order).where(
-            Order.organization_id == org.id, Order.customer_id == customer.id, Order.public_id == public_id
+            Order.organization_id == org.id,
+            Order.customer_id == customer.id,
+            Order.public_id == public_id,
+            Order.status.in_(PLACED),
         )
     )
     if order is None:

@@ -8,7 +8,7 @@ from sqlalchemy import exists, func, select
 
 from portal import db
 from portal.errors import Invalid, NotFound
-from portal.models import Customer, Market, Order, column_length
+from portal.models import Customer, LineItem, Market, Order, column_length
 from portal.models.orders import OrderStatus
 from portal.models.orgs import Organization
 from portal.services import addresses, customers, validation
@@ -22,6 +22,7 @@ AMOUNTS = (
     "total_tax_amount_cents",
     "total_amount_cents",
 )
+MAX_QUANTITY = 10_000
 FIELDS = frozenset(
     {
         "number",
@@ -130,3 +131,31 @@ def place_order(actor: Actor, org: Organization, order: Order) -> Order:
     if order.customer is not None:
         customers.refresh_status(actor, org, order.customer)
     return order
+
+
+def add_line_item(org: Organization, order: Order, attributes: dict[str, Any]) -> LineItem:
+    """Record what was bought, in the order's currency (copies: the catalogue may change later). Only drafts and
+    pending orders take new items; a placed order's items are its accounting record."""
+    if order.organization_id != org.id:
+        raise NotFound("The requested resource was not found", field="order")
+    if order.status not in (OrderStatus.DRAFT, OrderStatus.PENDING):
+        raise Invalid(f"cannot take items in status {order.status.value}", field="order", code="invalid")
+    columns = LineItem.__table__.c
+    quantity = validation.cents(attributes.get("quantity", 1), "quantity")
+    if not 1 <= quantity <= MAX_QUANTITY:
+        raise Invalid(f"must be between 1 and {MAX_QUANTITY}", field="quantity", code="invalid")
+    item = LineItem(
+        organization_id=org.id,
+        sku_code=validation.text(
+            attributes.get("sku_code"), "sku_code", max_length=columns.sku_code.type.length
+        ),
+        name=validation.text(
+            attributes.get("name"), "name", max_length=columns.name.type.length, required=True
+        ),
+        quantity=quantity,
+        unit_amount_cents=validation.cents(attributes.get("unit_amount_cents", 0), "unit_amount_cents"),
+        currency_code=order.currency_code,
+    )
+    order.line_items.append(item)
+    db.session.flush()
+    return item

@@ -12,6 +12,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from flask import Blueprint, abort, current_app, g, redirect, request, url_for
+from flask_babel import get_locale
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -105,9 +106,10 @@ def _shop_context() -> dict[str, Any]:
         "embed": g.get("embed", False),
         "me": customer(),
         "brand_color": color if HEX_COLOR.fullmatch(color) else "#1f4fd1",
+        "lang": str(get_locale()),
     }
 
 
-from portal.shop import account, addresses, auth, cookies, orders, privacy  # noqa: E402, F401
+from portal.shop import account, addresses, auth, cookies, language, orders, privacy  # noqa: E402, F401
 
 bp.record_once(cookies.install)

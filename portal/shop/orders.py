@@ -14,7 +14,7 @@ from portal.web import render
 @bp.get("/orders")
 @allow(Policy.SHOPPER)
 def orders_list() -> Response:
-    return render("shop/orders/list.html", orders=accounts.orders_of(customer()))
+    return render("shop/orders/list.html", orders=accounts.order_history(customer()))
 
 
 @bp.get("/orders/<order_id>")
