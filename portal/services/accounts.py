@@ -88,6 +88,7 @@ def verify_sign_up(org: Organization, token: str) -> Customer:
         customer = customers.create_customer(actor, org, {"email": email})
         actor = Actor.of_customer(customer)
     row.principal_id = customer.id
+    mail.adopt(org, customer, since=row.created_at)
     customer.password_hash = password_hash
     customer.email_verified_at = db.utcnow()
     db.session.flush()

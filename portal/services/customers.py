@@ -15,7 +15,7 @@ from portal.models.customers import CustomerStatus
 from portal.models.orders import OrderStatus
 from portal.models.orgs import Organization
 from portal.security import passwords
-from portal.services import validation
+from portal.services import traces, validation
 from portal.services.audit import Actor, emit, record
 
 # Attributes a caller may set, and how each is checked. `password` is handled apart (hashed, write-only).
@@ -202,15 +202,18 @@ def end_all_sessions(customer: Customer) -> None:
 
 
 def delete_customer(actor: Actor, org: Organization, customer: Customer) -> None:
-    """Delete a customer without orders. One with orders can only be anonymized (Commerce Layer: 423 Locked)."""
+    """Delete a customer without orders, and what it left behind (`traces`: its sessions' network details, its
+    links and emails). One with orders can only be anonymized (Commerce Layer: 423 Locked)."""
     has_orders = db.session.scalar(select(exists().where(Order.customer_id == customer.id)))
     if has_orders:
         raise Locked("A customer with orders cannot be deleted, only anonymized", field="id", code="locked")
     end_all_sessions(customer)
+    traces.erase([customer.id], {(org.id, customer.email)})
     record(actor, org, "customer.destroy", customer)
     emit(org, "customers.destroy", customer)
     db.session.delete(customer)
     db.session.flush()
+    db.forget_on_commit()
 
 
 def refresh_status(actor: Actor, org: Organization, customer: Customer) -> CustomerStatus:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import render_template
+from sqlalchemy import select
 
 from portal import db
 from portal.models import Customer, OutboxMessage
@@ -30,3 +31,19 @@ def send(
     )
     db.session.add(message)
     return message
+
+
+def adopt(org: Organization, customer: Customer, *, since: Any) -> None:
+    """Give this customer the emails sent to its address, without a customer id, since `since` (a sign-up's mail is
+    queued before the customer exists), so its anonymization or deletion finds them by id."""
+    rows = db.session.scalars(
+        select(OutboxMessage).where(
+            OutboxMessage.organization_id == org.id,
+            OutboxMessage.customer_id.is_(None),
+            OutboxMessage.kind == "email",
+            OutboxMessage.created_at >= since,
+        )
+    )
+    for message in rows:
+        if customer.email in message.recipients:
+            message.customer_id = customer.id
