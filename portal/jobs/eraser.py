@@ -14,7 +14,7 @@ import secrets
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import bindparam, case, delete, inspect, null, select, text, update
+from sqlalchemy import bindparam, case, delete, inspect, null, select, update
 
 from portal import db
 from portal.db import new_public_id
@@ -95,6 +95,7 @@ def erase(customers: list[Customer]) -> dict[int, dict[str, int]]:
     db.session.execute(delete(PasswordReset.__table__).where(PasswordReset.__table__.c.customer_id.in_(ids)))
     orders = _erase_orders(emails)
     book = _delete_address_book(ids, orders)
+    traces.purge_search_index()
     for customer in customers:
         db.session.expire(customer, ["customer_addresses"])
     return {
@@ -171,20 +172,15 @@ TOUCHED = (
 def scrub_storage() -> None:
     """After a committed batch, make the storage forget the old values too.
 
-    SQLite: merge the FTS5 email index's segments (deleted trigrams linger in old ones), then checkpoint the WAL
+    SQLite (the FTS5 email index was merged in the erasure, `traces.purge_search_index`): checkpoint the WAL
     with TRUNCATE (old page images stay in the -wal file until then); `secure_delete` (set on every connection,
     `portal.db`) already zeroed freed cells. PostgreSQL: VACUUM the touched tables, so the dead row versions are
     pruned and their space reused; bytes on disk until a page is rewritten, and the WAL archive and backups, follow
     the operator's retention (SECURITY.md)."""
     engine = db.session.get_bind().engine
+    db.session.commit()
     if engine.dialect.name == "sqlite":
-        if db.session.scalar(text("SELECT 1 FROM sqlite_master WHERE name = 'customers_email_fts'")):
-            db.session.execute(
-                text("INSERT INTO customers_email_fts(customers_email_fts) VALUES ('optimize')")
-            )
-        db.session.commit()
         db.checkpoint(engine)
         return
-    db.session.commit()
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
         connection.exec_driver_sql(f"VACUUM {', '.join(TOUCHED)}")

@@ -213,6 +213,7 @@ def delete_customer(actor: Actor, org: Organization, customer: Customer) -> None
     emit(org, "customers.destroy", customer)
     db.session.delete(customer)
     db.session.flush()
+    traces.purge_search_index()
     db.forget_on_commit()
 
 

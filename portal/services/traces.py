@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import and_, delete, func, null, or_, select, update
+from sqlalchemy import and_, delete, func, null, or_, select, text, update
 
 from portal import db
 from portal.models import ActionToken, LoginSession, OAuthToken, OutboxMessage
@@ -33,7 +33,8 @@ WRITES = {
 def erase(customer_ids: list[int], addresses: set[tuple[int, str]]) -> None:
     """End the customers' sessions and tokens (clearing their network details and custom claims), delete their
     action links and any pending sign-up for their addresses, and erase the emails they were sent. `addresses` holds
-    (organization id, email) pairs: an address is only ever matched within its own org."""
+    (organization id, email) pairs: an address is only ever matched within its own org. The addresses the customers
+    were emailed at (an earlier email, before a change) count too."""
     now = db.utcnow()
     sessions, tokens = LoginSession.__table__, OAuthToken.__table__
     db.session.execute(
@@ -46,8 +47,28 @@ def erase(customer_ids: list[int], addresses: set[tuple[int, str]]) -> None:
         .where(tokens.c.owner_type == "customer", tokens.c.owner_id.in_(customer_ids))
         .values(revoked_at=func.coalesce(tokens.c.revoked_at, now), custom_claim=null())
     )
+    addresses = addresses | _former_addresses(customer_ids)
     _delete_action_tokens(customer_ids, addresses)
     _erase_outbox(customer_ids, addresses)
+
+
+def _former_addresses(customer_ids: list[int]) -> set[tuple[int, str]]:
+    outbox = OutboxMessage.__table__
+    rows = db.session.execute(
+        select(outbox.c.organization_id, outbox.c.recipients).where(
+            outbox.c.customer_id.in_(customer_ids), outbox.c.kind == "email"
+        )
+    ).all()
+    return {(row.organization_id, to) for row in rows for to in row.recipients or []}
+
+
+def purge_search_index() -> None:
+    """SQLite's FTS5 email index keeps deleted trigrams in old segments until they merge: merge them now (after the
+    emails were replaced or their rows deleted, and flushed)."""
+    if db.session.get_bind().dialect.name != "sqlite":
+        return
+    if db.session.scalar(text("SELECT 1 FROM sqlite_master WHERE name = 'customers_email_fts'")):
+        db.session.execute(text("INSERT INTO customers_email_fts(customers_email_fts) VALUES ('optimize')"))
 
 
 def _delete_action_tokens(customer_ids: list[int], addresses: set[tuple[int, str]]) -> None:
