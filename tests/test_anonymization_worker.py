@@ -530,9 +530,7 @@ def test_a_cancel_racing_the_start_waits_then_is_refused(app, committed, is_post
     db.session.commit()
     org_id, user_id, public_id = org.id, admin.id, customer.public_id
 
-    [claimed] = claims.claim(
-        timedelta(seconds=300)
-    )  # the worker holds the customer, step 1 not committed
+    [claimed] = claims.claim(timedelta(seconds=300))  # the worker holds the customer, step 1 not committed
     anonymizer.start(*claimed)
     db.session.flush()
     thread, outcome = in_thread(app, lambda: cancel(org_id, user_id, public_id))

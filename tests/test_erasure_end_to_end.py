@@ -51,7 +51,9 @@ class Mailbox:
 def mailbox(app, committed, tmp_path, monkeypatch):  # noqa: F811 - the fixture imported above
     monkeypatch.setitem(app.config, "MAIL_DIR", str(tmp_path / "mail"))
     monkeypatch.setitem(app.config, "SMTP_URL", None)
-    monkeypatch.setattr(app, "test_client_class", TransactionalClient)  # a fresh `g` per request, as in production
+    monkeypatch.setattr(
+        app, "test_client_class", TransactionalClient
+    )  # a fresh `g` per request, as in production
     return Mailbox(app, tmp_path / "mail")
 
 
