@@ -28,7 +28,7 @@ from portal.models import (
 )
 from portal.models.staff import ApplicationKind, Role
 from portal.security.tokens import TokenContext
-from portal.services import addresses, anonymization, customers, groups, orders
+from portal.services import accounts, addresses, anonymization, customers, groups, orders
 from portal.services.audit import Actor, record
 
 READ = frozenset({"list", "retrieve"})
@@ -173,7 +173,10 @@ def _create_customer(
         relationships, {"customer_group"} if ctx.kind is ApplicationKind.INTEGRATION else set()
     )
     group = _related("customer_groups", ctx, relationships.get("customer_group"), "customer_group")
-    return customers.create_customer(actor_of(ctx), ctx.organization, attributes, customer_group=group)
+    customer = customers.create_customer(actor_of(ctx), ctx.organization, attributes, customer_group=group)
+    if customer.has_password:
+        accounts.request_address_check(ctx.organization, customer)
+    return customer
 
 
 def _update_customer(
@@ -186,7 +189,10 @@ def _update_customer(
         relationships, {"customer_group"} if ctx.kind is ApplicationKind.INTEGRATION else set()
     )
     actor = actor_of(ctx)
-    if attributes:
+    if ctx.customer is not None:
+        accounts.update_own(ctx.organization, customer, attributes)
+    elif attributes:
+        attributes.pop("_current_password", None)
         customers.update_customer(actor, ctx.organization, customer, attributes)
     if "customer_group" in relationships:
         group = _related("customer_groups", ctx, relationships["customer_group"], "customer_group")
@@ -295,6 +301,7 @@ CUSTOMERS = Resource(
             sortable=True,
         ),
         Attr("anonymization_info", read=lambda o, c: anonymization.info(o), kind="object"),
+        Attr("_current_password", write_only=True, updatable=True),
         Attr("_request_anonymization", write_only=True, updatable=True),
         Attr("_cancel_anonymization", write_only=True, updatable=True),
         Attr(
@@ -477,10 +484,7 @@ def _create_customer_address(ctx: TokenContext, attributes: dict[str, Any], rela
     address = db.session.scalar(
         select(Address).where(Address.organization_id == ctx.organization.id, Address.public_id == address_id)
     )
-    linked = address is not None and db.session.scalar(
-        select(CustomerAddress.id).where(CustomerAddress.address_id == address.id)
-    )
-    if address is None or linked:
+    if address is None:
         raise Invalid(
             "The related resource was not found or is already in an address book",
             field="address",

@@ -70,6 +70,13 @@ def find_by_email(org: Organization, email: str) -> Customer | None:
     )
 
 
+def receives_by_email(customer: Customer) -> bool:
+    """Whether data that arrives by this customer's address alone (an order's `customer_email`) may join it: a guest
+    record (nobody can sign in to it) or an account whose address was proven by an emailed link. An account someone
+    created with a password for an address never verified (API sign-up) waits for its link (SECURITY.md)."""
+    return customer.email_verified_at is not None or not customer.has_password
+
+
 def _taken(org: Organization, column: Any, value: str, customer: Customer | None) -> bool:
     query = select(exists().where(Customer.organization_id == org.id, column == value))
     if customer is not None and customer.id is not None:
