@@ -10,12 +10,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from flask import current_app, request
+from limits import parse as parse_limit
 from sqlalchemy import Select, false, select
 from sqlalchemy.orm import joinedload, selectinload
 
 from portal import db
 from portal.api.jsonapi import ApiError
 from portal.errors import Forbidden, Invalid
+from portal.extensions import limiter
 from portal.models import (
     Address,
     AnonymizationRequest,
@@ -166,12 +169,27 @@ def _refuse_relationships(relationships: dict[str, Any], allowed: set[str]) -> N
 TRIGGERS = ("_request_anonymization", "_cancel_anonymization")
 
 
+def _count_sign_up(ctx: TokenContext) -> None:
+    """A guest token's sign-up spends the client's and the IP's budget, taken or not: it bounds both mass sign-ups
+    and probing which addresses are registered (the 422 `taken` answer, kept as Commerce Layer has it)."""
+    if ctx.customer is not None or ctx.kind is not ApplicationKind.SALES_CHANNEL:
+        return
+    budgets = (
+        ("SIGNUP_RATE_LIMIT", f"signup-ip:{request.remote_addr}"),
+        ("SIGNUP_CLIENT_RATE_LIMIT", f"signup-client:{ctx.application.client_id}"),
+    )
+    for setting, key in budgets:
+        if not limiter.limiter.hit(parse_limit(current_app.config[setting]), key):
+            raise ApiError(429, "TOO_MANY_REQUESTS", "Too many requests", "Too many sign-ups: try again later.")
+
+
 def _create_customer(
     ctx: TokenContext, attributes: dict[str, Any], relationships: dict[str, Any]
 ) -> Customer:
     _refuse_relationships(
         relationships, {"customer_group"} if ctx.kind is ApplicationKind.INTEGRATION else set()
     )
+    _count_sign_up(ctx)
     group = _related("customer_groups", ctx, relationships.get("customer_group"), "customer_group")
     customer = customers.create_customer(actor_of(ctx), ctx.organization, attributes, customer_group=group)
     if customer.has_password:

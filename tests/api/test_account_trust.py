@@ -3,6 +3,7 @@ that is not (or not only) theirs."""
 
 from __future__ import annotations
 
+import json
 import re
 
 from sqlalchemy import func, select
@@ -10,7 +11,7 @@ from sqlalchemy import func, select
 from portal import db
 from portal.models import Address, CustomerAddress, Order, OutboxMessage
 from portal.services import customers
-from tests.api.conftest import customer_token
+from tests.api.conftest import MEDIA, customer_token
 from tests.api.test_resources import ADDRESS, doc, ref
 from tests.factories import PASSWORD, make_customer, make_market, make_order
 from tests.shop.conftest import post_form
@@ -173,3 +174,27 @@ def test_a_customer_token_links_only_addresses_it_can_already_see(api, tenant):
     assert (
         api("POST", "/api/customer_addresses", tenant.admin, book).status_code == 201
     )  # the back office may
+
+
+def test_guest_sign_ups_are_rate_limited_per_ip_and_per_client(api, tenant, app, monkeypatch):
+    """Item 6: `taken` (422) vs created (201) stays, as in Commerce Layer; the probing it allows is bounded."""
+    monkeypatch.setitem(app.config, "SIGNUP_RATE_LIMIT", "3 per hour")
+    monkeypatch.setitem(app.config, "SIGNUP_CLIENT_RATE_LIMIT", "5 per hour")
+    make_customer(tenant.org, VICTIM)
+    probe = doc("customers", {"email": VICTIM})
+    answers = [api("POST", "/api/customers", tenant.guest, probe).status_code for _ in range(4)]
+    assert answers == [422, 422, 422, 429]
+    new = doc("customers", {"email": "fresh@example.com"})
+    assert api("POST", "/api/customers", tenant.guest, new).status_code == 429  # the IP's budget is spent
+    headers = {"Accept": MEDIA, "Content-Type": MEDIA, "Authorization": f"Bearer {tenant.guest}"}
+    elsewhere = [
+        api.client.post(
+            "/api/customers",
+            data=json.dumps(probe),
+            headers=headers,
+            environ_base={"REMOTE_ADDR": f"192.0.2.{n}"},
+        )
+        for n in range(3)
+    ]
+    assert [r.status_code for r in elsewhere] == [422, 422, 429]  # the client's budget (5) is spent too
+    assert api("POST", "/api/customers", tenant.admin, new).status_code == 201  # integrations are not counted
