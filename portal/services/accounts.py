@@ -81,6 +81,7 @@ def verify_sign_up(org: Organization, token: str) -> Customer:
     email, password_hash = row.payload["email"], row.payload["password_hash"]
     row.payload = {"email": email}  # the hash is not kept once used
     customer = customers.find_by_email(org, email)
+    customer = customers.lock(customer.id) if customer is not None else None
     if customer is not None and (customer.has_password or not customer.is_active):
         raise Invalid("This account is already active: sign in instead", field="token", code="taken")
     actor = Actor.of_customer(customer) if customer else Actor("customer")
@@ -136,7 +137,7 @@ def request_email_change(org: Organization, customer: Customer, new_email: str, 
 def confirm_email_change(org: Organization, token: str) -> Customer:
     """Follow the confirmation link: the address is now proven, so it becomes the customer's email."""
     row = _redeem(org, "change_email", token)
-    customer = db.session.get(Customer, row.principal_id)
+    customer = customers.lock(row.principal_id)
     if customer is None or customer.organization_id != org.id:
         raise Invalid(NOT_VERIFIED, field="token", code="invalid")
     try:

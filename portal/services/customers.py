@@ -60,6 +60,17 @@ def get_customer(org: Organization, public_id: str, *, lock: bool = False) -> Cu
     return customer
 
 
+def lock(customer_id: int) -> Customer | None:
+    """Take the customer's row lock (PostgreSQL; SQLite's writers are serialized anyway) and re-read it: every door
+    that changes a customer does, so a change cannot interleave with another or with the anonymization worker."""
+    return db.session.scalar(
+        select(Customer)
+        .where(Customer.id == customer_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+
+
 def find_by_email(org: Organization, email: str) -> Customer | None:
     try:
         normalized = validation.email(email)

@@ -61,7 +61,7 @@ def complete_reset(
     if found is None or found.reset_password_at is not None or found.expires_at <= db.utcnow():
         raise Invalid("is invalid or has expired", field="_reset_password_token", code="invalid")
     reset = found
-    customer = reset.customer
+    customer = customers.lock(reset.customer_id)
     customers.set_password(actor, org, customer, password)  # checks policy and ends all sessions
     reset.reset_password_at = db.utcnow()
     if customer.email_verified_at is None:
