@@ -5,12 +5,13 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
-from flask import Flask, Response, g, make_response, render_template, request
+from flask import Flask, Response, g, make_response, redirect, render_template, request, url_for
 from flask_login import current_user
 from jinja2_fragments.flask import render_block
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from portal import db
+from portal.errors import error_document, error_object
 
 HTMX_CONFIG = (
     '{"includeIndicatorStyles":false,"allowEval":false,"allowScriptTags":false,"historyCacheSize":0,'
@@ -19,10 +20,15 @@ HTMX_CONFIG = (
 )
 
 
+def from_htmx() -> bool:
+    """Any request htmx sent, boosted navigations included: it must be redirected with HX-Redirect, not a 303."""
+    return request.headers.get("HX-Request") == "true"
+
+
 def is_htmx() -> bool:
     """A partial-update request (not a boosted navigation or a history restore, which need the full page)."""
     return (
-        request.headers.get("HX-Request") == "true"
+        from_htmx()
         and request.headers.get("HX-Boosted") != "true"
         and request.headers.get("HX-History-Restore-Request") != "true"
     )
@@ -37,6 +43,36 @@ def render(template: str, block: str | None = None, *, status: int = 200, **cont
     response = make_response(html, status)
     response.vary.add("HX-Request")
     return response
+
+
+def hx_redirect(location: str, status: int = 204) -> Response:
+    """Send the browser to `location`: 303 for a plain request; for htmx an empty `status` with HX-Redirect, so the
+    whole page (and the URL) changes instead of the redirected page being swapped into a fragment."""
+    if from_htmx():
+        response = make_response("", status)
+        response.headers["HX-Redirect"] = location
+        return response
+    return redirect(location, 303)
+
+
+def see_other(endpoint_or_url: str, *, fragment: bool = False, **values: Any) -> Response:
+    """After a successful POST: go to a URL (it holds a "/") or an endpoint built with `values`.
+
+    A whole-page move answers htmx with HX-Redirect. With `fragment=True` the page answers the block an htmx form
+    targets: a 303 for everyone, which htmx follows with HX-Request kept, so the GET renders only that block.
+    """
+    location = endpoint_or_url if "/" in endpoint_or_url else url_for(endpoint_or_url, **values)
+    return redirect(location, 303) if fragment else hx_redirect(location)
+
+
+def form_status(form: Any) -> int:
+    """The one rule for a form page's status: 422 when the form has errors (field or form-wide), else 200."""
+    return 422 if form.errors else 200
+
+
+def not_found_page(_error: Exception) -> Response:
+    """A service's NotFound (an id of another org, or no such id) in an HTML door is the ordinary 404 page."""
+    return render("errors/404.html", status=404)
 
 
 def csp_nonce() -> str:
@@ -86,20 +122,9 @@ def _commit(response: Response) -> Response:
 
 def _database_unavailable(error: Exception) -> Response:
     db.session.rollback()
-    if request.path.startswith(("/api/", "/oauth/", "/provisioning/")):
-        body = {
-            "errors": [
-                {
-                    "title": "Service unavailable",
-                    "detail": "The database is unavailable, try again later",
-                    "code": "SERVICE_UNAVAILABLE",
-                    "status": "503",
-                }
-            ]
-        }
-        response = make_response(body, 503)
-        if request.path.startswith("/api/"):
-            response.content_type = "application/vnd.api+json"
+    if _json_path():
+        detail = "The database is unavailable, try again later"
+        response = _json_error(503, "SERVICE_UNAVAILABLE", "Service unavailable", detail)
     else:
         response = render("errors/503.html", status=503)
     response.headers["Retry-After"] = "5"
@@ -119,19 +144,21 @@ def init_app(app: Flask) -> None:
 
 def _error_page(error: Any) -> Response:
     status = getattr(error, "code", 500) or 500
-    if request.path.startswith(("/api/", "/oauth/", "/provisioning/")):
-        return make_response(
-            {
-                "errors": [
-                    {
-                        "title": getattr(error, "name", "Error"),
-                        "detail": getattr(error, "description", "Server error"),
-                        "code": str(getattr(error, "name", "error")).upper().replace(" ", "_"),
-                        "status": str(status),
-                    }
-                ]
-            },
-            status,
-        )
+    if _json_path():
+        name = getattr(error, "name", "Error")
+        code = str(getattr(error, "name", "error")).upper().replace(" ", "_")
+        return _json_error(status, code, name, getattr(error, "description", "Server error"))
     template = f"errors/{status}.html" if status in (404, 500) else "errors/generic.html"
     return render(template, status=status, error=error)
+
+
+def _json_path() -> bool:
+    return request.path.startswith(("/api/", "/oauth/", "/provisioning/"))
+
+
+def _json_error(status: int, code: str, title: str, detail: str) -> Response:
+    """The app-wide error pages for JSON doors; under /api/ in the JSON:API media type, like the API's own errors."""
+    response = make_response(error_document(error_object(status, code, title, detail)), status)
+    if request.path.startswith("/api/"):
+        response.content_type = "application/vnd.api+json"
+    return response

@@ -3,15 +3,10 @@
 from flask import Blueprint
 
 from portal.errors import NotFound
-from portal.web import render
+from portal.web import not_found_page
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
-
-
-@bp.errorhandler(NotFound)
-def _not_found(_error: NotFound):
-    """A service's NotFound (an id of another org, or no such id) is an ordinary 404 page."""
-    return render("errors/404.html", status=404)
+bp.register_error_handler(NotFound, not_found_page)
 
 
 from portal.admin import auth, customers, groups, privacy, settings  # noqa: E402, F401 - register the views

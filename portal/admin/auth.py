@@ -5,12 +5,12 @@ from __future__ import annotations
 import time
 from urllib.parse import urlsplit
 
-from flask import abort, g, request, session, url_for
+from flask import g, request, session, url_for
 
 from portal.admin import bp
 from portal.admin.forms import AcceptInviteForm, CodeForm, LoginForm, PasswordConfirmForm
-from portal.admin.guard import requires, requires_staff, see_other
-from portal.errors import DomainError, NotFound
+from portal.admin.guard import requires, requires_staff
+from portal.errors import DomainError
 from portal.forms import show_error
 from portal.models import User
 from portal.models.staff import Role
@@ -18,7 +18,7 @@ from portal.security import sessions, throttle
 from portal.security.routes import Policy, allow
 from portal.services import staff
 from portal.services.audit import Actor
-from portal.web import render
+from portal.web import form_status, render, see_other
 
 PENDING_TTL = 300  # seconds between the password step and the code step
 
@@ -61,7 +61,7 @@ def login():
             session["admin_pending"] = {"user": user.public_id, "at": time.time()}
             return see_other(url_for("admin.login_code", next=request.values.get("next")))
         form.form_errors.append("Wrong email or password, or too many attempts. Try again later.")
-    status = 422 if form.errors or form.form_errors else 200
+    status = form_status(form)
     return render("admin/auth/login.html", "login_form", status=status, form=form)
 
 
@@ -89,7 +89,7 @@ def login_code():
         if ok:
             return _after_login(user)
         form.code.errors.append("is not a valid code")
-    status = 422 if form.errors else 200
+    status = form_status(form)
     return render("admin/auth/code.html", "code_form", status=status, form=form)
 
 
@@ -149,17 +149,14 @@ def reauth():
             staff.confirm_presence(sessions.current())
             return see_other(_safe_next(url_for("admin.dashboard", org_slug=g.org.slug)))
         form.password.errors.append("is not your password")
-    status = 422 if form.errors else 200
+    status = form_status(form)
     return render("admin/auth/reauth.html", status=status, form=form, org=g.org, next=_safe_next(""))
 
 
 @bp.route("/invite/<token>", methods=["GET", "POST"])
 @allow(Policy.PUBLIC)
 def invite_accept(token: str):
-    try:
-        _row, user = staff.invite_for(token)
-    except NotFound:
-        abort(404)
+    _row, user = staff.invite_for(token)
     form = AcceptInviteForm()
     if form.validate_on_submit():
         try:
@@ -173,5 +170,5 @@ def invite_accept(token: str):
             show_error(form, error)
         else:
             return see_other(url_for("admin.login"))
-    status = 422 if form.errors or form.form_errors else 200
+    status = form_status(form)
     return render("admin/auth/invite.html", status=status, form=form, user=user)

@@ -6,13 +6,13 @@ from flask import flash, g, request, url_for
 
 from portal.admin import bp
 from portal.admin.forms import ApplicationForm, ConfirmForm, InviteForm, RoleForm, SettingsForm
-from portal.admin.guard import requires, see_other
+from portal.admin.guard import requires
 from portal.errors import DomainError
 from portal.forms import show_error
 from portal.models.staff import Role
 from portal.services import audit, orgs, staff
 from portal.services.audit import Actor
-from portal.web import render
+from portal.web import render, see_other
 
 
 @bp.get("/<org_slug>/audit")

@@ -12,7 +12,7 @@ from typing import Any
 
 from flask import Response, jsonify, request
 
-from portal.errors import DomainError
+from portal.errors import DomainError, error_document, error_object
 
 MEDIA_TYPE = "application/vnd.api+json"
 PAGE_SIZE_DEFAULT = 10
@@ -58,7 +58,7 @@ def filter_not_allowed(predicate: str) -> ApiError:
 def error_response(
     status: int, errors: list[dict[str, Any]], headers: dict[str, str] | None = None
 ) -> Response:
-    response = jsonify({"errors": errors})
+    response = jsonify(error_document(*errors))
     response.status_code = status
     response.content_type = MEDIA_TYPE
     for name, value in (headers or {}).items():
@@ -67,12 +67,7 @@ def error_response(
 
 
 def api_error(error: ApiError) -> Response:
-    body: dict[str, Any] = {
-        "title": error.title,
-        "detail": error.detail,
-        "code": error.code,
-        "status": str(error.status),
-    }
+    body = error_object(error.status, error.code, error.title, error.detail)
     if error.pointer:
         body["source"] = {"pointer": error.pointer}
     elif error.parameter:
@@ -85,20 +80,20 @@ def api_error(error: ApiError) -> Response:
 def domain_error(error: DomainError) -> Response:
     """A service's refusal as Commerce Layer's error object (field errors point into the document)."""
     status = error.status if error.status in _DOMAIN_CODES else 422
-    title = error.message
-    body: dict[str, Any] = {"title": title, "code": _DOMAIN_CODES[status], "status": str(status)}
+    title = {401: "Unauthorized", 404: "Record not found"}.get(status, error.message)
     if error.field and status == 422:
         base = error.field.split(".")[0]
-        body["detail"] = f"{error.field} - {error.message}"
         where = "relationships" if base in RELATIONSHIP_FIELDS else "attributes"
-        body["source"] = {"pointer": f"/data/{where}/{base}"}
-        body["meta"] = {"error": error.code, **error.meta}
+        body = error_object(
+            status,
+            _DOMAIN_CODES[status],
+            title,
+            f"{error.field} - {error.message}",
+            source={"pointer": f"/data/{where}/{base}"},
+            meta={"error": error.code, **error.meta},
+        )
     else:
-        body["detail"] = error.message
-    if status == 401:
-        body["title"] = "Unauthorized"
-    if status == 404:
-        body["title"] = "Record not found"
+        body = error_object(status, _DOMAIN_CODES[status], title, error.message)
     return error_response(status, [body])
 
 

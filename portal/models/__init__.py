@@ -1,5 +1,7 @@
 """SQLAlchemy models. Importing this package registers every table on `Base.metadata`."""
 
+from typing import Any
+
 from portal.models.audit import AuditEvent, OutboxMessage
 from portal.models.auth import ActionToken, LoginSession, OAuthToken, UsedAssertion
 from portal.models.customers import (
@@ -13,6 +15,13 @@ from portal.models.customers import (
 from portal.models.orders import Order
 from portal.models.orgs import CustomerGroup, Market, Organization
 from portal.models.staff import Application, Membership, User
+
+
+def column_length(column: Any) -> int:
+    """A string column's declared length (`Customer.email` or `table.c.email`): the one source for the services'
+    and forms' length checks, so a number is never re-typed beside the schema."""
+    return column.type.length  # type: ignore[no-any-return]
+
 
 __all__ = [
     "ActionToken",
@@ -34,4 +43,5 @@ __all__ = [
     "PasswordReset",
     "UsedAssertion",
     "User",
+    "column_length",
 ]

@@ -8,24 +8,29 @@ from sqlalchemy import exists, or_, select
 
 from portal import db
 from portal.errors import Invalid, NotFound
-from portal.models import Address, AuditEvent, Customer, CustomerAddress, Order
+from portal.models import Address, AuditEvent, Customer, CustomerAddress, Order, column_length
 from portal.models.orgs import Organization
 from portal.services import validation
-from portal.services.audit import Actor, emit, record
+from portal.services.audit import Actor, apply_changes, emit, record
 
+# The postal attributes in the order forms show them: the shop's address form and the API list these.
+POSTAL_FIELDS = (
+    "first_name",
+    "last_name",
+    "company",
+    "line_1",
+    "line_2",
+    "city",
+    "zip_code",
+    "state_code",
+    "country_code",
+    "phone",
+)
+# Free-text attributes, each checked against its column's length (the country code has its own rule).
 TEXT_FIELDS = {
-    "first_name": 255,
-    "last_name": 255,
-    "company": 255,
-    "line_1": 255,
-    "line_2": 255,
-    "city": 255,
-    "zip_code": 32,
-    "state_code": 32,
-    "phone": 64,
-    "billing_info": 255,
-    "reference": 255,
-    "reference_origin": 255,
+    name: column_length(getattr(Address, name))
+    for name in (*POSTAL_FIELDS, "billing_info", "reference", "reference_origin")
+    if name != "country_code"
 }
 FIELDS = frozenset({*TEXT_FIELDS, "business", "country_code", "email", "notes", "lat", "lng", "metadata"})
 
@@ -124,12 +129,7 @@ def add_to_address_book(
 
 def update_address(actor: Actor, org: Organization, address: Address, attributes: dict[str, Any]) -> Address:
     values = clean(attributes, current=address)
-    changed = [k for k, v in values.items() if getattr(address, k) != v]
-    for key in changed:
-        setattr(address, key, values[key])
-    if changed:
-        db.session.flush()
-        record(actor, org, "address.update", address, [k.rstrip("_") for k in changed])
+    apply_changes(actor, org, "address.update", address, values)
     return address
 
 
@@ -239,10 +239,5 @@ def update_entry(
 ) -> CustomerAddress:
     """Change an address-book entry's own attributes (reference, reference_origin, metadata)."""
     values = _entry_values(attributes)
-    changed = [k for k, v in values.items() if getattr(entry, k) != v]
-    for key in changed:
-        setattr(entry, key, values[key])
-    if changed:
-        db.session.flush()
-        record(actor, org, "customer_address.update", entry, [k.rstrip("_") for k in changed])
+    apply_changes(actor, org, "customer_address.update", entry, values)
     return entry

@@ -64,6 +64,22 @@ def record(
     return event
 
 
+def apply_changes(actor: Actor, org: Organization, action: str, resource: Any, values: dict[str, Any]) -> list[str]:
+    """Set the values that differ from the model's and record one `action` event naming what changed.
+
+    Keys are model attributes; the event names public fields (`metadata_` is recorded as `metadata`). Returns
+    those names; nothing changed means no write and no event.
+    """
+    changed = [key for key, value in values.items() if getattr(resource, key) != value]
+    for key in changed:
+        setattr(resource, key, values[key])
+    names = [key.rstrip("_") for key in changed]
+    if changed:
+        db.session.flush()
+        record(actor, org, action, resource, names)
+    return names
+
+
 def emit(
     org: Organization, topic: str, resource: Any, *, customer: Customer | None = None, **payload: Any
 ) -> OutboxMessage:

@@ -18,6 +18,7 @@ from portal.models import (
     LoginSession,
     OAuthToken,
     Order,
+    column_length,
 )
 from portal.models.customers import CustomerStatus
 from portal.models.orders import OrderStatus
@@ -41,16 +42,20 @@ UPDATABLE = frozenset(
 )
 
 
+def _length(field: str) -> int:
+    return column_length(getattr(Customer, field))
+
+
 def _clean(field: str, value: Any) -> Any:
     match field:
         case "email":
             return validation.email(value)
         case "shopper_reference":
-            return validation.text(value, field, min_length=3, max_length=128, required=True)
+            return validation.text(value, field, min_length=3, max_length=_length(field), required=True)
         case "profile_id":
-            return validation.text(value, field, min_length=1, max_length=128, required=True)
+            return validation.text(value, field, min_length=1, max_length=_length(field), required=True)
         case "tax_exemption_code" | "reference" | "reference_origin":
-            return validation.text(value, field, max_length=255)
+            return validation.text(value, field, max_length=_length(field))
         case "metadata":
             return validation.metadata(value)
     raise Invalid("is not an allowed attribute", field=field, code="unpermitted")

@@ -8,7 +8,7 @@ from sqlalchemy import exists, func, select
 
 from portal import db
 from portal.errors import Invalid, NotFound
-from portal.models import Customer, Market, Order
+from portal.models import Customer, Market, Order, column_length
 from portal.models.orders import OrderStatus
 from portal.models.orgs import Organization
 from portal.services import addresses, customers, validation
@@ -89,7 +89,8 @@ def create_order(
         raise Invalid(
             "is private to a customer group this customer is not in", field="market", code="invalid"
         )
-    number = validation.text(attributes.get("number"), "number", max_length=32) or _next_number(org)
+    number = validation.text(attributes.get("number"), "number", max_length=column_length(Order.number))
+    number = number or _next_number(org)
     if db.session.scalar(select(exists().where(Order.organization_id == org.id, Order.number == number))):
         raise Invalid("has already been taken", field="number", code="taken")
     order = Order(
@@ -100,7 +101,9 @@ def create_order(
         guest=customer is None or not customer.has_password,
         customer_email=customer.email if customer else email,
         currency_code=validation.currency_code(attributes.get("currency_code", "EUR")),
-        language_code=validation.text(attributes.get("language_code"), "language_code", max_length=8) or "en",
+        language_code=validation.text(
+            attributes.get("language_code"), "language_code", max_length=column_length(Order.language_code)
+        ) or "en",
         reference=validation.text(attributes.get("reference"), "reference"),
         reference_origin=validation.text(attributes.get("reference_origin"), "reference_origin"),
         metadata_=validation.metadata(attributes.get("metadata")),

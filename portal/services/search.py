@@ -32,6 +32,14 @@ PAGE_SIZE = 50
 SORTS = {"newest": "Newest first", "oldest": "Oldest first", "email": "Email A→Z"}
 MATCHES = {"contains": "contains", "prefix": "starts with"}
 KINDS = {"registered": "Registered", "guest": "Guest"}
+# The search form's options, from the tables `parse` checks against, so a template never re-types them.
+CHOICES = {
+    "match": MATCHES,
+    "status": {status.value: status.value for status in CustomerStatus},
+    "kind": KINDS,
+    "anonymization": {status.value: status.value for status in AnonymizationStatus},
+    "sort": SORTS,
+}
 
 @dataclass(frozen=True)
 class Query:

@@ -15,12 +15,12 @@ from sqlalchemy import func, select
 
 from portal import db
 from portal.errors import Invalid, NotFound
-from portal.models import ActionToken, Application, Membership, Organization, User
+from portal.models import ActionToken, Application, Membership, Organization, User, column_length
 from portal.models.customers import AnonymizationStatus, Customer, DeletionRequest, DeletionRequestStatus
 from portal.models.staff import ApplicationKind, Role
 from portal.security import passwords
 from portal.services import mail, orgs, validation
-from portal.services.audit import Actor, record
+from portal.services.audit import Actor, apply_changes, record
 
 RECOVERY_CODES = 10
 INVITE_LIFETIME = timedelta(days=7)
@@ -236,7 +236,9 @@ def update_settings(actor: Actor, org: Organization, values: dict[str, Any]) -> 
     """Branding, framing origins, anonymization delay, and the admin 2FA requirement of an organization."""
     clean: dict[str, Any] = {}
     if "name" in values:
-        clean["name"] = validation.text(values["name"], "name", max_length=255, required=True)
+        clean["name"] = validation.text(
+            values["name"], "name", max_length=column_length(Organization.name), required=True
+        )
     if "primary_color" in values:
         color = (values["primary_color"] or "").strip().lower()
         if len(color) != 7 or color[0] != "#" or any(ch not in "0123456789abcdef" for ch in color[1:]):
@@ -244,7 +246,8 @@ def update_settings(actor: Actor, org: Organization, values: dict[str, Any]) -> 
         clean["primary_color"] = color
     if "logo_url" in values:
         logo = (values["logo_url"] or "").strip() or None
-        if logo and (urlsplit(logo).scheme != "https" or not urlsplit(logo).hostname or len(logo) > 500):
+        too_long = len(logo or "") > column_length(Organization.logo_url)
+        if logo and (urlsplit(logo).scheme != "https" or not urlsplit(logo).hostname or too_long):
             raise Invalid("must be an https:// URL", field="logo_url", code="invalid")
         clean["logo_url"] = logo
     if "allowed_origins" in values:
@@ -257,12 +260,7 @@ def update_settings(actor: Actor, org: Organization, values: dict[str, Any]) -> 
         clean["anonymization_delay_seconds"] = delay
     if "require_admin_2fa" in values:
         clean["require_admin_2fa"] = bool(values["require_admin_2fa"])
-    changed = [k for k, v in clean.items() if getattr(org, k) != v]
-    for key in changed:
-        setattr(org, key, clean[key])
-    if changed:
-        db.session.flush()
-        record(actor, org, "organization.update", org, changed)
+    apply_changes(actor, org, "organization.update", org, clean)
     return org
 
 

@@ -16,13 +16,15 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from portal import db
+from portal.errors import NotFound
 from portal.models import Customer
 from portal.models.orgs import Organization
 from portal.security.routes import Policy, policy_of
 from portal.services import customers
-from portal.web import set_frame_ancestors
+from portal.web import not_found_page, set_frame_ancestors
 
 bp = Blueprint("shop", __name__, url_prefix="/<org_slug>/account")
+bp.register_error_handler(NotFound, not_found_page)
 
 HEX_COLOR = re.compile(r"#[0-9a-fA-F]{6}")
 # Cross-site POSTs accepted from the org's own storefront origins (the token in the body authenticates).

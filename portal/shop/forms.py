@@ -7,6 +7,8 @@ from flask_wtf import FlaskForm
 from wtforms import EmailField, HiddenField, PasswordField, StringField
 from wtforms.validators import EqualTo, InputRequired, Length, Optional
 
+from portal.services import addresses
+
 REQUIRED = _l("can't be blank")
 
 
@@ -124,15 +126,4 @@ class AddressForm(FlaskForm):
         return {name: (self[name].data or "").strip() or None for name in ADDRESS_FIELDS}
 
 
-ADDRESS_FIELDS = (
-    "first_name",
-    "last_name",
-    "company",
-    "line_1",
-    "line_2",
-    "city",
-    "zip_code",
-    "state_code",
-    "country_code",
-    "phone",
-)
+ADDRESS_FIELDS = addresses.POSTAL_FIELDS
