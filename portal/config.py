@@ -41,6 +41,9 @@ def defaults(instance_path: str) -> dict[str, Any]:
         # Per client_id; None means TOKEN_RATE_LIMIT. A sales channel's client id is public, so anyone could
         # spend a storefront's budget: raise this one for busy storefronts rather than the per-IP limit.
         "TOKEN_CLIENT_RATE_LIMIT": None,
+        # API sign-ups by a public (guest) sales-channel token, counted whatever the answer (SECURITY.md).
+        "SIGNUP_RATE_LIMIT": "10 per hour",  # per client IP
+        "SIGNUP_CLIENT_RATE_LIMIT": "500 per hour",  # per sales channel
         "SMTP_URL": None,  # e.g. smtp://user:pass@host:587?starttls=1; None writes .eml files
         "MAIL_DIR": str(instance / "mail"),
         "MAIL_FROM": "Customer Portal <no-reply@localhost>",

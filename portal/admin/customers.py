@@ -121,7 +121,7 @@ def customer_detail(customer_id: str):
 @bp.route("/<org_slug>/customers/<customer_id>/edit", methods=["GET", "POST"])
 @requires(Role.ADMIN)
 def customer_edit(customer_id: str):
-    customer = customers.get_customer(g.org, customer_id)
+    customer = customers.get_customer(g.org, customer_id, lock=request.method == "POST")
     form = CustomerForm(obj=customer)
     if request.method == "GET":
         import json
@@ -144,7 +144,7 @@ def customer_edit(customer_id: str):
 @bp.post("/<org_slug>/customers/<customer_id>/group")
 @requires(Role.ADMIN)
 def customer_group(customer_id: str):
-    customer = customers.get_customer(g.org, customer_id)
+    customer = customers.get_customer(g.org, customer_id, lock=request.method == "POST")
     form = AssignGroupForm()
     form.group.choices = _group_choices()
     if form.validate_on_submit():
@@ -167,7 +167,7 @@ def customer_group(customer_id: str):
 @requires(Role.ADMIN)
 def customer_password_reset(customer_id: str):
     """Staff never set passwords: they send the customer a reset link."""
-    customer = customers.get_customer(g.org, customer_id)
+    customer = customers.get_customer(g.org, customer_id, lock=request.method == "POST")
     if not ConfirmForm().validate_on_submit():
         return _detail(customer, status=422)
     reset, token = password_resets.request_reset(_actor(), g.org, customer.email)
@@ -182,7 +182,7 @@ def customer_password_reset(customer_id: str):
 @bp.post("/<org_slug>/customers/<customer_id>/delete")
 @requires(Role.ADMIN)
 def customer_delete(customer_id: str):
-    customer = customers.get_customer(g.org, customer_id)
+    customer = customers.get_customer(g.org, customer_id, lock=request.method == "POST")
     if not ConfirmForm().validate_on_submit():
         return _detail(customer, status=422)
     try:
@@ -199,7 +199,7 @@ def customer_delete(customer_id: str):
 @requires_recent_login
 def customer_anonymize(customer_id: str):
     """Request or cancel the customer's anonymization: a confirmation page, then the POST."""
-    customer = customers.get_customer(g.org, customer_id)
+    customer = customers.get_customer(g.org, customer_id, lock=request.method == "POST")
     form = ConfirmForm()
     action = request.values.get("action", "request")
     actions = {

@@ -354,8 +354,8 @@ REGISTRY: dict[str, dict[str, Rule]] = {
 }
 
 # Tables that exist only in migrations (no model): SQLite's FTS5 trigram index over customers.email and its shadow
-# tables. It is external-content and follows customers.email through triggers; the anonymizer optimizes it after a
-# batch, so the trigrams of replaced emails do not linger in old segments.
+# tables. It is external-content and follows customers.email through triggers; erasure merges it
+# (`traces.purge_search_index`), so the trigrams of replaced emails do not linger in old segments.
 _SEARCH_INDEX = "derived from customers.email (search index), rewritten when the email is replaced"
 MIGRATION_ONLY: dict[str, dict[str, Rule]] = {
     "customers_email_fts": {"email": derived(_SEARCH_INDEX)},

@@ -20,7 +20,7 @@ from portal.models import ActionToken, AuditEvent, Customer, DeletionRequest, Lo
 from portal.models.orders import OrderStatus
 from portal.models.orgs import Market, Organization
 from portal.security import passwords, sessions, throttle
-from portal.services import anonymization, customers, groups, mail, validation
+from portal.services import anonymization, customers, groups, mail, orders, password_resets, validation
 from portal.services.audit import Actor, record
 
 LINK_LIFETIME = timedelta(hours=24)
@@ -83,6 +83,7 @@ def verify_sign_up(org: Organization, token: str) -> Customer:
     email, password_hash = row.payload["email"], row.payload["password_hash"]
     row.payload = {"email": email}  # the hash is not kept once used
     customer = customers.find_by_email(org, email)
+    customer = customers.lock(customer.id) if customer is not None else None
     if customer is not None and (customer.has_password or not customer.is_active):
         raise Invalid("This account is already active: sign in instead", field="token", code="taken")
     actor = Actor.of_customer(customer) if customer else Actor("customer")
@@ -90,6 +91,7 @@ def verify_sign_up(org: Organization, token: str) -> Customer:
         customer = customers.create_customer(actor, org, {"email": email})
         actor = Actor.of_customer(customer)
     row.principal_id = customer.id
+    mail.adopt(org, customer, since=row.created_at)
     customer.password_hash = password_hash
     customer.email_verified_at = db.utcnow()
     db.session.flush()
@@ -137,7 +139,7 @@ def request_email_change(org: Organization, customer: Customer, new_email: str, 
 def confirm_email_change(org: Organization, token: str) -> Customer:
     """Follow the confirmation link: the address is now proven, so it becomes the customer's email."""
     row = _redeem(org, "change_email", token)
-    customer = db.session.get(Customer, row.principal_id)
+    customer = customers.lock(row.principal_id)
     if customer is None or customer.organization_id != org.id:
         raise Invalid(NOT_VERIFIED, field="token", code="invalid")
     try:
@@ -145,6 +147,38 @@ def confirm_email_change(org: Organization, token: str) -> Customer:
     except Invalid as error:
         raise Invalid(f"That email address {error.message}", field="token", code=error.code) from None
     customer.email_verified_at = db.utcnow()
+    orders.link_waiting(Actor.of_customer(customer), org, customer)
+    return customer
+
+
+def request_address_check(org: Organization, customer: Customer) -> None:
+    """Email the customer's address a password-reset link: an account made through the API starts unverified, and
+    orders placed by its address wait until that link is used. A reset proves the mailbox and sets the password in
+    one step, so it is safe whoever follows it: the owner keeps the account, and someone who was signed up with a
+    stranger's password takes it over instead of handing their data to that stranger."""
+    reset, token = password_resets.request_reset(Actor.of_customer(customer), org, customer.email)
+    if reset is not None:
+        mail.send(org, customer.email, "confirm_address", customer=customer, token=token)
+
+
+def update_own(org: Organization, customer: Customer, attributes: dict[str, Any]) -> Customer:
+    """A customer's own token changes its customer (the API). Email and password need `_current_password` (a portal
+    extension: Commerce Layer asks for nothing), so a stolen token cannot take the account over. A new email
+    starts unverified: the old address gets a notice, the new one a link."""
+    current = attributes.pop("_current_password", None)
+    if ("email" in attributes or "password" in attributes) and customer.has_password:
+        if not isinstance(current, str) or not current:
+            raise Invalid("can't be blank", field="_current_password", code="blank")
+        if not passwords.verify_password(customer.password_hash, current):
+            raise Invalid("is incorrect", field="_current_password", code="invalid")
+    old = customer.email
+    customers.update_customer(Actor.of_customer(customer), org, customer, attributes)
+    if customer.email != old:
+        customer.email_verified_at = None
+        mail.send(org, old, "email_changed", customer=customer, new_email=customer.email)
+        request_address_check(org, customer)
+    if "password" in attributes:
+        mail.send(org, customer.email, "password_changed", customer=customer)
     return customer
 
 

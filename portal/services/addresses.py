@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import exists, or_, select
 
 from portal import db
 from portal.errors import Invalid, NotFound
-from portal.models import Address, Customer, CustomerAddress, column_length
+from portal.models import Address, AuditEvent, Customer, CustomerAddress, Order, column_length
 from portal.models.orgs import Organization
 from portal.services import validation
 from portal.services.audit import Actor, apply_changes, emit, record
@@ -124,7 +124,7 @@ def add_to_address_book(
     actor: Actor, org: Organization, customer: Customer, attributes: dict[str, Any]
 ) -> CustomerAddress:
     """Create an address and put it in the customer's address book."""
-    return link_address(actor, org, customer, build_address(org, attributes), {})
+    return _link(actor, org, customer, build_address(org, attributes), {})
 
 
 def update_address(actor: Actor, org: Organization, address: Address, attributes: dict[str, Any]) -> Address:
@@ -164,6 +164,27 @@ def _entry_values(attributes: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _linkable(actor: Actor, address: Address) -> bool:
+    """Only a free address may join a book: in no book yet and no order's billing or shipping copy (an order keeps
+    its own copy; linking it would hand the order's recipient to the book's owner). A customer may link only an
+    address it created itself, as recorded by its `address.create` audit event: the addresses its token can see."""
+    taken = select(CustomerAddress.id).where(CustomerAddress.address_id == address.id)
+    copied = select(Order.id).where(
+        or_(Order.billing_address_id == address.id, Order.shipping_address_id == address.id)
+    )
+    if db.session.scalar(select(exists(taken))) or db.session.scalar(select(exists(copied))):
+        return False
+    if actor.customer is None:
+        return True
+    created = select(AuditEvent.id).where(
+        AuditEvent.action == "address.create",
+        AuditEvent.resource_id == address.public_id,
+        AuditEvent.actor_type == "customer",
+        AuditEvent.actor_id == actor.customer.public_id,
+    )
+    return bool(db.session.scalar(select(exists(created))))
+
+
 def unlinked_address(org: Organization, public_id: str | None) -> Address:
     """The address of this org to link into a book: an address sits in one address book only."""
     if public_id is None:
@@ -186,7 +207,19 @@ def unlinked_address(org: Organization, public_id: str | None) -> Address:
 def link_address(
     actor: Actor, org: Organization, customer: Customer, address: Address, attributes: dict[str, Any]
 ) -> CustomerAddress:
-    """Put an existing (unlinked) address of this org into a customer's address book."""
+    """Put an existing address of this org into a customer's address book, if `_linkable` by this actor."""
+    if not _linkable(actor, address):
+        raise Invalid(
+            "The related resource was not found or is already in an address book",
+            field="address",
+            code="invalid",
+        )
+    return _link(actor, org, customer, address, attributes)
+
+
+def _link(
+    actor: Actor, org: Organization, customer: Customer, address: Address, attributes: dict[str, Any]
+) -> CustomerAddress:
     if customer.organization_id != org.id or address.organization_id != org.id:
         raise NotFound("The requested resource was not found", field="customer")
     if customer.anonymized:

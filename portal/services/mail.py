@@ -6,6 +6,7 @@ from typing import Any
 
 from flask import render_template
 from flask_babel import force_locale, get_locale
+from sqlalchemy import select
 
 from portal import db
 from portal.models import Customer, OutboxMessage
@@ -40,3 +41,19 @@ def _message(
             "html": render_template(f"mail/{template}.html", **context),
         },
     )
+
+
+def adopt(org: Organization, customer: Customer, *, since: Any) -> None:
+    """Give this customer the emails sent to its address, without a customer id, since `since` (a sign-up's mail is
+    queued before the customer exists), so its anonymization or deletion finds them by id."""
+    rows = db.session.scalars(
+        select(OutboxMessage).where(
+            OutboxMessage.organization_id == org.id,
+            OutboxMessage.customer_id.is_(None),
+            OutboxMessage.kind == "email",
+            OutboxMessage.created_at >= since,
+        )
+    )
+    for message in rows:
+        if customer.email in message.recipients:
+            message.customer_id = customer.id

@@ -78,9 +78,12 @@ def create_order(
         raise NotFound("The requested resource was not found", field="customer")
     email = attributes.get("customer_email")
     if customer is None and email is not None:
+        email = validation.email(email)
         customer = customers.find_by_email(org, email) or customers.create_customer(
             actor, org, {"email": email}
         )
+        if not customers.receives_by_email(customer):
+            customer = None  # joins the account once its address is verified (link_waiting)
     if customer is not None and customer.anonymized:
         raise Invalid("An anonymized customer cannot place orders", field="customer", code="anonymized")
     if customer is not None and not is_market_open_to(market, customer):
@@ -97,7 +100,7 @@ def create_order(
         customer=customer,
         number=number,
         guest=customer is None or not customer.has_password,
-        customer_email=customer.email if customer else None,
+        customer_email=customer.email if customer else email,
         currency_code=validation.currency_code(attributes.get("currency_code", "EUR")),
         language_code=validation.text(
             attributes.get("language_code"), "language_code", max_length=column_length(Order.language_code)
@@ -116,6 +119,20 @@ def create_order(
     db.session.flush()
     record(actor, org, "order.create", order, sorted(attributes))
     return order
+
+
+def link_waiting(actor: Actor, org: Organization, customer: Customer) -> None:
+    """The address was just proven: orders placed by it while it was unverified join the account."""
+    waiting = db.session.scalars(
+        select(Order).where(
+            Order.organization_id == org.id, Order.customer_id.is_(None), Order.customer_email == customer.email
+        )
+    ).all()
+    for order in waiting:
+        order.customer = customer
+        record(actor, org, "order.update", order, ["customer"])
+    if waiting:
+        customers.refresh_status(actor, org, customer)
 
 
 def place_order(actor: Actor, org: Organization, order: Order) -> Order:

@@ -21,6 +21,7 @@ from portal.errors import NotFound
 from portal.models import Customer
 from portal.models.orgs import Organization
 from portal.security.routes import Policy, policy_of
+from portal.services import customers
 from portal.web import not_found_page, set_frame_ancestors
 
 bp = Blueprint("shop", __name__, url_prefix="/<org_slug>/account")
@@ -72,8 +73,11 @@ def _guard():
     # Only views declared public admit a visitor without a session; every other one needs the org's customer.
     if policy_of(current_app.view_functions[request.endpoint]) is Policy.PUBLIC:
         return None
-    if customer() is None:
+    me = customer()
+    if me is None:
         return redirect(url_for("shop.login", next=_local_path(request.full_path)))
+    if request.method == "POST":
+        customers.lock(me.id)  # re-read under the row lock: a POST may change the customer
     return None
 
 
