@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import secrets
 from typing import Any
+from urllib.parse import urlsplit
 
-from flask import Flask, Response, g, make_response, render_template, request
+from flask import Flask, Response, current_app, g, make_response, render_template, request
+from flask.globals import _cv_request
 from flask_login import current_user
 from jinja2_fragments.flask import render_block
 from sqlalchemy.exc import InterfaceError, OperationalError
@@ -37,6 +39,19 @@ def render(template: str, block: str | None = None, *, status: int = 200, **cont
     response = make_response(html, status)
     response.vary.add("HX-Request")
     return response
+
+
+def external_url(endpoint: str, **values: Any) -> str:
+    """An absolute URL on the configured public base (PORTAL_BASE_URL), never on the request's Host header.
+
+    Emailed links carry live tokens: built from `Host`, a forged header mails the victim a link to the attacker's
+    site (reset poisoning). The same helper serves requests, the worker and the CLI, so no link depends on how the
+    code was reached.
+    """
+    base = urlsplit(current_app.config["BASE_URL"])
+    current_app.inject_url_defaults(endpoint, values)
+    adapter = current_app.url_map.bind(base.netloc, script_name=base.path or "/", url_scheme=base.scheme)
+    return adapter.build(endpoint, values, force_external=True)
 
 
 def csp_nonce() -> str:
@@ -109,7 +124,7 @@ def _database_unavailable(error: Exception) -> Response:
 def init_app(app: Flask) -> None:
     app.after_request(_commit)
     app.after_request(_security_headers)
-    app.jinja_env.globals.update(csp_nonce=csp_nonce, htmx_config=HTMX_CONFIG)
+    app.jinja_env.globals.update(csp_nonce=csp_nonce, htmx_config=HTMX_CONFIG, external_url=external_url)
     # Lost or refused connections are the database being unavailable (503); other database errors are bugs (500).
     app.register_error_handler(OperationalError, _database_unavailable)
     app.register_error_handler(InterfaceError, _database_unavailable)
@@ -132,6 +147,12 @@ def _error_page(error: Any) -> Response:
                 ]
             },
             status,
+        )
+    if (
+        _cv_request.get().url_adapter is None
+    ):  # an untrusted Host (production): no URL can be built for a page
+        return make_response(
+            f"{status} {getattr(error, 'name', 'Error')}\n", status, {"Content-Type": "text/plain"}
         )
     template = f"errors/{status}.html" if status in (404, 500) else "errors/generic.html"
     return render(template, status=status, error=error)

@@ -6,7 +6,7 @@ from math import ceil
 from typing import Any
 from urllib.parse import urlencode
 
-from flask import Response, jsonify, request
+from flask import Response, current_app, jsonify, request
 from sqlalchemy import or_
 
 from portal import db
@@ -63,7 +63,7 @@ class Serializer:
 
     def __init__(self, ctx: TokenContext, query: Query, root: Resource):
         self.ctx, self.query, self.root = ctx, query, root
-        self.base = request.url_root.rstrip("/") + "/api"
+        self.base = current_app.config["BASE_URL"].rstrip("/") + "/api"
         self.included: dict[tuple[str, str], dict[str, Any]] = {}
         self._check_fields()
         self.includes = self._check_includes()
@@ -202,12 +202,17 @@ def _sorted(resource: Resource, statement, query: Query):
     return statement.order_by(*order, resource.model.id)
 
 
+def _this_url() -> str:
+    """The current path on the configured public base: links never echo the request's Host header."""
+    return current_app.config["BASE_URL"].rstrip("/") + request.path
+
+
 def _links(query: Query, page_count: int) -> dict[str, str]:
     def url(number: int) -> str:
         args = {k: v for k, v in request.args.items() if k != "page[number]"}
         args["page[number]"] = str(number)
         args.setdefault("page[size]", str(query.page_size))
-        return f"{request.base_url}?{urlencode(args)}"
+        return f"{_this_url()}?{urlencode(args)}"
 
     links = {"first": url(1), "last": url(max(page_count, 1))}
     if query.page_number > 1:
@@ -325,7 +330,7 @@ def resource_relationship(resource_type: str, resource_id: str, relationship: st
     else:
         related = rel.target(obj)
         data = {"type": target.type, "id": related.public_id} if related is not None else None
-    return _document({"data": data, "links": {"self": request.base_url}})
+    return _document({"data": data, "links": {"self": _this_url()}})
 
 
 def _register() -> None:
