@@ -24,9 +24,19 @@ ACCOUNT_LIMITS: tuple[RateLimitItem, ...] = (parse("10/5 minutes"), parse("100/h
 IP_LIMITS: tuple[RateLimitItem, ...] = (parse("100/5 minutes"),)
 
 
+STAFF = "user"
+STAFF_SECOND_FACTOR = "user-2fa"
+
+
+def customer_scope(org_id: int) -> str:
+    """Customers of different organizations are different accounts, even with one address."""
+    return f"customer:{org_id}"
+
+
 def _keys(scope: str, account: str, ip: str | None) -> list[tuple[RateLimitItem, str]]:
-    """`scope` separates principals (e.g. `customer:<org id>`, `user`); `account` is the normalized email."""
-    pairs = [(item, f"credentials:{scope}:{account.strip().lower()}") for item in ACCOUNT_LIMITS]
+    """`scope` separates principals (`customer_scope(...)`, `STAFF`); `account` is the address as
+    `validation.email_key` normalizes it, so every spelling of one address shares one budget."""
+    pairs = [(item, f"credentials:{scope}:{account}") for item in ACCOUNT_LIMITS]
     if ip:
         pairs += [(item, f"credentials-ip:{ip}") for item in IP_LIMITS]
     return pairs

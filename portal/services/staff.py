@@ -18,7 +18,7 @@ from portal.errors import Invalid, NotFound
 from portal.models import ActionToken, Application, Membership, Organization, User
 from portal.models.customers import AnonymizationStatus, Customer, DeletionRequest, DeletionRequestStatus
 from portal.models.staff import ApplicationKind, Role
-from portal.security import passwords
+from portal.security import passwords, throttle
 from portal.services import mail, orgs, validation
 from portal.services.audit import Actor, record
 
@@ -30,11 +30,25 @@ ISSUER = "Customer Portal"
 # --- sign-in -------------------------------------------------------------------------------------------------
 
 
-def check_password(email: str, password: str) -> User | None:
-    """The active user with this email and password, or None. Same cost whether or not the account exists."""
-    user = orgs.find_user(email)
-    ok = passwords.verify_password(user.password_hash if user else None, password or "")
+def _check_password(email: str, password: Any) -> User | None:
+    user = orgs.find_user(email) if isinstance(email, str) else None
+    secret = password if isinstance(password, str) else ""
+    ok = passwords.verify_password(user.password_hash if user else None, secret)
     return user if ok and user is not None and user.is_active else None
+
+
+def authenticate(email: Any, password: Any, ip: str | None) -> User | None:
+    """The active user with this email and password, or None: the staff login's and re-authentication's one check,
+    behind the lockout keyed on the normalized address. Same cost whether or not the account exists."""
+    found: list[User] = []
+
+    def verify() -> bool:
+        user = _check_password(email, password)
+        found.extend([user] if user else [])
+        return user is not None
+
+    ok = throttle.check(throttle.STAFF, validation.email_key(email), ip, verify)
+    return found[0] if ok else None
 
 
 def record_login(user: User) -> None:
@@ -88,8 +102,7 @@ def enable_totp(actor: Actor, user: User, secret: str, code: str) -> list[str]:
     return codes
 
 
-def verify_second_factor(user: User, code: str) -> bool:
-    """A current TOTP code, or an unused recovery code (which is then used up)."""
+def _second_factor_ok(user: User, code: str) -> bool:
     if user.totp_enabled_at is not None and _code_ok(user.totp_secret, code):
         return True
     digest = passwords.token_digest((code or "").strip().lower())
@@ -99,6 +112,14 @@ def verify_second_factor(user: User, code: str) -> bool:
         record(Actor.of_user(user), None, "user.recovery_code_use", user, ["recovery_code_hashes"])
         return True
     return False
+
+
+def verify_second_factor(user: User, code: Any, ip: str | None) -> bool:
+    """A current TOTP code, or an unused recovery code (which is then used up), behind the second factor's own
+    lockout: the password step already passed, so guessing six digits must not be free."""
+    code = code if isinstance(code, str) else ""
+    account = validation.email_key(user.email)
+    return throttle.check(throttle.STAFF_SECOND_FACTOR, account, ip, lambda: _second_factor_ok(user, code))
 
 
 # --- invitations ---------------------------------------------------------------------------------------------

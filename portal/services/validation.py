@@ -70,6 +70,16 @@ def email(value: Any, field: str = "email") -> str:
     return result.normalized.lower()
 
 
+def email_key(value: Any) -> str:
+    """The address as lookups compare it (NFC, IDNA, lower case), for counters kept per account: `USER@example.com`,
+    `user@example．com` (fullwidth dot) and `user@ｅxample.com` reach one account, so they share one budget. Input that
+    is no address is keyed on itself, trimmed and lower-cased."""
+    try:
+        return email(value)
+    except Invalid:
+        return str(value or "").strip().lower()
+
+
 def code(value: Any, field: str = "code", *, max_length: int = 25) -> str | None:
     """Commerce Layer codes: letters, digits, underscores and hyphens, no spaces."""
     cleaned = text(value, field, max_length=max_length)
