@@ -26,7 +26,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     from portal import db, web
     from portal.extensions import babel, csrf, limiter, login_manager
-    from portal.security import bearer, sessions
+    from portal.security import bearer, counters, sessions  # noqa: F401 - counters registers database://
     from portal.security.routes import Policy, allow
 
     db.init_app(app)

@@ -38,7 +38,9 @@ def defaults(instance_path: str) -> dict[str, Any]:
         "API_COUNT_CACHE_SECONDS": 10,  # how long a list's record_count may be reused (0: always count)
         "PASSWORD_MIN_LENGTH": 8,
         "PASSWORD_MAX_LENGTH": 128,
-        "RATELIMIT_STORAGE_URL": "memory://",
+        # Lockout and rate-limit counters: in the database, shared by every process of this installation
+        # (portal/security/counters.py); redis://… for many machines.
+        "RATELIMIT_STORAGE_URL": "database://",
         "TOKEN_RATE_LIMIT": "30 per minute",
         # Redis (rate-limit storage) down: keep serving, counting in memory per process (SECURITY.md).
         "RATELIMIT_SWALLOW_ERRORS": True,

@@ -13,6 +13,7 @@ from jinja2_fragments.flask import render_block
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from portal import db
+from portal.security import counters
 
 HTMX_CONFIG = (
     '{"includeIndicatorStyles":false,"allowEval":false,"allowScriptTags":false,"historyCacheSize":0,'
@@ -96,6 +97,7 @@ def _commit(response: Response) -> Response:
         db.session.commit()
     else:
         db.session.rollback()
+        counters.keep_after_rollback()  # a refused attempt still counts against its budget
     return response
 
 

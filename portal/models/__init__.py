@@ -1,7 +1,7 @@
 """SQLAlchemy models. Importing this package registers every table on `Base.metadata`."""
 
 from portal.models.audit import AuditEvent, OutboxMessage
-from portal.models.auth import ActionToken, LoginSession, OAuthToken, UsedAssertion
+from portal.models.auth import ActionToken, LoginSession, OAuthToken, ThrottleCounter, UsedAssertion
 from portal.models.customers import (
     Address,
     AnonymizationRequest,
@@ -32,6 +32,7 @@ __all__ = [
     "Organization",
     "OutboxMessage",
     "PasswordReset",
+    "ThrottleCounter",
     "UsedAssertion",
     "User",
 ]

@@ -1,9 +1,10 @@
 """Brute-force protection shared by every credential check: web logins, the password grant, password resets.
 
-Counters live in the rate limiter's storage (memory, or Redis with PORTAL_RATELIMIT_STORAGE_URL), so all web
-processes share them. Per account: 10 failures in 5 minutes and 100 in an hour (ASVS 4.0.3 2.2.1); per client IP:
-100 failures in 5 minutes. A locked-out attempt is answered exactly like a wrong password, and the password is not
-even checked, so lockout reveals nothing and costs nothing.
+Counters live in the rate limiter's storage: the database by default (portal/security/counters.py), or Redis with
+PORTAL_RATELIMIT_STORAGE_URL, so every web process of the installation shares them. Per account: 10 failures in 5
+minutes and 100 in an hour (ASVS 4.0.3 2.2.1); per client IP: 100 failures in 5 minutes. A locked-out attempt is
+answered exactly like a wrong password, and the password is not even checked, so lockout reveals nothing and costs
+nothing.
 """
 
 from __future__ import annotations
