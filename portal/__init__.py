@@ -26,7 +26,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     from portal import db, web
     from portal.extensions import babel, csrf, limiter, login_manager
-    from portal.security import bearer, counters, sessions  # noqa: F401 - counters registers database://
+    from portal.security import bearer, counters, sessions  # counters also registers the database:// storage
     from portal.security.routes import Policy, allow
 
     db.init_app(app)
@@ -37,6 +37,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     login_manager.user_loader(sessions.load_principal)
     login_manager.session_protection = None  # the sid row does this job, without IP/UA heuristics
     web.init_app(app)
+    counters.init_app(app)
     allow(Policy.PUBLIC)(app.view_functions["static"])  # Flask's own view
     bearer.init_app(app)
 

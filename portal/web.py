@@ -8,18 +8,47 @@ from urllib.parse import urlsplit
 
 from flask import Flask, Response, current_app, g, make_response, render_template, request
 from flask.globals import _cv_request
+from flask.json.provider import DefaultJSONProvider
 from flask_login import current_user
 from jinja2_fragments.flask import render_block
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from portal import db
-from portal.security import counters
 
 HTMX_CONFIG = (
     '{"includeIndicatorStyles":false,"allowEval":false,"allowScriptTags":false,"historyCacheSize":0,'
     '"responseHandling":[{"code":"204","swap":false},{"code":"[23]..","swap":true},'
     '{"code":"422","swap":true},{"code":"[45]..","swap":false,"error":true}]}'
 )
+
+
+JSON_MAX_DEPTH = 64  # request bodies; metadata has its own, smaller limit (services/validation.py)
+JSON_TOO_DEEP = f"JSON nested more than {JSON_MAX_DEPTH} levels"
+
+
+def json_depth(value: Any) -> int:
+    """How deeply a JSON value nests, counted without recursion (deep input must not exhaust the stack)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, dict | list):
+            deepest = max(deepest, level)
+            stack.extend((child, level + 1) for child in (item.values() if isinstance(item, dict) else item))
+    return deepest
+
+
+class BoundedJSONProvider(DefaultJSONProvider):
+    """Request bodies nest at most JSON_MAX_DEPTH levels. Deeper input (50,000 `[`) would exhaust the parser's
+    recursion (a RecursionError, a 500) or a later serializer's; as a ValueError it is every door's plain 400."""
+
+    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
+        try:
+            value = super().loads(s, **kwargs)
+        except RecursionError:
+            raise ValueError(JSON_TOO_DEEP) from None
+        if json_depth(value) > JSON_MAX_DEPTH:
+            raise ValueError(JSON_TOO_DEEP)
+        return value
 
 
 def is_htmx() -> bool:
@@ -97,7 +126,8 @@ def _commit(response: Response) -> Response:
         db.session.commit()
     else:
         db.session.rollback()
-        counters.keep_after_rollback()  # a refused attempt still counts against its budget
+        for hook in current_app.extensions.get("after_rollback", []):
+            hook()  # e.g. rate-limit counters: a refused attempt still counts
     return response
 
 
@@ -124,6 +154,7 @@ def _database_unavailable(error: Exception) -> Response:
 
 
 def init_app(app: Flask) -> None:
+    app.json = BoundedJSONProvider(app)
     app.after_request(_commit)
     app.after_request(_security_headers)
     app.jinja_env.globals.update(csp_nonce=csp_nonce, htmx_config=HTMX_CONFIG, external_url=external_url)

@@ -8,8 +8,8 @@ fixed windows, Flask-Limiter's default strategy, one row per counter.
 Counters are written in the request's own transaction: SQLite has one writer, and a POST already holds the write
 lock, so a second connection would wait for itself. A refused request rolls its transaction back (a failed login
 is a 4xx), so each request remembers its increments and `keep_after_rollback` writes them again after the
-rollback, at the transaction edge (web._commit). Keys are stored as HMAC-SHA256 digests under the secret key:
-the emails and IP addresses counted never reach the table. The worker deletes expired rows.
+rollback (web._commit runs the `after_rollback` hooks). Keys are stored as HMAC-SHA256 digests under the secret
+key: the emails and IP addresses counted never reach the table. The worker deletes expired rows.
 """
 
 from __future__ import annotations
@@ -100,6 +100,10 @@ class DatabaseStorage(Storage):
 
     def clear(self, key: str) -> None:
         db.session.execute(delete(TABLE).where(TABLE.c.key_hash == digest(key)))
+
+
+def init_app(app: Any) -> None:
+    app.extensions.setdefault("after_rollback", []).append(keep_after_rollback)
 
 
 def keep_after_rollback() -> None:

@@ -26,7 +26,7 @@ from portal.errors import Invalid
 from portal.models import Customer, CustomerGroup
 from portal.models.customers import AnonymizationStatus, CustomerStatus
 from portal.models.orgs import Organization
-from portal.services.validation import has_control_characters
+from portal.services.validation import BIGINT, has_control_characters
 
 PAGE_SIZE = 50
 SORTS = {"newest": "Newest first", "oldest": "Oldest first", "email": "Email A→Z"}
@@ -97,9 +97,12 @@ def _date(value: str, name: str) -> date | None:
     if not value:
         return None
     try:
-        return date.fromisoformat(value)
+        parsed = date.fromisoformat(value)
     except ValueError:
         raise Invalid("must be a date (YYYY-MM-DD)", field=name, code="invalid") from None
+    if parsed >= date.max:  # the search runs to the next midnight, which 9999-12-31 does not have
+        raise Invalid("must be a date before 9999-12-31", field=name, code="invalid")
+    return parsed
 
 
 def _choice(value: str, allowed: Any, name: str) -> str:
@@ -268,7 +271,8 @@ def _after(stmt: Select, query: Query) -> Select:
         value, last_id = json.loads(raw)
         if query.sort != "email":
             value = datetime.fromisoformat(value)
-        int(last_id)
+        if not isinstance(value, str | datetime) or not isinstance(last_id, int) or not 0 < last_id < BIGINT:
+            raise ValueError(query.after)
     except (ValueError, TypeError):
         raise Invalid("is not a valid page cursor", field="after", code="invalid") from None
     if query.sort == "email":
@@ -481,7 +485,7 @@ class AuditQuery:
 def parse_audit(args: Any) -> AuditQuery:
     get = lambda name: _arg(args, name)[:64]  # noqa: E731
     before = get("before")
-    if before and not before.isdigit():
+    if before and not (before.isdigit() and 0 < int(before) < BIGINT):
         raise Invalid("is not a valid page cursor", field="before", code="invalid")
     created_from, created_to = (
         _date(get("created_from"), "created_from"),

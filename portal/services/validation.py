@@ -10,13 +10,23 @@ from typing import Any
 from email_validator import EmailNotValidError, validate_email
 
 from portal.errors import Invalid
+from portal.web import json_depth
 
 METADATA_MAX_BYTES = 16 * 1024
+METADATA_MAX_DEPTH = 16
 _CODE_RE = re.compile(r"^[A-Za-z0-9_-]+$")
 
 
+# Both databases store integers in 64 bits: a larger number in a filter or cursor is refused, not overflowed.
+BIGINT = 2**63
+
+
 def has_control_characters(value: str) -> bool:
-    return any(unicodedata.category(ch) == "Cc" and ch not in "\t\n\r" for ch in value)
+    """Control characters, and lone surrogates (`"\\ud800"` is valid JSON but no UTF-8 can store it)."""
+    return any(
+        (unicodedata.category(ch) == "Cc" and ch not in "\t\n\r") or unicodedata.category(ch) == "Cs"
+        for ch in value
+    )
 
 
 def text(
@@ -77,7 +87,7 @@ def email_key(value: Any) -> str:
     try:
         return email(value)
     except Invalid:
-        return str(value or "").strip().lower()
+        return str(value or "").strip().lower().encode("utf-8", "backslashreplace").decode()
 
 
 def code(value: Any, field: str = "code", *, max_length: int = 25) -> str | None:
@@ -102,13 +112,16 @@ def metadata(value: Any, field: str = "metadata") -> dict[str, Any]:
         return {}
     if not isinstance(value, dict):
         raise Invalid("must be an object", field=field, code="invalid")
+    if json_depth(value) > METADATA_MAX_DEPTH:
+        raise Invalid(f"is nested too deeply (maximum is {METADATA_MAX_DEPTH} levels)", field=field, code="invalid")
     try:
         encoded = json.dumps(value, ensure_ascii=False, allow_nan=False)
-    except (TypeError, ValueError):
+        size = len(encoded.encode())
+    except (TypeError, ValueError):  # UnicodeEncodeError (a lone surrogate) is a ValueError
         raise Invalid("must be valid JSON", field=field, code="invalid") from None
     if "\\u0000" in encoded:
         raise Invalid("contains characters that are not allowed", field=field, code="invalid")
-    if len(encoded.encode()) > METADATA_MAX_BYTES:
+    if size > METADATA_MAX_BYTES:
         raise Invalid(
             f"is too large (maximum is {METADATA_MAX_BYTES} bytes)",
             field=field,
