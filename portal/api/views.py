@@ -147,11 +147,8 @@ class Serializer:
                 target.query(self.ctx).where(rel.target(obj)).order_by(target.model.id)
             ).all()
         else:
-            one = rel.target(obj)
-            visible = one is not None and db.session.scalar(
-                target.query(self.ctx).where(target.model.id == one.id).with_only_columns(target.model.id)
-            )
-            related = [one] if visible else []
+            one = visible_target(target, self.ctx, rel.target(obj))
+            related = [one] if one is not None else []
         for item in related:
             key = (target.type, item.public_id)
             if key not in self.included:
@@ -290,6 +287,15 @@ def resource_delete(resource_type: str, resource_id: str) -> Response:
     return Response(status=204)
 
 
+def visible_target(target: Resource, ctx: TokenContext, related: Any) -> Any:
+    """`related` when the caller may see it as a `target`, else None: `include`, `/related` and `/relationships`
+    apply one visibility rule, so no route reveals even the id of a record another hides."""
+    if related is None:
+        return None
+    query = target.query(ctx).where(target.model.id == related.id).with_only_columns(target.model.id)
+    return related if db.session.scalar(query) is not None else None
+
+
 def _relationship_of(resource_type: str, resource_id: str, relationship: str) -> tuple:
     """The caller, the (visible) record, the named relationship and its target resource; 404 when unknown."""
     resource = _resource(resource_type)
@@ -306,13 +312,10 @@ def resource_related(resource_type: str, resource_id: str, relationship: str) ->
     ctx, obj, rel, target = _relationship_of(resource_type, resource_id, relationship)
     if rel.many:
         return _list(target, ctx, target.query(ctx).where(rel.target(obj)))
-    related = rel.target(obj)
+    related = visible_target(target, ctx, rel.target(obj))
     serializer = Serializer(ctx, parse_query(), target)
-    visible = related is not None and db.session.scalar(
-        target.query(ctx).where(target.model.id == related.id)
-    )
     return _document(
-        serializer.document(serializer.resource(target, related, serializer.includes) if visible else None)
+        serializer.document(serializer.resource(target, related, serializer.includes) if related else None)
     )
 
 
@@ -328,7 +331,7 @@ def resource_relationship(resource_type: str, resource_id: str, relationship: st
         ).all()
         data: Any = [{"type": target.type, "id": public_id} for public_id in ids]
     else:
-        related = rel.target(obj)
+        related = visible_target(target, ctx, rel.target(obj))
         data = {"type": target.type, "id": related.public_id} if related is not None else None
     return _document({"data": data, "links": {"self": _this_url()}})
 
