@@ -5,13 +5,14 @@ Plain functions with an explicit actor and org; they flush, never commit, and wr
 
 from __future__ import annotations
 
+import hmac
 import secrets
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
 import pyotp
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select, update
 
 from portal import db
 from portal.errors import Invalid, NotFound
@@ -82,29 +83,52 @@ def provisioning_uri(user: User, secret: str) -> str:
     return pyotp.TOTP(secret).provisioning_uri(name=user.email, issuer_name=ISSUER)
 
 
-def _code_ok(secret: str | None, code: str) -> bool:
+def _matching_step(secret: str | None, code: str) -> int | None:
+    """The 30-second step (previous, current or next: clock drift) whose code this is, or None."""
     code = "".join((code or "").split())
-    return bool(secret) and code.isdigit() and pyotp.TOTP(secret).verify(code, valid_window=1)
+    if not secret or not code.isdigit():
+        return None
+    totp = pyotp.TOTP(secret)
+    now = totp.timecode(datetime.now(UTC))
+    return next((s for s in (now - 1, now, now + 1) if hmac.compare_digest(totp.generate_otp(s), code)), None)
+
+
+def _use_step(user: User, step: int) -> bool:
+    """Record `step` as the user's last accepted one, atomically, unless it (or a later one) was used already:
+    a code seen over a shoulder or replayed from a log is refused, even within its 30 seconds."""
+    used = db.session.execute(
+        update(User)
+        .where(User.id == user.id, or_(User.totp_last_step.is_(None), User.totp_last_step < step))
+        .values(totp_last_step=step)
+        .execution_options(synchronize_session=False)
+    )
+    if used.rowcount != 1:
+        return False
+    user.totp_last_step = step
+    return True
 
 
 def enable_totp(actor: Actor, user: User, secret: str, code: str) -> list[str]:
     """Store the secret once a current code confirms it; returns 10 recovery codes, shown once and stored hashed."""
     if user.totp_enabled_at is not None:
         raise Invalid("Two-factor authentication is already on", field="code", code="invalid")
-    if not _code_ok(secret, code):
+    step = _matching_step(secret, code)
+    if step is None:
         raise Invalid("is not the current code of your authenticator app", field="code", code="invalid")
     codes = [f"{secrets.token_hex(3)}-{secrets.token_hex(3)}" for _ in range(RECOVERY_CODES)]
     user.totp_secret = secret
     user.recovery_code_hashes = [passwords.token_digest(c) for c in codes]
     user.totp_enabled_at = db.utcnow()
+    user.totp_last_step = step  # the enrolment code cannot sign in afterwards
     db.session.flush()
     record(actor, None, "user.totp_enable", user, ["totp_secret", "totp_enabled_at"])
     return codes
 
 
 def _second_factor_ok(user: User, code: str) -> bool:
-    if user.totp_enabled_at is not None and _code_ok(user.totp_secret, code):
-        return True
+    step = _matching_step(user.totp_secret, code) if user.totp_enabled_at is not None else None
+    if step is not None:
+        return _use_step(user, step)
     digest = passwords.token_digest((code or "").strip().lower())
     if digest in (user.recovery_code_hashes or []):
         user.recovery_code_hashes = [h for h in user.recovery_code_hashes if h != digest]
