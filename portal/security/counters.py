@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import time
 from datetime import timedelta
 from typing import Any
@@ -31,6 +32,7 @@ from portal.db import UTCDateTime
 from portal.models import ThrottleCounter
 
 TABLE = ThrottleCounter.__table__
+log = logging.getLogger(__name__)
 
 
 def digest(key: str) -> str:
@@ -96,7 +98,10 @@ class DatabaseStorage(Storage):
         return True
 
     def reset(self) -> int:
-        return db.session.execute(delete(TABLE)).rowcount
+        """Forget every counter at once (an operator's or a test's action, outside requests): committed."""
+        deleted = db.session.execute(delete(TABLE)).rowcount
+        db.session.commit()
+        return deleted
 
     def clear(self, key: str) -> None:
         db.session.execute(delete(TABLE).where(TABLE.c.key_hash == digest(key)))
@@ -110,10 +115,15 @@ def keep_after_rollback() -> None:
     """Write this request's increments again after its transaction was rolled back, and commit them: a refused
     login must still count. Called by the transaction edge, after the rollback."""
     increments = g.pop("counter_increments", [])
-    for key_hash, expiry, amount in increments:
-        _increment(key_hash, expiry, amount)
-    if increments:
+    if not increments:
+        return
+    try:
+        for key_hash, expiry, amount in increments:
+            _increment(key_hash, expiry, amount)
         db.session.commit()
+    except SQLAlchemyError:  # the database went away mid-request: the response already says so
+        db.session.rollback()
+        log.warning("rate-limit counters of a refused request not saved: database error")
 
 
 def purge_expired(_app: Any) -> int:
