@@ -7,9 +7,9 @@ fixed windows, Flask-Limiter's default strategy, one row per counter.
 
 Counters are written in the request's own transaction: SQLite has one writer, and a POST already holds the write
 lock, so a second connection would wait for itself. A refused request rolls its transaction back (a failed login
-is a 4xx), so each request remembers its increments and `keep_after_rollback` writes them again after the
-rollback (web._commit runs the `after_rollback` hooks). Keys are stored as HMAC-SHA256 digests under the secret
-key: the emails and IP addresses counted never reach the table. The worker deletes expired rows.
+is a 4xx), so each request's session remembers its uncommitted increments and `keep_after_rollback` writes them
+again after the rollback (web._commit runs the `after_rollback` hooks). Keys are stored as HMAC-SHA256 digests
+under the secret key: the emails and IP addresses counted never reach the table. The worker deletes expired rows.
 """
 
 from __future__ import annotations
@@ -21,17 +21,18 @@ import time
 from datetime import timedelta
 from typing import Any
 
-from flask import current_app, g, has_request_context
+from flask import current_app
 from limits.storage import Storage
-from sqlalchemy import case, delete, literal, select
+from sqlalchemy import case, delete, event, literal, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 
 from portal import db
-from portal.db import UTCDateTime
+from portal.db import AppSession, UTCDateTime
 from portal.models import ThrottleCounter
 
 TABLE = ThrottleCounter.__table__
+PENDING = "counter_increments"  # in Session.info: increments not committed yet
 log = logging.getLogger(__name__)
 
 
@@ -58,8 +59,7 @@ def _increment(key_hash: str, expiry: int, amount: int) -> int:
         )
         .returning(TABLE.c.count)
     )
-    with db.session.begin_nested():  # a failure here must not poison the request's transaction
-        return db.session.execute(statement).scalar_one()
+    return db.session.execute(statement).scalar_one()
 
 
 def _live(key: str) -> Any:
@@ -81,8 +81,7 @@ class DatabaseStorage(Storage):
 
     def incr(self, key: str, expiry: int, amount: int = 1) -> int:
         count = _increment(digest(key), expiry, amount)
-        if has_request_context():
-            g.setdefault("counter_increments", []).append((digest(key), expiry, amount))
+        db.session().info.setdefault(PENDING, []).append((digest(key), expiry, amount))
         return count
 
     def get(self, key: str) -> int:
@@ -107,6 +106,12 @@ class DatabaseStorage(Storage):
         db.session.execute(delete(TABLE).where(TABLE.c.key_hash == digest(key)))
 
 
+@event.listens_for(AppSession, "after_commit")
+def _committed(session: AppSession) -> None:
+    """Committed increments are kept: a view that commits before refusing (refresh-token reuse) counts once."""
+    session.info.pop(PENDING, None)
+
+
 def init_app(app: Any) -> None:
     app.extensions.setdefault("after_rollback", []).append(keep_after_rollback)
 
@@ -114,7 +119,7 @@ def init_app(app: Any) -> None:
 def keep_after_rollback() -> None:
     """Write this request's increments again after its transaction was rolled back, and commit them: a refused
     login must still count. Called by the transaction edge, after the rollback."""
-    increments = g.pop("counter_increments", [])
+    increments = db.session().info.pop(PENDING, [])
     if not increments:
         return
     try:

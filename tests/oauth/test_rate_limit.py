@@ -16,7 +16,7 @@ import redis
 import requests
 
 from portal import migrate
-from tests.factories import make_application, make_org
+from tests.factories import PASSWORD, make_application, make_customer, make_org
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -64,6 +64,20 @@ def test_per_client_budget_is_the_clients_whatever_the_spelling(app, client, mon
     assert statuses == [200, 200, 200]
     assert_limited(client.post("/oauth/token", json=body, headers=_basic(spellings[1], secret)))
     assert_limited(client.post("/oauth/token", json={**body, "client_id": plain, "client_secret": secret}))
+
+
+def test_a_refusal_that_commits_counts_once(app, client, monkeypatch):
+    """Refresh-token reuse commits the family's revocation, then answers 400: its request is counted once."""
+    monkeypatch.setitem(app.config, "TOKEN_RATE_LIMIT", "4 per minute")
+    org = make_org()
+    sales, _ = make_application(org, "sales_channel")
+    make_customer(org, "counted@example.com", password=PASSWORD)
+    login = {"grant_type": "password", "client_id": sales.client_id, "username": "counted@example.com"}
+    first = client.post("/oauth/token", json={**login, "password": PASSWORD}).json
+    refresh = {"grant_type": "refresh_token", "client_id": sales.client_id, "refresh_token": first["refresh_token"]}
+    statuses = [client.post("/oauth/token", json=refresh).status_code for _ in range(3)]
+    assert statuses == [200, 400, 400]
+    assert_limited(client.post("/oauth/token", json=refresh))
 
 
 def test_default_is_commerce_layers_30_per_minute(app, client):
