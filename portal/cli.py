@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import logging.config
+import os
 import sys
 
 import click
@@ -135,7 +137,11 @@ def seed(org_slug: str, count: int, batch: int) -> None:
 @with_appcontext
 def worker(once: bool, interval: float) -> None:
     """Run background jobs: the email outbox and due anonymization requests."""
+    from portal import logs
     from portal.jobs import worker as worker_module
+
+    if not logging.getLogger().handlers:  # JSON lines on stderr, unless the host configured logging already
+        logging.config.dictConfig(logs.dict_config(os.environ.get("PORTAL_LOG_LEVEL", "INFO").upper()))
 
     worker_module.run(current_app._get_current_object(), once=once, interval=interval)
 
