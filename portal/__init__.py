@@ -26,7 +26,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     from portal import db, i18n, logs, ops, web
     from portal.extensions import csrf, limiter, login_manager
-    from portal.security import bearer, sessions
+    from portal.security import bearer, counters, sessions  # counters also registers the database:// storage
     from portal.security.routes import Policy, allow
 
     _trust_proxies(app)
@@ -39,6 +39,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     login_manager.user_loader(sessions.load_principal)
     login_manager.session_protection = None  # the sid row does this job, without IP/UA heuristics
     web.init_app(app)
+    counters.init_app(app)
     allow(Policy.PUBLIC)(app.view_functions["static"])  # Flask's own view
     bearer.init_app(app)
 

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import secrets
 from typing import Any
+from urllib.parse import urlsplit
 
-from flask import Flask, Response, g, make_response, redirect, render_template, request, url_for
+from flask import Flask, Response, current_app, g, make_response, redirect, render_template, request, url_for
+from flask.globals import _cv_request
+from flask.json.provider import DefaultJSONProvider
 from flask_login import current_user
 from jinja2_fragments.flask import render_block
 from sqlalchemy.exc import InterfaceError, OperationalError
@@ -18,6 +21,35 @@ HTMX_CONFIG = (
     '"responseHandling":[{"code":"204","swap":false},{"code":"[23]..","swap":true},'
     '{"code":"422","swap":true},{"code":"[45]..","swap":false,"error":true}]}'
 )
+
+
+JSON_MAX_DEPTH = 64  # request bodies; metadata has its own, smaller limit (services/validation.py)
+JSON_TOO_DEEP = f"JSON nested more than {JSON_MAX_DEPTH} levels"
+
+
+def json_depth(value: Any) -> int:
+    """How deeply a JSON value nests, counted without recursion (deep input must not exhaust the stack)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, dict | list):
+            deepest = max(deepest, level)
+            stack.extend((child, level + 1) for child in (item.values() if isinstance(item, dict) else item))
+    return deepest
+
+
+class BoundedJSONProvider(DefaultJSONProvider):
+    """Request bodies nest at most JSON_MAX_DEPTH levels. Deeper input (50,000 `[`) would exhaust the parser's
+    recursion (a RecursionError, a 500) or a later serializer's; as a ValueError it is every door's plain 400."""
+
+    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
+        try:
+            value = super().loads(s, **kwargs)
+        except RecursionError:
+            raise ValueError(JSON_TOO_DEEP) from None
+        if json_depth(value) > JSON_MAX_DEPTH:
+            raise ValueError(JSON_TOO_DEEP)
+        return value
 
 
 def from_htmx() -> bool:
@@ -75,6 +107,19 @@ def not_found_page(_error: Exception) -> Response:
     return render("errors/404.html", status=404)
 
 
+def external_url(endpoint: str, **values: Any) -> str:
+    """An absolute URL on the configured public base (PORTAL_BASE_URL), never on the request's Host header.
+
+    Emailed links carry live tokens: built from `Host`, a forged header mails the victim a link to the attacker's
+    site (reset poisoning). The same helper serves requests, the worker and the CLI, so no link depends on how the
+    code was reached.
+    """
+    base = urlsplit(current_app.config["BASE_URL"])
+    current_app.inject_url_defaults(endpoint, values)
+    adapter = current_app.url_map.bind(base.netloc, script_name=base.path or "/", url_scheme=base.scheme)
+    return adapter.build(endpoint, values, force_external=True)
+
+
 def csp_nonce() -> str:
     if "csp_nonce" not in g:
         g.csp_nonce = secrets.token_urlsafe(16)
@@ -117,6 +162,8 @@ def _commit(response: Response) -> Response:
         db.session.commit()
     else:
         db.session.rollback()
+        for hook in current_app.extensions.get("after_rollback", []):
+            hook()  # e.g. rate-limit counters: a refused attempt still counts
     return response
 
 
@@ -132,9 +179,10 @@ def _database_unavailable(error: Exception) -> Response:
 
 
 def init_app(app: Flask) -> None:
+    app.json = BoundedJSONProvider(app)
     app.after_request(_commit)
     app.after_request(_security_headers)
-    app.jinja_env.globals.update(csp_nonce=csp_nonce, htmx_config=HTMX_CONFIG)
+    app.jinja_env.globals.update(csp_nonce=csp_nonce, htmx_config=HTMX_CONFIG, external_url=external_url)
     # Lost or refused connections are the database being unavailable (503); other database errors are bugs (500).
     app.register_error_handler(OperationalError, _database_unavailable)
     app.register_error_handler(InterfaceError, _database_unavailable)
@@ -148,6 +196,8 @@ def _error_page(error: Any) -> Response:
         name = getattr(error, "name", "Error")
         code = str(getattr(error, "name", "error")).upper().replace(" ", "_")
         return _json_error(status, code, name, getattr(error, "description", "Server error"))
+    if _cv_request.get().url_adapter is None:  # an untrusted Host (production): no URL can be built for a page
+        return make_response(f"{status} {getattr(error, 'name', 'Error')}\n", status, {"Content-Type": "text/plain"})
     template = f"errors/{status}.html" if status in (404, 500) else "errors/generic.html"
     return render(template, status=status, error=error)
 

@@ -14,7 +14,7 @@ from portal.errors import DomainError
 from portal.forms import show_error
 from portal.models import User
 from portal.models.staff import Role
-from portal.security import sessions, throttle
+from portal.security import sessions
 from portal.security.routes import Policy, allow
 from portal.services import staff
 from portal.services.audit import Actor
@@ -45,16 +45,8 @@ def _after_login(user: User):
 def login():
     form = LoginForm()
     if form.validate_on_submit():
-        email = form.email.data.strip().lower()
-        found: list[User] = []
-
-        def verify() -> bool:
-            user = staff.check_password(email, form.password.data)
-            found.extend([user] if user else [])
-            return user is not None
-
-        if throttle.check("user", email, request.remote_addr, verify):
-            user = found[0]
+        user = staff.authenticate(form.email.data, form.password.data, request.remote_addr)
+        if user is not None:
             if user.totp_enabled_at is None:
                 return _after_login(user)
             session.clear()
@@ -80,13 +72,7 @@ def login_code():
         return see_other(url_for("admin.login"))
     form = CodeForm()
     if form.validate_on_submit():
-        ok = throttle.check(
-            "user-2fa",
-            user.email,
-            request.remote_addr,
-            lambda: staff.verify_second_factor(user, form.code.data),
-        )
-        if ok:
+        if staff.verify_second_factor(user, form.code.data, request.remote_addr):
             return _after_login(user)
         form.code.errors.append("is not a valid code")
     status = form_status(form)
@@ -140,12 +126,7 @@ def reauth():
     form = PasswordConfirmForm()
     if form.validate_on_submit():
         user = g.user
-        if throttle.check(
-            "user",
-            user.email,
-            request.remote_addr,
-            lambda: staff.check_password(user.email, form.password.data),
-        ):
+        if staff.authenticate(user.email, form.password.data, request.remote_addr) is user:
             staff.confirm_presence(sessions.current())
             return see_other(_safe_next(url_for("admin.dashboard", org_slug=g.org.slug)))
         form.password.errors.append("is not your password")

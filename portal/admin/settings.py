@@ -12,7 +12,7 @@ from portal.forms import show_error
 from portal.models.staff import Role
 from portal.services import audit, orgs, staff
 from portal.services.audit import Actor, actor_names
-from portal.web import render, see_other
+from portal.web import external_url, render, see_other
 
 
 @bp.get("/<org_slug>/audit")
@@ -102,9 +102,9 @@ def member_invite():
             show_error(form, error)
         else:
             link = (
-                url_for("admin.invite_accept", token=token, _external=True)
+                external_url("admin.invite_accept", token=token)
                 if token
-                else url_for("admin.login", _external=True)
+                else external_url("admin.login")
             )
             staff.send_invite(g.org, user, token, link)
             flash(f"Invitation sent to {user.email}.", "success")

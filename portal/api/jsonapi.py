@@ -11,8 +11,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flask import Response, jsonify, request
+from werkzeug.exceptions import BadRequest
 
 from portal.errors import DomainError, error_document, error_object
+from portal.web import JSON_TOO_DEEP
 
 MEDIA_TYPE = "application/vnd.api+json"
 PAGE_SIZE_DEFAULT = 10
@@ -137,8 +139,18 @@ class Document:
     relationships: dict[str, str | None | list[str]]
 
 
+def _body() -> Any:
+    """The parsed body, None when it is not JSON; a body nested too deeply says so (web.BoundedJSONProvider)."""
+    try:
+        return request.get_json(force=True)
+    except BadRequest as error:
+        if JSON_TOO_DEEP in f"{error.description} {error.__cause__}":
+            raise ApiError(400, "INVALID_DATA_FORMAT", "Invalid data format", JSON_TOO_DEEP, pointer="") from None
+        return None
+
+
 def parse_document(expected_type: str, *, resource_id: str | None = None) -> Document:
-    body = request.get_json(silent=True, force=True)
+    body = _body()
     if not isinstance(body, dict) or not isinstance(body.get("data"), dict):
         raise ApiError(
             400,

@@ -113,6 +113,7 @@ REGISTRY: dict[str, dict[str, Rule]] = {
         "login_id": key("random session key of a staff member"),
         "totp_secret": personal(NOT_CUSTOMER, "staff credential"),
         "totp_enabled_at": kept("staff account state"),
+        "totp_last_step": kept("time step of the last accepted code (replay refusal), not personal"),
         "recovery_code_hashes": personal(NOT_CUSTOMER, "staff credential"),
         "disabled_at": kept("staff account state"),
         "last_login_at": personal(NOT_CUSTOMER, "staff activity"),
@@ -296,6 +297,11 @@ REGISTRY: dict[str, dict[str, Rule]] = {
         "application_id": key(),
         "jti": key("random assertion id"),
         "expires_at": kept("replay window"),
+    },
+    "throttle": {
+        "key_hash": key("SHA-256 digest of a counter key: the email or IP counted is not stored"),
+        "count": kept("failure or request count"),
+        "expires_at": kept("counting window"),
     },
     "login_sessions": {
         "id": key(),

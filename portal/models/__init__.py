@@ -3,7 +3,7 @@
 from typing import Any
 
 from portal.models.audit import AuditEvent, OutboxMessage
-from portal.models.auth import ActionToken, LoginSession, OAuthToken, UsedAssertion
+from portal.models.auth import ActionToken, LoginSession, OAuthToken, ThrottleCounter, UsedAssertion
 from portal.models.customers import (
     Address,
     AnonymizationRequest,
@@ -42,6 +42,7 @@ __all__ = [
     "Organization",
     "OutboxMessage",
     "PasswordReset",
+    "ThrottleCounter",
     "UsedAssertion",
     "User",
     "column_length",

@@ -25,6 +25,7 @@ from portal.services.audit import Actor, record
 
 LINK_LIFETIME = timedelta(hours=24)
 NOT_VERIFIED = "is invalid or has expired"
+MAX_PASSWORD = 1024  # longer input is refused without hashing it whole (argon2 cost grows with length)
 
 
 def _issue(org: Organization, purpose: str, principal_id: int, payload: dict[str, Any]) -> str:
@@ -99,16 +100,18 @@ def verify_sign_up(org: Organization, token: str) -> Customer:
     return customer
 
 
-def authenticate(org: Organization, email: str, password: str, ip: str | None) -> Customer | None:
-    """The customer behind these credentials, or None. Shares the lockout with the OAuth password grant;
-    an unknown email costs one argon2 verification too."""
-    customer = customers.find_by_email(org, email)
+def authenticate(org: Organization, email: Any, password: Any, ip: str | None) -> Customer | None:
+    """The customer behind these credentials, or None: the one check of the shop login and the OAuth password grant,
+    behind one lockout keyed on the normalized address. An unknown email costs one argon2 verification too."""
+    customer = customers.find_by_email(org, email) if isinstance(email, str) else None
+    secret = password if isinstance(password, str) else ""
 
     def verify() -> bool:
-        ok = passwords.verify_password(customer.password_hash if customer else None, password)
-        return ok and customer is not None and customer.is_active
+        ok = passwords.verify_password(customer.password_hash if customer else None, secret[:MAX_PASSWORD])
+        return ok and len(secret) <= MAX_PASSWORD and customer is not None and customer.is_active
 
-    return customer if throttle.check(f"customer:{org.id}", email or "", ip, verify) else None
+    account = validation.email_key(email)
+    return customer if throttle.check(throttle.customer_scope(org.id), account, ip, verify) else None
 
 
 def market_refusal(org: Organization, code: str | None, customer: Customer) -> str | None:

@@ -153,7 +153,7 @@ class AuditQuery:
 def parse_audit(args: Any) -> AuditQuery:
     get = lambda name: validation.query_arg(args, name)[:64]  # noqa: E731
     before = get("before")
-    if before and not before.isdigit():
+    if before and not (before.isdigit() and 0 < int(before) < validation.BIGINT):
         raise Invalid("is not a valid page cursor", field="before", code="invalid")
     created_from, created_to = (
         validation.query_date(get("created_from"), "created_from"),

@@ -234,7 +234,8 @@ def _after(stmt: Select, query: Query) -> Select:
         value, last_id = json.loads(raw)
         if query.sort != "email":
             value = datetime.fromisoformat(value)
-        int(last_id)
+        if not isinstance(value, str | datetime) or not isinstance(last_id, int) or not 0 < last_id < validation.BIGINT:
+            raise ValueError(query.after)
     except (ValueError, TypeError):
         raise Invalid("is not a valid page cursor", field="after", code="invalid") from None
     if query.sort == "email":
