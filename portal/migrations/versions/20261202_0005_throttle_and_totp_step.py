@@ -1,7 +1,7 @@
 """The embedded rate-limit storage (`throttle`) and the last accepted TOTP step of each user.
 
-Revision ID: 0004_throttle_and_totp_step
-Revises: 0003_anonymization_indexes
+Revision ID: 0005_throttle_and_totp_step
+Revises: 0004_locale_line_items
 Create Date: 2026-12-02 14:00:00
 """
 
@@ -10,8 +10,8 @@ from alembic import op
 
 from portal.db import UTCDateTime
 
-revision = "0004_throttle_and_totp_step"
-down_revision = "0003_anonymization_indexes"
+revision = "0005_throttle_and_totp_step"
+down_revision = "0004_locale_line_items"
 branch_labels = None
 depends_on = None
 
