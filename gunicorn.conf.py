@@ -17,7 +17,7 @@ from pathlib import Path
 
 from gunicorn import glogging
 
-from portal import logs
+from portal.ops import logs
 
 
 def _setting(name: str, default: int) -> int:

@@ -24,8 +24,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     portal_config.load(app, config)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
 
-    from portal import db, i18n, logs, ops, web
+    from portal import db, i18n, ops, web
     from portal.extensions import csrf, limiter, login_manager
+    from portal.ops import logs
     from portal.security import bearer, counters, sessions  # counters also registers the database:// storage
     from portal.security.routes import Policy, allow
 
@@ -43,10 +44,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     allow(Policy.PUBLIC)(app.view_functions["static"])  # Flask's own view
     bearer.init_app(app)
 
-    from portal import admin, api, cli, main, oauth, shop
+    from portal import admin, api, cli, oauth, shop
 
     ops.init_app(app)
-    app.register_blueprint(main.bp)
     for bearer_only in (api.bp, oauth.bp):
         csrf.exempt(bearer_only)
         app.register_blueprint(bearer_only)

@@ -137,8 +137,8 @@ def seed(org_slug: str, count: int, batch: int) -> None:
 @with_appcontext
 def worker(once: bool, interval: float) -> None:
     """Run background jobs: the email outbox and due anonymization requests."""
-    from portal import logs
     from portal.jobs import worker as worker_module
+    from portal.ops import logs
 
     if not logging.getLogger().handlers:  # JSON lines on stderr, unless the host configured logging already
         logging.config.dictConfig(logs.dict_config(os.environ.get("PORTAL_LOG_LEVEL", "INFO").upper()))

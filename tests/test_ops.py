@@ -14,8 +14,9 @@ from alembic.script import ScriptDirectory
 from flask import Flask
 from sqlalchemy import create_engine, text
 
-from portal import create_app, db, logs, migrate
+from portal import create_app, db, migrate
 from portal.models import OutboxMessage
+from portal.ops import logs
 from portal.security import signing_keys
 from portal.services import anonymization
 from portal.services.audit import Actor

@@ -1,4 +1,5 @@
-"""The operator's door: liveness (/health), readiness (/ready) and Prometheus metrics (/metrics).
+"""The portal's own routes, outside every door: the front page (`home`), and for operators liveness (/health),
+readiness (/ready) and Prometheus metrics (/metrics); `logs` gives every log line the request id.
 
 /health says the process answers, touching nothing else, so a slow database never gets a healthy process restarted.
 /ready says this instance can serve traffic (database reachable, schema at the code's migration head, signing keys
@@ -12,7 +13,7 @@ import hmac
 
 from flask import Blueprint, Flask, Response, abort, current_app, request
 
-from portal.ops import metrics, readiness
+from portal.ops import home, metrics, readiness
 from portal.security.routes import Policy, allow
 
 bp = Blueprint("ops", __name__)
@@ -55,3 +56,4 @@ def init_app(app: Flask) -> None:
     """The request metrics' hooks, then the routes (before the shop's, whose first segment is an org slug)."""
     metrics.init_app(app)
     app.register_blueprint(bp)
+    app.register_blueprint(home.bp)

@@ -1,5 +1,5 @@
 """The shopper area's forms: one class per submitted form. Sizes come from the model columns, messages from
-portal.messages; the services' own rules run as validators too, so every problem is reported at once."""
+portal.forms; the services' own rules run as validators too, so every problem is reported at once."""
 
 from __future__ import annotations
 
@@ -8,8 +8,7 @@ from flask_wtf import FlaskForm
 from wtforms import EmailField, HiddenField, PasswordField, StringField
 from wtforms.validators import EqualTo, Length
 
-from portal import messages
-from portal.forms import fits, required, service_check
+from portal.forms import COUNTRY_CODE, PASSWORDS_DIFFER, fits, required, service_check
 from portal.models import Address, Customer
 from portal.security import passwords
 from portal.services import addresses, validation
@@ -25,7 +24,7 @@ class NewPasswordMixin:
     )
     confirm = PasswordField(
         _l("Repeat the new password"),
-        validators=[required("confirm"), EqualTo("password", messages.PASSWORDS_DIFFER)],
+        validators=[required("confirm"), EqualTo("password", PASSWORDS_DIFFER)],
         render_kw={"autocomplete": "new-password"},
     )
 
@@ -124,7 +123,7 @@ class AddressForm(FlaskForm):
     )
     country_code = StringField(
         _l("Country code"),
-        validators=[required("country_code"), Length(min=2, max=2, message=messages.COUNTRY_CODE)],
+        validators=[required("country_code"), Length(min=2, max=2, message=COUNTRY_CODE)],
         render_kw={"autocomplete": "country", "size": "3"},
     )
     phone = StringField(

@@ -1,4 +1,4 @@
-"""The front page (the operator's probes are in portal/ops)."""
+"""The front page: where the shopper and staff areas start."""
 
 from flask import Blueprint
 
