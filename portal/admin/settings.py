@@ -10,7 +10,7 @@ from portal.admin.guard import requires
 from portal.errors import DomainError
 from portal.forms import show_error
 from portal.models.staff import Role
-from portal.services import audit, orgs, staff
+from portal.services import applications, audit, orgs, staff
 from portal.services.audit import Actor, actor_names
 from portal.web import external_url, render, see_other
 
@@ -63,8 +63,8 @@ def _settings_page(status: int = 200, **forms):
         members=staff.members(g.org),
         role_form=RoleForm,
         role_forms=forms.get("role_forms") or {},
-        applications=staff.applications(g.org),
-        credentials=staff.user_credentials(g.user),
+        applications=applications.active(g.org),
+        credentials=applications.user_credentials(g.user),
         confirm=ConfirmForm(),
         secret=forms.get("secret"),
     )
@@ -153,11 +153,11 @@ def application_create():
 @bp.post("/<org_slug>/settings/applications/<application_id>")
 @requires(Role.ADMIN)
 def application_update(application_id: str):
-    application = staff.get_application(g.org, application_id)
+    application = applications.get_application(g.org, application_id)
     if not ConfirmForm().validate_on_submit():
         return _settings_page(422)
     if request.form.get("action") == "revoke":
-        staff.revoke_application(Actor.of_user(g.user), g.org, application)
+        applications.revoke_application(Actor.of_user(g.user), g.org, application)
         flash(f"Application {application.name} revoked.", "success")
         return see_other(url_for("admin.settings", org_slug=g.org.slug))
     try:
@@ -174,5 +174,5 @@ def credentials_issue():
     """The current user's own provisioning credentials (any role may manage their own)."""
     if not ConfirmForm().validate_on_submit():
         return _settings_page(422)
-    application, secret = staff.issue_user_credentials(Actor.of_user(g.user), g.user)
+    application, secret = applications.issue_user_credentials(Actor.of_user(g.user), g.user)
     return _settings_page(200, secret=(application, secret))

@@ -1,4 +1,4 @@
-"""Org staff: sign-in checks, TOTP two-factor with recovery codes, invitations, org settings, credentials.
+"""Org staff: sign-in checks, TOTP two-factor with recovery codes, invitations, org settings, the dashboard.
 
 Plain functions with an explicit actor and org; they flush, never commit, and write audit events.
 """
@@ -16,9 +16,9 @@ from sqlalchemy import func, or_, select, update
 
 from portal import db
 from portal.errors import Invalid, NotFound
-from portal.models import ActionToken, Application, Membership, Organization, User, column_length
+from portal.models import ActionToken, Membership, Organization, User, column_length
 from portal.models.customers import AnonymizationStatus, Customer, DeletionRequest, DeletionRequestStatus
-from portal.models.staff import ApplicationKind, Role
+from portal.models.staff import Role
 from portal.security import passwords, throttle
 from portal.services import mail, orgs, validation
 from portal.services.audit import Actor, apply_changes, record
@@ -307,66 +307,6 @@ def update_settings(actor: Actor, org: Organization, values: dict[str, Any]) -> 
         clean["require_admin_2fa"] = bool(values["require_admin_2fa"])
     apply_changes(actor, org, "organization.update", org, clean)
     return org
-
-
-# --- applications --------------------------------------------------------------------------------------------
-
-
-def applications(org: Organization) -> list[Application]:
-    return list(
-        db.session.scalars(
-            select(Application)
-            .where(Application.organization_id == org.id, Application.revoked_at.is_(None))
-            .order_by(Application.created_at.desc(), Application.id.desc())
-        )
-    )
-
-
-def get_application(org: Organization, public_id: str) -> Application:
-    application = db.session.scalar(
-        select(Application).where(Application.organization_id == org.id, Application.public_id == public_id)
-    )
-    if application is None:
-        raise NotFound("The requested resource was not found", field="id")
-    return application
-
-
-def revoke_application(actor: Actor, org: Organization, application: Application) -> None:
-    """Revoke credentials: the application and every token it issued stop working."""
-    from portal.models import OAuthToken
-
-    if application.revoked_at is not None:
-        return
-    now = db.utcnow()
-    application.revoked_at = now
-    db.session.execute(
-        OAuthToken.__table__.update()
-        .where(OAuthToken.application_id == application.id, OAuthToken.revoked_at.is_(None))
-        .values(revoked_at=now)
-    )
-    db.session.flush()
-    record(actor, org, "application.revoke", application, ["revoked_at"])
-
-
-def user_credentials(user: User) -> Application | None:
-    return db.session.scalar(
-        select(Application).where(
-            Application.user_id == user.id,
-            Application.kind == ApplicationKind.USER,
-            Application.revoked_at.is_(None),
-        )
-    )
-
-
-def issue_user_credentials(actor: Actor, user: User) -> tuple[Application, str]:
-    """The user's own provisioning credentials: created on first use, rotated afterwards; the secret is shown once."""
-    application = user_credentials(user)
-    if application is None:
-        application, secret = orgs.create_application(
-            actor, None, name=f"Provisioning for {user.email}", kind=ApplicationKind.USER, user=user
-        )
-        return application, secret or ""
-    return application, orgs.rotate_secret(actor, application)
 
 
 # --- dashboard -----------------------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from portal import db
 from portal.models import LoginSession, OutboxMessage
-from portal.services import deletion_requests, staff
+from portal.services import applications, deletion_requests, staff
 from portal.services.audit import SYSTEM, Actor
 from tests.admin.conftest import csrf_from, login, token
 from tests.factories import PASSWORD, make_customer, make_order, make_user
@@ -223,7 +223,7 @@ def test_secrets_are_shown_once(as_admin, org, admin):
     assert created.status_code == 201 and "Client secret" in created.text
     assert "Client secret" not in as_admin.get(f"/admin/{org.slug}/settings").text
     mine = as_admin.post(f"/admin/{org.slug}/settings/credentials", data={"csrf_token": csrf})
-    assert "Client secret" in mine.text and staff.user_credentials(admin) is not None
+    assert "Client secret" in mine.text and applications.user_credentials(admin) is not None
 
 
 def test_read_only_sees_disabled_settings(as_reader, org):

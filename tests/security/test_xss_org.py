@@ -15,7 +15,7 @@ from sqlalchemy import select
 from portal import db
 from portal.models import DeletionRequest, Order, OutboxMessage
 from portal.models.customers import DeletionRequestStatus
-from portal.services import groups, orgs, staff
+from portal.services import applications, groups, orgs
 from portal.services.audit import SYSTEM
 from tests.factories import PASSWORD, make_group
 from tests.security.conftest import csrf_from, new_client, shop_login
@@ -229,8 +229,8 @@ def test_members_and_applications(world, admin_client):
             lambda f, k=k: f"app {k}",
         )
         if k % 15 == 14:
-            for application in staff.applications(world.org):
-                staff.revoke_application(SYSTEM, world.org, application)
+            for application in applications.active(world.org):
+                applications.revoke_application(SYSTEM, world.org, application)
     for payload in PAYLOADS:
         response, stored = store(
             "admin invite",
