@@ -26,7 +26,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     from portal import db, web
     from portal.extensions import babel, csrf, limiter, login_manager
-    from portal.security import bearer, sessions
+    from portal.security import bearer, cookies, sessions
     from portal.security.routes import Policy, allow
 
     db.init_app(app)
@@ -34,6 +34,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     limiter.init_app(app)
     babel.init_app(app)
     login_manager.init_app(app)
+    cookies.install(app)
     login_manager.user_loader(sessions.load_principal)
     login_manager.session_protection = None  # the sid row does this job, without IP/UA heuristics
     web.init_app(app)

@@ -18,6 +18,7 @@ from sqlalchemy import select
 from portal import db
 from portal.models import Customer
 from portal.models.orgs import Organization
+from portal.security.cookies import same_origin_post
 from portal.security.routes import Policy, policy_of
 from portal.web import set_frame_ancestors
 
@@ -48,23 +49,12 @@ def _keep_org_and_embed(endpoint: str, values: dict[str, Any]) -> None:
             values["embed"] = "1"
 
 
-def own_origin() -> str:
-    return f"{request.scheme}://{request.host}"
-
-
-def _same_site_post() -> bool:
-    if request.headers.get("Sec-Fetch-Site", "same-origin") not in ("same-origin", "none"):
-        return False
-    origin = request.headers.get("Origin")
-    return origin in (None, own_origin())
-
-
 @bp.before_request
 def _guard():
     if request.method == "POST":
         origin = request.headers.get("Origin")
         allowed_cross = request.endpoint in CROSS_SITE and origin in (g.org.allowed_origins or [])
-        if not (_same_site_post() or allowed_cross):
+        if not (same_origin_post() or allowed_cross):
             abort(403)
     # Only views declared public admit a visitor without a session; every other one needs the org's customer.
     if policy_of(current_app.view_functions[request.endpoint]) is Policy.PUBLIC:
@@ -106,6 +96,4 @@ def _shop_context() -> dict[str, Any]:
     }
 
 
-from portal.shop import account, addresses, auth, cookies, orders, privacy  # noqa: E402, F401
-
-bp.record_once(cookies.install)
+from portal.shop import account, addresses, auth, orders, privacy  # noqa: E402, F401
