@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import re
+import tempfile
 
 import pyotp
 import pytest
@@ -74,7 +75,8 @@ def shop_sign_in(page, demo, email: str, *, embed: bool = False) -> None:
 
 def shot(page, name: str) -> None:
     """A screenshot to look at while working (not committed, not asserted)."""
-    page.screenshot(path=f"/tmp/browser-{name}-{page.viewport_size['width']}.png", full_page=True)
+    folder = tempfile.gettempdir()
+    page.screenshot(path=f"{folder}/browser-{name}-{page.viewport_size['width']}.png", full_page=True)
 
 
 def real_errors(page) -> list[str]:

@@ -8,7 +8,7 @@ from collections import Counter
 
 import pytest
 
-from tests.browser.demo import demo, new_page, real_errors, shop_sign_in, shot, staff_sign_in  # noqa: F401
+from tests.browser.demo import new_page, real_errors, shop_sign_in, shot, staff_sign_in
 from tests.factories import PASSWORD
 
 pytestmark = pytest.mark.browser
