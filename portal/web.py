@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import secrets
 from typing import Any
+from urllib.parse import urlsplit
 
-from flask import Flask, Response, g, make_response, render_template, request
+from flask import Flask, Response, flash, g, make_response, redirect, render_template, request, session
+from flask_babel import gettext as _
 from flask_login import current_user
 from jinja2_fragments.flask import render_block
 from sqlalchemy.exc import InterfaceError, OperationalError
@@ -26,6 +28,30 @@ def is_htmx() -> bool:
         and request.headers.get("HX-Boosted") != "true"
         and request.headers.get("HX-History-Restore-Request") != "true"
     )
+
+
+def current_page() -> str:
+    """The path (and query) of the page the browser shows: for an htmx request that is the page it was sent from
+    (`HX-Current-URL`), not the fragment's URL, so a `next` built from it leads back to a whole page."""
+    if request.headers.get("HX-Request") == "true" and request.headers.get("HX-Current-URL"):
+        parts = urlsplit(request.headers["HX-Current-URL"])
+        return parts.path + (f"?{parts.query}" if parts.query else "")
+    return request.full_path.rstrip("?")
+
+
+def send_to_login(login_url: str, status: int = 303) -> Response:
+    """Where an anonymous request for a signed-in page goes: the login page (303), or for htmx a 401 with
+    `HX-Redirect`, so the whole page moves instead of the login form being swapped into the content. A browser whose
+    session has just ended (its cookie names a session that no longer signs anyone in) is told so on the login page;
+    a live session of another org or area is left alone."""
+    if session.get("sid") and not current_user.is_authenticated:
+        session.pop("sid")
+        flash(_("Your session ended. Sign in again to continue."), "info")
+    if request.headers.get("HX-Request") == "true":
+        response = make_response("", 401)
+        response.headers["HX-Redirect"] = login_url
+        return response
+    return redirect(login_url, status)
 
 
 def render(template: str, block: str | None = None, *, status: int = 200, **context: Any) -> Response:

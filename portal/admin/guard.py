@@ -22,6 +22,7 @@ from portal.models.staff import Role
 from portal.security import sessions
 from portal.security.routes import Policy, allow
 from portal.services import orgs
+from portal.web import current_page, send_to_login
 
 REAUTH_WINDOW = timedelta(minutes=10)
 
@@ -32,13 +33,8 @@ def staff_user() -> User | None:
 
 
 def login_redirect():
-    """Anonymous: a plain request goes to the login page; an htmx request gets 401 and HX-Redirect."""
-    target = url_for("admin.login", next=request.full_path.rstrip("?"))
-    if request.headers.get("HX-Request") == "true":
-        response = make_response("", 401)
-        response.headers["HX-Redirect"] = target
-        return response
-    return redirect(target, 303)
+    """Anonymous: to the login page, coming back to this page after it (htmx: the page the fragment belongs to)."""
+    return send_to_login(url_for("admin.login", next=current_page()))
 
 
 def load_org(slug: str, user: User) -> tuple[Organization, Role]:

@@ -11,7 +11,7 @@ import re
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Blueprint, abort, current_app, g, redirect, request, url_for
+from flask import Blueprint, abort, current_app, g, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -20,7 +20,7 @@ from portal.models import Customer
 from portal.models.orgs import Organization
 from portal.security.cookies import same_origin_post
 from portal.security.routes import Policy, policy_of
-from portal.web import set_frame_ancestors
+from portal.web import current_page, send_to_login, set_frame_ancestors
 
 bp = Blueprint("shop", __name__, url_prefix="/<org_slug>/account")
 
@@ -60,7 +60,7 @@ def _guard():
     if policy_of(current_app.view_functions[request.endpoint]) is Policy.PUBLIC:
         return None
     if customer() is None:
-        return redirect(url_for("shop.login", next=_local_path(request.full_path)))
+        return send_to_login(url_for("shop.login", next=_local_path(current_page())), 302)
     return None
 
 

@@ -80,5 +80,6 @@ def shot(page, name: str) -> None:
 
 
 def real_errors(page) -> list[str]:
-    """Console errors other than Chromium's own line for each 4xx/5xx response (those are expected here)."""
-    return [e for e in page.errors if not re.match(r"Failed to load resource: the server responded", e)]
+    """Console errors other than Chromium's and htmx's own lines for each 4xx/5xx response (expected here)."""
+    expected = re.compile(r"Failed to load resource: the server responded|Response Status Error Code \d+ from ")
+    return [e for e in page.errors if not expected.match(e)]
