@@ -14,8 +14,10 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 
 from portal import db
 
+# No inline styles under the CSP: no indicator <style>, and settling never copies a `style` attribute (Chromium sets
+# an empty one on autofillable inputs; copying it on every swap is a style-src-attr violation).
 HTMX_CONFIG = (
-    '{"includeIndicatorStyles":false,"allowEval":false,"allowScriptTags":false,"historyCacheSize":0,'
+    '{"includeIndicatorStyles":false,"attributesToSettle":["class","width","height"],"allowEval":false,"allowScriptTags":false,"historyCacheSize":0,'
     '"responseHandling":[{"code":"204","swap":false},{"code":"[23]..","swap":true},'
     '{"code":"422","swap":true},{"code":"[45]..","swap":false,"error":true}]}'
 )

@@ -16,10 +16,15 @@ def _refuse_cross_site_posts() -> None:
         abort(403)
 
 
+@bp.context_processor
+def _permissions() -> dict[str, bool]:
+    return {"can_edit": guard.can_edit()}
+
+
 @bp.errorhandler(NotFound)
 def _not_found(_error: NotFound):
     """A service's NotFound (an id of another org, or no such id) is an ordinary 404 page."""
     return render("errors/404.html", status=404)
 
 
-from portal.admin import auth, customers, groups, privacy, settings  # noqa: E402, F401 - register the views
+from portal.admin import auth, customers, groups, guard, privacy, settings  # noqa: E402, F401 - register the views

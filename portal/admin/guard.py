@@ -73,13 +73,19 @@ def requires(role: Role) -> Callable:
             g.org, g.role = org, user_role
             if org.require_admin_2fa and user_role is Role.ADMIN and g.user.totp_enabled_at is None:
                 return redirect(url_for("admin.totp_setup", next=request.path), 303)
-            if role is Role.ADMIN and user_role is not Role.ADMIN:
+            if role is Role.ADMIN and not can_edit():
                 abort(403)
             return view(**kwargs)
 
         return allow(Policy.STAFF_ADMIN if role is Role.ADMIN else Policy.STAFF_MEMBER)(requires_staff(wrapped))
 
     return decorator
+
+
+def can_edit() -> bool:
+    """Whether this request's role passes `requires(Role.ADMIN)`: the guard refuses with it, and pages get it as
+    `can_edit` so a read-only member is never shown a write action the guard would refuse."""
+    return g.get("role") is Role.ADMIN
 
 
 def recently_authenticated() -> bool:

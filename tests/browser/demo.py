@@ -10,8 +10,8 @@ import pyotp
 import pytest
 
 from portal import db
-from portal.services import staff
-from portal.services.audit import SYSTEM
+from portal.services import deletion_requests, staff
+from portal.services.audit import SYSTEM, Actor
 from tests.factories import PASSWORD, make_customer, make_group, make_org, make_user, unique
 
 STOREFRONT = "http://localhost:5001"
@@ -29,6 +29,7 @@ def demo(live_server) -> dict:
         viewer = make_user(org, "read_only")
         group = make_group(org, "VIP")
         people = [make_customer(org, f"{n}-{unique('c')}@example.com", password=PASSWORD) for n in "abcdefgh"]
+        deletion = deletion_requests.create(Actor.of_customer(people[-1]), org, people[-1])
         data = {
             "base": live_server.url,
             "slug": org.slug,
@@ -36,6 +37,7 @@ def demo(live_server) -> dict:
             "viewer": viewer.email,
             "group": group.public_id,
             "people": [(c.public_id, c.email) for c in people],
+            "deletion": deletion.public_id,
         }
         db.session.commit()
         db.session.remove()
@@ -81,5 +83,7 @@ def shot(page, name: str) -> None:
 
 def real_errors(page) -> list[str]:
     """Console errors other than Chromium's and htmx's own lines for each 4xx/5xx response (expected here)."""
-    expected = re.compile(r"Failed to load resource: the server responded|Response Status Error Code \d+ from ")
+    expected = re.compile(
+        r"Failed to load resource: the server responded|Response Status Error Code \d+ from "
+    )
     return [e for e in page.errors if not expected.match(e)]

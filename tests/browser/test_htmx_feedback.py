@@ -32,7 +32,11 @@ def test_shop_htmx_request_after_the_session_ended_goes_to_the_login_page(chromi
     email = demo["people"][0][1]
     shop_sign_in(page, demo, email)
     page.get_by_role("link", name="Addresses").click()
-    for label, value in (("First name", "Ada"), ("Last name", "Lovelace"), ("Street address", "1 St James's Sq")):
+    for label, value in (
+        ("First name", "Ada"),
+        ("Last name", "Lovelace"),
+        ("Street address", "1 St James's Sq"),
+    ):
         page.get_by_label(label).fill(value)
     page.get_by_label("City").fill("London")
     page.get_by_label("Country code").fill("GB")
@@ -102,6 +106,8 @@ def test_refused_failed_and_unsent_htmx_requests_are_announced(chromium, demo, w
         page.get_by_label("Search").fill("")
     page.wait_for_timeout(500)
     assert alert.is_hidden()  # the next request that worked cleared the alert
-    offline = re.compile(r"htmx:(afterRequest|sendError), |Failed to load resource: net::ERR_INTERNET_DISCONNECTED")
+    offline = re.compile(
+        r"htmx:(afterRequest|sendError), |Failed to load resource: net::ERR_INTERNET_DISCONNECTED"
+    )
     assert [e for e in real_errors(page) if not offline.match(e)] == []
     page.context.close()
