@@ -1,11 +1,17 @@
-# Two commands: `make run` (the portal with demo data) and `make test` (the whole suite).
+# Two commands on a fresh clone: `make run` (the portal with demo data) and `make test` (the whole suite). Each
+# installs what it needs and nothing else: the venv for both; the npm clients and Chromium for the tests only.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 FLASK := $(BIN)/flask --app portal
 STAMP := $(VENV)/.installed
+# npm ci writes this file; older than package-lock.json (or missing) means node_modules must be reinstalled.
+NODE_STAMP := node_modules/.package-lock.json
+CHROMIUM := /usr/bin/chromium
+# e.g. make test PYTEST_ARGS="tests/test_app.py -x"; empty runs every test (pyproject's testpaths).
+PYTEST_ARGS ?=
 
-.PHONY: run test test-postgres lint audit fuzz install clean
+.PHONY: run serve test test-postgres lint audit fuzz install clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,22 +21,47 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# The interop tests run the official Commerce Layer Node clients (and axe-core for the browser tests).
+$(NODE_STAMP): package-lock.json
+	@command -v npm >/dev/null || { echo "make test needs Node.js and npm: install them (Debian: apt-get install nodejs npm), then run make test again" >&2; exit 1; }
+	npm ci --no-audit --no-fund
+	touch $(NODE_STAMP)
+
+# The browser tests drive Debian's Chromium (Playwright's own browser builds are not downloaded).
+$(CHROMIUM):
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "installing Debian's chromium for the browser tests"; \
+	  DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	else \
+	  echo "make test needs Chromium at $(CHROMIUM): install Debian's package (sudo apt-get install chromium), then run make test again" >&2; \
+	  exit 1; \
+	fi
+
 run: $(STAMP)
 	$(FLASK) db-upgrade
 	$(FLASK) demo
 	@echo ""
 	@echo "Portal: http://127.0.0.1:5000   (worker running alongside; Ctrl-C stops all)"
 	@echo "Sample storefront embedding the shopper area: http://localhost:5001"
-	@trap 'kill 0' INT TERM EXIT; \
+	@trap 'trap - INT TERM EXIT; kill 0' INT TERM EXIT; \
 	  $(FLASK) worker & \
 	  PORTAL_URL=http://127.0.0.1:5000 $(BIN)/flask --app examples.storefront run --host localhost --port 5001 & \
 	  $(FLASK) run --host 127.0.0.1 --port 5000
 
-test: $(STAMP)
-	$(BIN)/pytest
+# gunicorn as in production (gunicorn.conf.py, wsgi:app) with the worker alongside; Ctrl-C stops both.
+serve: $(STAMP)
+	$(FLASK) db-upgrade
+	@trap 'trap - INT TERM EXIT; kill 0' INT TERM EXIT; \
+	  $(FLASK) worker & \
+	  $(BIN)/gunicorn -c gunicorn.conf.py wsgi:app
 
-test-postgres: $(STAMP)
-	PORTAL_TEST_DATABASE=postgresql $(BIN)/pytest
+# pytest exits 5 when it collects nothing: make fails on it like on any other non-zero status.
+test: $(STAMP) $(NODE_STAMP) $(CHROMIUM)
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+test-postgres: $(STAMP) $(NODE_STAMP) $(CHROMIUM)
+	PORTAL_TEST_DATABASE=postgresql $(BIN)/pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -85,7 +85,7 @@ def main() -> None:
         sizes = []
         for label, cache in (("count each time", "0"), ("count cached 10 s", "10")):
             print(f"\n{label:<18} {'portal GET /api/customers':<44} {'raw SQL page query (floor)':<40}")
-            with gunicorn("portal:create_app()", {**env, "PORTAL_API_COUNT_CACHE_SECONDS": cache}) as base:
+            with gunicorn("wsgi:app", {**env, "PORTAL_API_COUNT_CACHE_SECONDS": cache}) as base:
                 for name, query in QUERIES.items():
                     path = f"/api/customers?{query}"
                     request = urllib.request.Request(base + path, headers=headers)  # noqa: S310 - loopback

@@ -25,7 +25,8 @@ def free_port() -> int:
 
 @contextmanager
 def gunicorn(app: str, env: dict[str, str], workers: int = 2, threads: int = 1):
-    """Serve `app` (a gunicorn app spec) on a free loopback port; yields the base URL."""
+    """Serve `app` (a gunicorn app spec) on a free loopback port with gunicorn.conf.py's settings (the flags here
+    override its process counts); yields the base URL. The access log (stdout) is dropped."""
     port = free_port()
     process = subprocess.Popen(  # noqa: S603 - fixed command
         [
@@ -41,7 +42,8 @@ def gunicorn(app: str, env: dict[str, str], workers: int = 2, threads: int = 1):
             app,
         ],
         cwd=ROOT,
-        env={**os.environ, **env, "PYTHONPATH": str(ROOT)},
+        env={**os.environ, **env, "PYTHONPATH": str(ROOT), "PORTAL_LOG_LEVEL": "WARNING"},
+        stdout=subprocess.DEVNULL,
     )
     base = f"http://127.0.0.1:{port}"
     try:

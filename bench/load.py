@@ -3,11 +3,13 @@ with N customers, 50 virtual users mixing shopper pages, admin search and API ca
 
     .venv/bin/python bench/load.py                                  # 1,000,000 customers, 50 users, 120 s
     .venv/bin/python bench/load.py --customers 200000 --seconds 60
+    .venv/bin/python bench/load.py --instances 2 ...                # two gunicorn instances, users split evenly
 
 Each virtual user is a thread with one keep-alive connection and two cookie jars (a shopper session and a staff
 session, both opened through the real login forms). Prints, per endpoint: requests, failures, p50/p95/max
-latency; the peak number of the database's server connections; exits 1 if any request failed (an unexpected
-status, a timeout or a dropped connection). Traffic never leaves 127.0.0.1; the loop ends at the deadline.
+latency; the peak number of the database's server connections; the load generator's own share of the CPUs (it runs
+on the same machine); exits 1 if any request failed (an unexpected status, a timeout or a dropped connection).
+Traffic never leaves 127.0.0.1; the loop ends at the deadline.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
+import os
 import random
 import re
 import secrets
@@ -22,6 +25,7 @@ import sys
 import threading
 import time
 from collections import defaultdict
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from urllib.parse import urlencode, urlsplit
 
@@ -233,6 +237,33 @@ def report(results: Results, seconds: float) -> int:
     return failed
 
 
+def drive(args, setup: dict, bases: list[str], url: str, results: Results) -> tuple[float, int, float]:
+    """Run the virtual users (user n on instance n mod N); returns (seconds, peak connections, generator CPU s)."""
+    users = [
+        VirtualUser(bases[n % len(bases)], setup["token"], setup["ids"], results, n) for n in range(args.users)
+    ]
+    for user in users:
+        user.login("shop", f"/{SLUG}/account/login")
+        user.login("admin", "/admin/login")
+    stop, peak = threading.Event(), [0]
+    monitor = threading.Thread(target=watch_connections, args=(url, stop, peak), daemon=True)
+    monitor.start()
+    print(f"{args.users} users for {args.seconds:.0f} s against {', '.join(bases)} ...", flush=True)
+    cpu_before = time.process_time()
+    started = time.perf_counter()
+    deadline = started + args.seconds
+    threads = [threading.Thread(target=user.run, args=(deadline,)) for user in users]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - started
+    generator_cpu = time.process_time() - cpu_before
+    stop.set()
+    monitor.join(timeout=5)
+    return elapsed, peak[0], generator_cpu
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -244,6 +275,9 @@ def main() -> int:
     parser.add_argument(
         "--threads", type=int, default=4, help="per worker (gthread: keeps connections alive)"
     )
+    parser.add_argument(
+        "--instances", type=int, default=1, help="gunicorn instances on one database (users split evenly)"
+    )
     args = parser.parse_args()
     with throwaway_database("postgresql") as url:
         setup = prepare(url, args.customers)
@@ -253,29 +287,21 @@ def main() -> int:
             "PORTAL_JWT_KEYS_PATH": setup["jwt_keys"],
         }
         results = Results()
-        with gunicorn("portal:create_app()", env, workers=args.workers, threads=args.threads) as base:
-            users = [VirtualUser(base, setup["token"], setup["ids"], results, n) for n in range(args.users)]
-            for user in users:
-                user.login("shop", f"/{SLUG}/account/login")
-                user.login("admin", "/admin/login")
-            stop, peak = threading.Event(), [0]
-            monitor = threading.Thread(target=watch_connections, args=(url, stop, peak), daemon=True)
-            monitor.start()
-            print(f"{args.users} users for {args.seconds:.0f} s against {base} ...", flush=True)
-            started = time.perf_counter()
-            deadline = started + args.seconds
-            threads = [threading.Thread(target=user.run, args=(deadline,)) for user in users]
-            for thread in threads:
-                thread.start()
-            for thread in threads:
-                thread.join()
-            elapsed = time.perf_counter() - started
-            stop.set()
-            monitor.join(timeout=5)
+        with ExitStack() as stack:
+            bases = [
+                stack.enter_context(gunicorn("wsgi:app", env, workers=args.workers, threads=args.threads))
+                for _ in range(args.instances)
+            ]
+            elapsed, peak, generator_cpu = drive(args, setup, bases, url, results)
         failed = report(results, elapsed)
         print(
-            f"peak database server connections: {peak[0]} "
-            f"({args.workers} gunicorn workers x {args.threads} threads)"
+            f"peak database server connections: {peak} ({args.instances} instance(s) x {args.workers} gunicorn "
+            f"workers x {args.threads} threads)"
+        )
+        cores = len(os.sched_getaffinity(0))
+        print(
+            f"load generator: {generator_cpu:.1f} CPU s = {generator_cpu / (elapsed * cores):.0%} of the "
+            f"{cores} cores over the run"
         )
     return 1 if failed else 0
 

@@ -106,7 +106,7 @@ def main() -> None:
         # Both servers run at once and the measurements interleave (rounds), so a load spike on a shared machine
         # hits the ceiling and the portal alike; each target keeps its best round.
         results: dict[str, tuple[float, list[float]]] = {}
-        with gunicorn("portal:create_app()", env) as base:
+        with gunicorn("wsgi:app", env) as base:
             cookie = _sign_in(base, slug, email, password)
             overview = requests.get(f"{base}/{slug}/account/", headers={"Cookie": cookie}, timeout=10)
             overview_size = len(overview.content)

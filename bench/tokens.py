@@ -122,7 +122,7 @@ def main() -> None:
                 "PORTAL_JWT_KEYS_PATH": f"{instance}/jwt-keys.json",
                 "PORTAL_TOKEN_RATE_LIMIT": "1000000 per minute",
             }
-            with gunicorn("portal:create_app()", env, workers=args.workers) as base:
+            with gunicorn("wsgi:app", env, workers=args.workers) as base:
                 throughput(base, guest, 1, 2)  # warm-up: imports, key load, connection pools
                 rows.append((kind, "client_credentials", throughput(base, guest, args.seconds, args.clients)))
                 rows.append((kind, "password", throughput(base, login, args.seconds, args.clients)))

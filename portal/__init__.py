@@ -24,11 +24,13 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     portal_config.load(app, config)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
 
-    from portal import db, web
+    from portal import db, logs, ops, web
     from portal.extensions import babel, csrf, limiter, login_manager
     from portal.security import bearer, cookies, sessions
     from portal.security.routes import Policy, allow
 
+    _trust_proxies(app)
+    logs.init_app(app)  # first: every later hook and error page has the request id
     db.init_app(app)
     csrf.init_app(app)
     limiter.init_app(app)
@@ -43,6 +45,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     from portal import admin, api, cli, main, oauth, shop
 
+    ops.init_app(app)
     app.register_blueprint(main.bp)
     for bearer_only in (api.bp, oauth.bp):
         csrf.exempt(bearer_only)
@@ -51,3 +54,18 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(shop.bp)  # last: its first URL segment is an organization slug
     cli.init_app(app)
     return app
+
+
+def _trust_proxies(app: Flask) -> None:
+    """Behind PORTAL_PROXY_HOPS reverse proxies, take the client address and scheme from X-Forwarded-For/-Proto.
+
+    0 (the default) trusts no X-Forwarded-* header: anyone could forge them. Host is never taken from
+    X-Forwarded-Host: links use PORTAL_BASE_URL.
+    """
+    hops = int(app.config["PROXY_HOPS"])
+    if hops < 0:
+        raise RuntimeError("PORTAL_PROXY_HOPS must be 0 or more")
+    if hops:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=0, x_port=0, x_prefix=0)

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import logging.config
+import os
 import sys
 
 import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
+from sqlalchemy import func, select
 
 from portal import db, migrate
 from portal.errors import DomainError
@@ -134,11 +137,34 @@ def seed(org_slug: str, count: int, batch: int) -> None:
 @with_appcontext
 def worker(once: bool, interval: float) -> None:
     """Run background jobs: the email outbox and due anonymization requests."""
+    from portal import logs
     from portal.jobs import worker as worker_module
+
+    if not logging.getLogger().handlers:  # JSON lines on stderr, unless the host configured logging already
+        logging.config.dictConfig(logs.dict_config(os.environ.get("PORTAL_LOG_LEVEL", "INFO").upper()))
 
     worker_module.run(current_app._get_current_object(), once=once, interval=interval)
 
 
+@click.command("rotate-signing-key")
+@with_appcontext
+def rotate_signing_key() -> None:
+    """Add a new RS512 signing key; keep older keys only while tokens they signed can still be alive."""
+    from portal.models import Application
+    from portal.security import signing_keys
+    from portal.security.tokens import DEFAULT_LIFETIMES
+
+    app = current_app._get_current_object()
+    longest = max(int(app.config[name]) for name in DEFAULT_LIFETIMES.values())
+    custom = db.session.scalar(select(func.max(Application.access_token_lifetime))) or 0
+    try:
+        kid = signing_keys.rotate(app, max_token_lifetime=max(longest, custom))
+    except RuntimeError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"new signing key {kid}; the JWKS now has {len(signing_keys.jwks(app)['keys'])} key(s)")
+
+
 def init_app(app: Flask) -> None:
-    for command in (db_upgrade, db_revision, create_org, create_user, create_application, demo, seed, worker):
+    commands = (db_upgrade, db_revision, create_org, create_user, create_application, demo, seed, worker)
+    for command in (*commands, rotate_signing_key):
         app.cli.add_command(command)

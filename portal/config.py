@@ -51,6 +51,10 @@ def defaults(instance_path: str) -> dict[str, Any]:
         "WTF_CSRF_TIME_LIMIT": None,  # the token is tied to the session, which has its own lifetime
         "MAX_CONTENT_LENGTH": 1024 * 1024,
         "BABEL_DEFAULT_LOCALE": "en",
+        # Reverse proxies in front of gunicorn whose X-Forwarded-For/-Proto are trusted (0: none, never forged).
+        "PROXY_HOPS": 0,
+        # Bearer token of GET /metrics (Prometheus); None: the endpoint does not exist (404).
+        "METRICS_TOKEN": None,
     }
 
 

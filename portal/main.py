@@ -1,9 +1,7 @@
-"""The front page and the health check."""
+"""The front page (the operator's probes are in portal/ops)."""
 
 from flask import Blueprint
-from sqlalchemy import text
 
-from portal import db
 from portal.security.routes import Policy, allow
 from portal.web import render
 
@@ -15,9 +13,3 @@ bp = Blueprint("main", __name__)
 def home():
     return render("home.html")
 
-
-@bp.get("/health")
-@allow(Policy.PUBLIC)
-def health():
-    db.session.execute(text("SELECT 1"))
-    return {"status": "ok"}

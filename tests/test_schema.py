@@ -6,7 +6,7 @@ from alembic.migration import MigrationContext
 import portal.models  # noqa: F401
 from portal import db
 from portal.db import Base
-from portal.services.search import include_object
+from portal.migrate import include_object
 
 
 def test_models_and_migrations_agree(app):

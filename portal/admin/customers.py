@@ -20,7 +20,7 @@ def _actor() -> Actor:
 
 
 def _group_choices(*, none_label: str = "No group") -> list[tuple[str, str]]:
-    return choices([("", none_label)] + [(grp.public_id, grp.name) for grp in search.group_options(g.org)])
+    return choices([("", none_label)] + [(grp.public_id, grp.name) for grp in groups.group_options(g.org)])
 
 
 def _group(public_id: str):
@@ -52,7 +52,7 @@ def customers_list():
         page=page,
         errors=errors,
         args=request.args,
-        groups=search.group_options(g.org),
+        groups=groups.group_options(g.org),
         bulk=BulkAssignForm(),
     )
 
@@ -104,7 +104,7 @@ def _detail(customer, *, form=None, group_form=None, status: int = 200, block: s
         org=g.org,
         customer=customer,
         info=anonymization.info(customer),
-        extra=search.customer_page(g.org, customer),
+        extra=customers.customer_page(g.org, customer),
         group_form=group_form,
         confirm=ConfirmForm(),
     )

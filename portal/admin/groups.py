@@ -10,7 +10,7 @@ from portal.admin.guard import requires, see_other
 from portal.errors import DomainError
 from portal.forms import show_error
 from portal.models.staff import Role
-from portal.services import groups, search
+from portal.services import groups
 from portal.services.audit import Actor
 from portal.web import render
 
@@ -18,7 +18,7 @@ from portal.web import render
 @bp.get("/<org_slug>/groups")
 @requires(Role.READ_ONLY)
 def groups_list():
-    return render("admin/groups/list.html", org=g.org, groups=search.groups(g.org))
+    return render("admin/groups/list.html", org=g.org, groups=groups.with_member_counts(g.org))
 
 
 @bp.route("/<org_slug>/groups/new", methods=["GET", "POST"])
@@ -45,7 +45,7 @@ def group_detail(group_id: str):
         "admin/groups/detail.html",
         org=g.org,
         group=group,
-        members=search.group_members(g.org, group),
+        members=groups.group_members(g.org, group),
         confirm=ConfirmForm(),
         error=None,
     )
@@ -86,7 +86,7 @@ def group_delete(group_id: str):
         status=409 if error else 422,
         org=g.org,
         group=group,
-        members=search.group_members(g.org, group),
+        members=groups.group_members(g.org, group),
         confirm=ConfirmForm(),
         error=error or "The form expired, try again.",
     )
@@ -94,14 +94,14 @@ def group_delete(group_id: str):
 
 def _choices():
     return choices(
-        [("", "Public (no group)")] + [(grp.public_id, grp.name) for grp in search.group_options(g.org)]
+        [("", "Public (no group)")] + [(grp.public_id, grp.name) for grp in groups.group_options(g.org)]
     )
 
 
 def _market_forms() -> dict[str, MarketGroupForm]:
     group_choices = _choices()
     forms = {}
-    for market in search.markets(g.org):
+    for market in groups.markets_of(g.org):
         form = MarketGroupForm(
             prefix=market.public_id,
             formdata=None,

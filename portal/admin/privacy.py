@@ -11,7 +11,7 @@ from portal.errors import DomainError
 from portal.forms import show_error
 from portal.models.customers import AnonymizationStatus
 from portal.models.staff import Role
-from portal.services import deletion_requests, search
+from portal.services import anonymization, deletion_requests
 from portal.services.audit import Actor
 from portal.web import render
 
@@ -28,8 +28,8 @@ def _queue(status: int = 200, reject_forms: dict | None = None):
         org=g.org,
         state=state,
         states=STATES,
-        anonymizations=search.anonymization_queue(g.org, state),
-        deletions=search.deletion_queue(g.org),
+        anonymizations=anonymization.queue(g.org, state),
+        deletions=deletion_requests.queue(g.org),
         confirm=ConfirmForm(),
         reject_forms=reject_forms or {},
         new_reject=RejectForm,

@@ -10,7 +10,7 @@ from portal.admin.guard import requires, see_other
 from portal.errors import DomainError
 from portal.forms import show_error
 from portal.models.staff import Role
-from portal.services import orgs, search, staff
+from portal.services import audit, orgs, staff
 from portal.services.audit import Actor
 from portal.web import render
 
@@ -20,11 +20,11 @@ from portal.web import render
 def audit_log():
     errors: dict[str, str] = {}
     try:
-        query = search.parse_audit(request.args)
-        events, next_before = search.audit_log(g.org, query)
+        query = audit.parse_audit(request.args)
+        events, next_before = audit.audit_log(g.org, query)
     except DomainError as error:
         errors[error.field or "action"] = error.message
-        query, events, next_before = search.AuditQuery(), [], None
+        query, events, next_before = audit.AuditQuery(), [], None
     return render(
         "admin/audit.html",
         "audit_results",

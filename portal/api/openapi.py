@@ -8,7 +8,8 @@ from flask import jsonify
 
 from portal.api import bp
 from portal.api.jsonapi import MEDIA_TYPE, PAGE_SIZE_MAX
-from portal.api.resources import REGISTRY, Attr, Resource
+from portal.api.registry import Attr, Resource
+from portal.api.resources import REGISTRY
 from portal.security.routes import Policy, allow
 
 _TYPES = {

@@ -4,7 +4,7 @@ from alembic import context
 
 import portal.models  # noqa: F401 - registers every table
 from portal.db import Base
-from portal.services.search import include_object
+from portal.migrate import include_object
 
 config = context.config
 target_metadata = Base.metadata

@@ -2,7 +2,6 @@
 
 from flask import Blueprint
 
-# cli_group=None: the blueprint's commands (rotate-signing-key) sit at the top level of `flask`.
-bp = Blueprint("oauth", __name__, cli_group=None)
+bp = Blueprint("oauth", __name__)
 
-from portal.oauth import cli, views  # noqa: E402,F401 - registers the routes and the command
+from portal.oauth import views  # noqa: E402,F401 - registers the routes

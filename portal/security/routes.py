@@ -22,6 +22,7 @@ class Policy(enum.StrEnum):
     STAFF_ADMIN = "staff:admin"  # a staff member of the org in the URL with the admin role
     BEARER = "bearer"  # any valid bearer token; the view applies per-kind rules
     BEARER_USER = "bearer:user"  # a bearer token issued to a staff user
+    OPERATOR = "operator"  # the operator's PORTAL_METRICS_TOKEN as a bearer token (the view checks it)
 
 
 def allow(policy: Policy) -> Callable[[Callable], Callable]:

@@ -29,8 +29,10 @@ def _path(app: Flask) -> Path:
 
 
 def _load_raw(app: Flask) -> list[dict[str, Any]]:
-    if app.config.get("JWT_KEYS"):
-        return json.loads(app.config["JWT_KEYS"])["keys"]
+    given = app.config.get("JWT_KEYS")
+    if given:
+        # PORTAL_JWT_KEYS arrives already parsed (Flask's from_prefixed_env reads JSON values); a string is JSON text.
+        return (given if isinstance(given, dict) else json.loads(given))["keys"]
     path = _path(app)
     if not path.exists():
         _create(app, [_generate(time.time())])

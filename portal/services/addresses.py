@@ -140,6 +140,17 @@ def remove_from_address_book(actor: Actor, org: Organization, entry: CustomerAdd
     db.session.flush()
 
 
+def delete_address(actor: Actor, org: Organization, address: Address) -> None:
+    """Delete an address: one in an address book leaves the book with it; an unlinked one is audited and deleted."""
+    entry = db.session.scalar(select(CustomerAddress).where(CustomerAddress.address_id == address.id))
+    if entry is not None:
+        remove_from_address_book(actor, org, entry)
+        return
+    record(actor, org, "address.destroy", address)
+    db.session.delete(address)
+    db.session.flush()
+
+
 ENTRY_FIELDS = frozenset({"reference", "reference_origin", "metadata"})
 
 
@@ -151,6 +162,25 @@ def _entry_values(attributes: dict[str, Any]) -> dict[str, Any]:
         else validation.text(v, k)
         for k, v in attributes.items()
     }
+
+
+def unlinked_address(org: Organization, public_id: str | None) -> Address:
+    """The address of this org to link into a book: an address sits in one address book only."""
+    if public_id is None:
+        raise Invalid("can't be blank", field="address", code="blank")
+    address = db.session.scalar(
+        select(Address).where(Address.organization_id == org.id, Address.public_id == public_id)
+    )
+    linked = address is not None and db.session.scalar(
+        select(CustomerAddress.id).where(CustomerAddress.address_id == address.id)
+    )
+    if address is None or linked:
+        raise Invalid(
+            "The related resource was not found or is already in an address book",
+            field="address",
+            code="invalid",
+        )
+    return address
 
 
 def link_address(

@@ -12,6 +12,7 @@ from typing import Any
 
 from flask import current_app
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from portal import db
 from portal.errors import Forbidden, Invalid
@@ -155,3 +156,23 @@ def info(customer: Customer) -> dict[str, Any] | None:
         "requester": _user_info(request.requester),
         "cancellation_requester": _user_info(request.cancellation_requester),
     }
+
+
+def queue(org: Organization, state: str, *, limit: int = 100) -> list[AnonymizationRequest]:
+    """The org's requests in one state, soonest due first (the admin privacy queue)."""
+    try:
+        status = AnonymizationStatus(state)
+    except ValueError:
+        raise Invalid("is not one of the allowed values", field="state", code="inclusion") from None
+    return list(
+        db.session.scalars(
+            select(AnonymizationRequest)
+            .where(AnonymizationRequest.organization_id == org.id, AnonymizationRequest.status == status)
+            .options(
+                selectinload(AnonymizationRequest.customer),
+                selectinload(AnonymizationRequest.requester),
+            )
+            .order_by(AnonymizationRequest.due_at, AnonymizationRequest.id)
+            .limit(limit)
+        )
+    )

@@ -1,13 +1,18 @@
-"""The audit trail: one helper every service uses to say who did what to which record."""
+"""The audit trail: one helper every service uses to say who did what to which record, and the log's query."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
+from sqlalchemy import or_, select
+
 from portal import db
+from portal.errors import Invalid
 from portal.models import AuditEvent, Customer, OutboxMessage, User
 from portal.models.orgs import Organization
+from portal.services import validation
 
 
 @dataclass(frozen=True)
@@ -72,3 +77,67 @@ def emit(
     )
     db.session.add(message)
     return message
+
+
+@dataclass(frozen=True)
+class AuditQuery:
+    """A parsed audit-log filter; build one with `parse_audit`."""
+
+    action: str = ""
+    actor: str = ""
+    resource: str = ""
+    created_from: date | None = None
+    created_to: date | None = None
+    before: int | None = None
+
+    def args(self, *, before: int | None = None) -> dict[str, str]:
+        values = {
+            "action": self.action,
+            "actor": self.actor,
+            "resource": self.resource,
+            "created_from": self.created_from.isoformat() if self.created_from else "",
+            "created_to": self.created_to.isoformat() if self.created_to else "",
+            "before": str(before if before is not None else self.before or ""),
+        }
+        return {k: v for k, v in values.items() if v}
+
+
+def parse_audit(args: Any) -> AuditQuery:
+    get = lambda name: validation.query_arg(args, name)[:64]  # noqa: E731
+    before = get("before")
+    if before and not before.isdigit():
+        raise Invalid("is not a valid page cursor", field="before", code="invalid")
+    created_from, created_to = (
+        validation.query_date(get("created_from"), "created_from"),
+        validation.query_date(get("created_to"), "created_to"),
+    )
+    return AuditQuery(
+        action=get("action"),
+        actor=get("actor"),
+        resource=get("resource"),
+        created_from=created_from,
+        created_to=created_to,
+        before=int(before) if before else None,
+    )
+
+
+def audit_log(org: Organization, query: AuditQuery, *, page_size: int = 50) -> tuple[list[Any], int | None]:
+    """Audit events of the org, newest first, keyset-paged by id. `actor`/`resource` match an id or a type."""
+    stmt = select(AuditEvent).where(AuditEvent.organization_id == org.id)
+    if query.action:
+        stmt = stmt.where(AuditEvent.action.like(f"{validation.like_escape(query.action)}%", escape="\\"))
+    if query.actor:
+        stmt = stmt.where(or_(AuditEvent.actor_id == query.actor, AuditEvent.actor_type == query.actor))
+    if query.resource:
+        stmt = stmt.where(
+            or_(AuditEvent.resource_id == query.resource, AuditEvent.resource_type == query.resource)
+        )
+    if query.created_from:
+        stmt = stmt.where(AuditEvent.created_at >= datetime.combine(query.created_from, time(), UTC))
+    if query.created_to:
+        end = datetime.combine(query.created_to + timedelta(days=1), time(), UTC)
+        stmt = stmt.where(AuditEvent.created_at < end)
+    if query.before:
+        stmt = stmt.where(AuditEvent.id < query.before)
+    rows = list(db.session.scalars(stmt.order_by(AuditEvent.id.desc()).limit(page_size + 1)))
+    return rows[:page_size], (rows[page_size - 1].id if len(rows) > page_size else None)

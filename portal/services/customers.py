@@ -10,7 +10,15 @@ from sqlalchemy.exc import IntegrityError
 from portal import db
 from portal.db import new_public_id
 from portal.errors import Invalid, Locked, NotFound
-from portal.models import Customer, CustomerGroup, LoginSession, OAuthToken, Order
+from portal.models import (
+    AuditEvent,
+    Customer,
+    CustomerGroup,
+    DeletionRequest,
+    LoginSession,
+    OAuthToken,
+    Order,
+)
 from portal.models.customers import CustomerStatus
 from portal.models.orders import OrderStatus
 from portal.models.orgs import Organization
@@ -246,3 +254,27 @@ def refresh_status(actor: Actor, org: Organization, customer: Customer) -> Custo
 def _refuse_if_anonymized(customer: Customer) -> None:
     if customer.anonymized:
         raise Invalid("An anonymized customer cannot be changed", field="id", code="anonymized")
+
+
+def customer_page(org: Organization, customer: Customer) -> dict[str, Any]:
+    """What the admin customer page shows besides the customer: last orders, audit timeline, deletion request."""
+    orders = db.session.scalars(
+        select(Order).where(Order.customer_id == customer.id).order_by(Order.id.desc()).limit(10)
+    ).all()
+    timeline = db.session.scalars(
+        select(AuditEvent)
+        .where(
+            AuditEvent.organization_id == org.id,
+            AuditEvent.resource_type == "customers",
+            AuditEvent.resource_id == customer.public_id,
+        )
+        .order_by(AuditEvent.id.desc())
+        .limit(50)
+    ).all()
+    deletion = db.session.scalar(
+        select(DeletionRequest)
+        .where(DeletionRequest.customer_id == customer.id)
+        .order_by(DeletionRequest.id.desc())
+        .limit(1)
+    )
+    return {"orders": orders, "timeline": timeline, "deletion_request": deletion}

@@ -4,6 +4,7 @@ asks, and an org admin approves (→ an anonymization request with that admin as
 from __future__ import annotations
 
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from portal import db
 from portal.errors import Invalid, NotFound
@@ -95,3 +96,19 @@ def reject(actor: Actor, org: Organization, request: DeletionRequest, reason: st
 def _require_pending(request: DeletionRequest) -> None:
     if request.status is not DeletionRequestStatus.PENDING:
         raise Invalid("This request was already decided or withdrawn", field="status", code="invalid")
+
+
+def queue(org: Organization, *, limit: int = 100) -> list[DeletionRequest]:
+    """The org's pending deletion requests, oldest first (the admin privacy queue)."""
+    return list(
+        db.session.scalars(
+            select(DeletionRequest)
+            .where(
+                DeletionRequest.organization_id == org.id,
+                DeletionRequest.status == DeletionRequestStatus.PENDING,
+            )
+            .options(selectinload(DeletionRequest.customer))
+            .order_by(DeletionRequest.created_at, DeletionRequest.id)
+            .limit(limit)
+        )
+    )

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import exists, select
+from sqlalchemy import exists, func, select
+from sqlalchemy.orm import selectinload
 
 from portal import db
 from portal.errors import Invalid, Locked, NotFound
@@ -174,3 +175,53 @@ def markets_open_to(org: Organization, customer: Customer) -> list[Market]:
         .order_by(Market.number)
     ).all()
     return [m for m in markets if is_market_open_to(m, customer)]
+
+
+def group_options(org: Organization) -> list[CustomerGroup]:
+    """The org's groups for pickers: names only, nothing counted (this is on the search page's hot path)."""
+    return list(
+        db.session.scalars(
+            select(CustomerGroup)
+            .where(CustomerGroup.organization_id == org.id)
+            .order_by(CustomerGroup.name, CustomerGroup.id)
+        )
+    )
+
+
+def with_member_counts(org: Organization) -> list[tuple[CustomerGroup, int]]:
+    """Every group with its member count; one index-only count per group (groups are few)."""
+    members = (
+        select(func.count())
+        .where(Customer.customer_group_id == CustomerGroup.id)
+        .correlate(CustomerGroup)
+        .scalar_subquery()
+    )
+    rows = db.session.execute(
+        select(CustomerGroup, members)
+        .where(CustomerGroup.organization_id == org.id)
+        .order_by(CustomerGroup.name, CustomerGroup.id)
+    ).all()
+    return [(group, count) for group, count in rows]
+
+
+def group_members(org: Organization, group: CustomerGroup, *, limit: int = 100) -> list[Customer]:
+    return list(
+        db.session.scalars(
+            select(Customer)
+            .where(Customer.organization_id == org.id, Customer.customer_group_id == group.id)
+            .order_by(Customer.email)
+            .limit(limit)
+        )
+    )
+
+
+def markets_of(org: Organization) -> list[Market]:
+    """The org's markets by number, each with its group loaded (the admin markets page)."""
+    return list(
+        db.session.scalars(
+            select(Market)
+            .where(Market.organization_id == org.id)
+            .options(selectinload(Market.customer_group))
+            .order_by(Market.number)
+        )
+    )

@@ -27,6 +27,8 @@ RESERVED_SLUGS = frozenset(
         "well-known",
         ".well-known",
         "health",
+        "ready",
+        "metrics",
         "login",
         "logout",
         "account",

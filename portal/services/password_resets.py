@@ -71,6 +71,13 @@ def complete_reset(
     return customer
 
 
+def delete_reset(actor: Actor, org: Organization, reset: PasswordReset) -> None:
+    """Withdraw a reset (its token stops working), with an audit record."""
+    record(actor, org, "customer_password_reset.destroy", reset)
+    db.session.delete(reset)
+    db.session.flush()
+
+
 def send_reset_link(actor: Actor, org: Organization, email: str) -> None:
     """The shopper pages' "forgot password": email a link when the account exists, and do the same work either
     way (a token digest and a rendered email) so neither the answer nor its timing reveals whether it does."""

@@ -26,33 +26,12 @@ from portal.errors import Invalid
 from portal.models import Customer, CustomerGroup
 from portal.models.customers import AnonymizationStatus, CustomerStatus
 from portal.models.orgs import Organization
-from portal.services.validation import has_control_characters
+from portal.services import validation
 
 PAGE_SIZE = 50
 SORTS = {"newest": "Newest first", "oldest": "Oldest first", "email": "Email A→Z"}
 MATCHES = {"contains": "contains", "prefix": "starts with"}
 KINDS = {"registered": "Registered", "guest": "Guest"}
-
-# Schema objects created with raw SQL by 0002_search_indexes: not in the models, so not compared with them.
-RAW_SQL_OBJECTS = frozenset(
-    {
-        "ix_customers_email_trgm",
-        "ix_customers_reference_trgm",
-        "ix_customers_org_reference",
-        "customers_email_fts",
-        "customers_email_fts_data",
-        "customers_email_fts_idx",
-        "customers_email_fts_docsize",
-        "customers_email_fts_config",
-        "customers_email_fts_content",
-    }
-)
-
-
-def include_object(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
-    """Alembic hook: leave the raw-SQL search objects out of autogenerate and the schema test."""
-    return name not in RAW_SQL_OBJECTS
-
 
 @dataclass(frozen=True)
 class Query:
@@ -93,32 +72,15 @@ class Page:
     next_cursor: str | None
 
 
-def _date(value: str, name: str) -> date | None:
-    if not value:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise Invalid("must be a date (YYYY-MM-DD)", field=name, code="invalid") from None
-
-
 def _choice(value: str, allowed: Any, name: str) -> str:
     if value and value not in allowed:
         raise Invalid("is not one of the allowed values", field=name, code="inclusion")
     return value
 
 
-def _arg(args: Any, name: str) -> str:
-    """One search parameter, trimmed; control characters refused (a NUL breaks both databases' text search)."""
-    value = (args.get(name) or "").strip()
-    if has_control_characters(value):
-        raise Invalid("contains characters that are not allowed", field=name, code="invalid")
-    return value
-
-
 def parse(args: Any) -> Query:
     """Validate search parameters (a request's args, or any mapping). Raises Invalid naming the field."""
-    get = partial(_arg, args)
+    get = partial(validation.query_arg, args)
     q = get("q")
     if len(q) > 254:
         raise Invalid("is too long (maximum is 254 characters)", field="q", code="too_long")
@@ -127,8 +89,8 @@ def parse(args: Any) -> Query:
         get("anonymization"), {s.value for s in AnonymizationStatus} | {"none"}, "anonymization"
     )
     created_from, created_to = (
-        _date(get("created_from"), "created_from"),
-        _date(get("created_to"), "created_to"),
+        validation.query_date(get("created_from"), "created_from"),
+        validation.query_date(get("created_to"), "created_to"),
     )
     if created_from and created_to and created_to < created_from:
         raise Invalid("must be on or after the start date", field="created_to", code="invalid")
@@ -150,10 +112,6 @@ def parse(args: Any) -> Query:
 EMAIL_FTS = table("customers_email_fts", column("rowid"), column("customers_email_fts"))
 
 
-def _like_escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
 def _prefix_range(column: Any, value: str) -> Any:
     """`column LIKE 'value%'` as an index range, which both databases serve from a b-tree."""
     return and_(column >= value, column < value + "\U0010ffff")
@@ -168,7 +126,7 @@ def _email_ids(dialect: str, org: Organization, query: Query) -> Any:
     if dialect == "sqlite" and len(q) >= 3:
         phrase = '"' + q.replace('"', '""') + '"'  # an FTS5 string: the trigrams of q, in order
         return select(EMAIL_FTS.c.rowid).where(EMAIL_FTS.c.customers_email_fts.op("MATCH")(phrase))
-    return select(Customer.id).where(in_org, Customer.email.like(f"%{_like_escape(q)}%", escape="\\"))
+    return select(Customer.id).where(in_org, Customer.email.like(f"%{validation.like_escape(q)}%", escape="\\"))
 
 
 def _text_condition(dialect: str, org: Organization, query: Query) -> Any:
@@ -181,7 +139,7 @@ def _text_condition(dialect: str, org: Organization, query: Query) -> Any:
     q = query.q
     if dialect == "postgresql":
         # LIKE both ways: the pg_trgm GIN indexes serve '%q%' and 'q%' alike, so the three terms OR as bitmaps.
-        pattern = f"{_like_escape(q)}%" if query.match == "prefix" else f"%{_like_escape(q)}%"
+        pattern = f"{validation.like_escape(q)}%" if query.match == "prefix" else f"%{validation.like_escape(q)}%"
         return or_(
             Customer.email.like(pattern, escape="\\"),
             Customer.shopper_reference == q,
@@ -192,7 +150,7 @@ def _text_condition(dialect: str, org: Organization, query: Query) -> Any:
         email = (
             _prefix_range(Customer.email, q)
             if query.match == "prefix"
-            else Customer.email.like(f"%{_like_escape(q)}%", escape="\\")
+            else Customer.email.like(f"%{validation.like_escape(q)}%", escape="\\")
         )
         return or_(email, Customer.shopper_reference == q, reference)
     in_org = Customer.organization_id == org.id
@@ -345,188 +303,3 @@ def export_csv(org: Organization, query: Query, *, batch: int = 1000) -> Iterato
         if page.next_cursor is None:
             return
         current = replace(query, after=page.next_cursor)
-
-
-# --- other admin read models (privacy queue, audit log, customer page, groups) -------------------------------
-
-
-def customer_page(org: Organization, customer: Customer) -> dict[str, Any]:
-    """What the admin customer page shows besides the customer: last orders, audit timeline, deletion request."""
-    from portal.models import AuditEvent, DeletionRequest, Order
-
-    orders = db.session.scalars(
-        select(Order).where(Order.customer_id == customer.id).order_by(Order.id.desc()).limit(10)
-    ).all()
-    timeline = db.session.scalars(
-        select(AuditEvent)
-        .where(
-            AuditEvent.organization_id == org.id,
-            AuditEvent.resource_type == "customers",
-            AuditEvent.resource_id == customer.public_id,
-        )
-        .order_by(AuditEvent.id.desc())
-        .limit(50)
-    ).all()
-    deletion = db.session.scalar(
-        select(DeletionRequest)
-        .where(DeletionRequest.customer_id == customer.id)
-        .order_by(DeletionRequest.id.desc())
-        .limit(1)
-    )
-    return {"orders": orders, "timeline": timeline, "deletion_request": deletion}
-
-
-def group_options(org: Organization) -> list[CustomerGroup]:
-    """The org's groups for pickers: names only, nothing counted (this is on the search page's hot path)."""
-    return list(
-        db.session.scalars(
-            select(CustomerGroup)
-            .where(CustomerGroup.organization_id == org.id)
-            .order_by(CustomerGroup.name, CustomerGroup.id)
-        )
-    )
-
-
-def groups(org: Organization) -> list[tuple[CustomerGroup, int]]:
-    """Every group with its member count; one index-only count per group (groups are few)."""
-    from sqlalchemy import func
-
-    members = (
-        select(func.count())
-        .where(Customer.customer_group_id == CustomerGroup.id)
-        .correlate(CustomerGroup)
-        .scalar_subquery()
-    )
-    rows = db.session.execute(
-        select(CustomerGroup, members)
-        .where(CustomerGroup.organization_id == org.id)
-        .order_by(CustomerGroup.name, CustomerGroup.id)
-    ).all()
-    return [(group, count) for group, count in rows]
-
-
-def markets(org: Organization) -> list[Any]:
-    from portal.models import Market
-
-    return list(
-        db.session.scalars(
-            select(Market)
-            .where(Market.organization_id == org.id)
-            .options(selectinload(Market.customer_group))
-            .order_by(Market.number)
-        )
-    )
-
-
-def anonymization_queue(org: Organization, state: str, *, limit: int = 100) -> list[Any]:
-    from portal.models import AnonymizationRequest
-
-    try:
-        status = AnonymizationStatus(state)
-    except ValueError:
-        raise Invalid("is not one of the allowed values", field="state", code="inclusion") from None
-    return list(
-        db.session.scalars(
-            select(AnonymizationRequest)
-            .where(AnonymizationRequest.organization_id == org.id, AnonymizationRequest.status == status)
-            .options(
-                selectinload(AnonymizationRequest.customer),
-                selectinload(AnonymizationRequest.requester),
-            )
-            .order_by(AnonymizationRequest.due_at, AnonymizationRequest.id)
-            .limit(limit)
-        )
-    )
-
-
-def deletion_queue(org: Organization, *, limit: int = 100) -> list[Any]:
-    from portal.models import DeletionRequest
-    from portal.models.customers import DeletionRequestStatus
-
-    return list(
-        db.session.scalars(
-            select(DeletionRequest)
-            .where(
-                DeletionRequest.organization_id == org.id,
-                DeletionRequest.status == DeletionRequestStatus.PENDING,
-            )
-            .options(selectinload(DeletionRequest.customer))
-            .order_by(DeletionRequest.created_at, DeletionRequest.id)
-            .limit(limit)
-        )
-    )
-
-
-@dataclass(frozen=True)
-class AuditQuery:
-    action: str = ""
-    actor: str = ""
-    resource: str = ""
-    created_from: date | None = None
-    created_to: date | None = None
-    before: int | None = None
-
-    def args(self, *, before: int | None = None) -> dict[str, str]:
-        values = {
-            "action": self.action,
-            "actor": self.actor,
-            "resource": self.resource,
-            "created_from": self.created_from.isoformat() if self.created_from else "",
-            "created_to": self.created_to.isoformat() if self.created_to else "",
-            "before": str(before if before is not None else self.before or ""),
-        }
-        return {k: v for k, v in values.items() if v}
-
-
-def parse_audit(args: Any) -> AuditQuery:
-    get = lambda name: _arg(args, name)[:64]  # noqa: E731
-    before = get("before")
-    if before and not before.isdigit():
-        raise Invalid("is not a valid page cursor", field="before", code="invalid")
-    created_from, created_to = (
-        _date(get("created_from"), "created_from"),
-        _date(get("created_to"), "created_to"),
-    )
-    return AuditQuery(
-        action=get("action"),
-        actor=get("actor"),
-        resource=get("resource"),
-        created_from=created_from,
-        created_to=created_to,
-        before=int(before) if before else None,
-    )
-
-
-def audit_log(org: Organization, query: AuditQuery, *, page_size: int = 50) -> tuple[list[Any], int | None]:
-    """Audit events of the org, newest first, keyset-paged by id. `actor`/`resource` match an id or a type."""
-    from portal.models import AuditEvent
-
-    stmt = select(AuditEvent).where(AuditEvent.organization_id == org.id)
-    if query.action:
-        stmt = stmt.where(AuditEvent.action.like(f"{_like_escape(query.action)}%", escape="\\"))
-    if query.actor:
-        stmt = stmt.where(or_(AuditEvent.actor_id == query.actor, AuditEvent.actor_type == query.actor))
-    if query.resource:
-        stmt = stmt.where(
-            or_(AuditEvent.resource_id == query.resource, AuditEvent.resource_type == query.resource)
-        )
-    if query.created_from:
-        stmt = stmt.where(AuditEvent.created_at >= datetime.combine(query.created_from, time(), UTC))
-    if query.created_to:
-        end = datetime.combine(query.created_to + timedelta(days=1), time(), UTC)
-        stmt = stmt.where(AuditEvent.created_at < end)
-    if query.before:
-        stmt = stmt.where(AuditEvent.id < query.before)
-    rows = list(db.session.scalars(stmt.order_by(AuditEvent.id.desc()).limit(page_size + 1)))
-    return rows[:page_size], (rows[page_size - 1].id if len(rows) > page_size else None)
-
-
-def group_members(org: Organization, group: CustomerGroup, *, limit: int = 100) -> list[Customer]:
-    return list(
-        db.session.scalars(
-            select(Customer)
-            .where(Customer.organization_id == org.id, Customer.customer_group_id == group.id)
-            .order_by(Customer.email)
-            .limit(limit)
-        )
-    )

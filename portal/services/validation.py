@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
+from datetime import date
 from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
@@ -137,3 +138,26 @@ def unknown_fields(data: dict[str, Any], allowed: set[str] | frozenset[str]) -> 
     for key in data:
         if key not in allowed:
             raise Invalid("is not an allowed attribute", field=key, code="unpermitted")
+
+
+def query_arg(args: Any, name: str) -> str:
+    """One query-string parameter, trimmed; control characters refused (a NUL breaks both databases' text search)."""
+    value = (args.get(name) or "").strip()
+    if has_control_characters(value):
+        raise Invalid("contains characters that are not allowed", field=name, code="invalid")
+    return value
+
+
+def query_date(value: str, name: str) -> date | None:
+    """An optional YYYY-MM-DD filter value; empty means no filter."""
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise Invalid("must be a date (YYYY-MM-DD)", field=name, code="invalid") from None
+
+
+def like_escape(value: str) -> str:
+    """Escape LIKE wildcards so user text matches literally (use with `escape="\\\\"`)."""
+    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import func, select
 
 from portal import db
-from portal.models import Address, CustomerAddress, CustomerGroup, Order
+from portal.models import Address, AuditEvent, CustomerAddress, CustomerGroup, Order
 from tests.api.conftest import customer_token
 from tests.factories import PASSWORD, make_customer, make_group, make_market, make_order
 
@@ -142,6 +142,15 @@ def test_address_book_by_integration(api, tenant):
     removed = api("DELETE", f"/api/customer_addresses/{entry.json['data']['id']}", tenant.admin)
     assert removed.status_code == 204
     assert count(CustomerAddress) == 0 and count(Address) == 0
+
+
+def test_deleting_an_unlinked_address_is_audited(api, tenant):
+    """The API's address delete records who deleted it, as every other delete does (it used to record nothing)."""
+    address = api("POST", "/api/addresses", tenant.admin, doc("addresses", ADDRESS)).json["data"]["id"]
+    assert api("DELETE", f"/api/addresses/{address}", tenant.admin).status_code == 204
+    assert count(Address) == 0
+    event = db.session.scalars(select(AuditEvent).order_by(AuditEvent.id.desc())).first()
+    assert (event.action, event.resource_id, event.actor_type) == ("address.destroy", address, "application")
 
 
 def test_address_validation(api, tenant):

@@ -83,7 +83,7 @@ def test_counters_in_redis(tmp_path, is_postgres):
             "2",
             "-b",
             f"127.0.0.1:{port}",
-            "portal:create_app()",
+            "wsgi:app",
         ],
         cwd=ROOT,
         env=env,

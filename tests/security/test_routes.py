@@ -42,6 +42,10 @@ REFUSALS = {
     ("staff admin", Policy.BEARER): UNAUTHORIZED,
     ("staff read_only", Policy.STAFF_ADMIN): FORBIDDEN,
     ("integration token", Policy.BEARER_USER): UNAUTHORIZED,
+    # The metrics token is the operator's alone: no session and no API token stands in for it.
+    ("anonymous", Policy.OPERATOR): UNAUTHORIZED,
+    ("staff admin", Policy.OPERATOR): UNAUTHORIZED,
+    ("integration token", Policy.OPERATOR): UNAUTHORIZED,
 }
 
 
@@ -86,7 +90,8 @@ def shown(status: int, location: str | None) -> str:
 
 
 @pytest.mark.parametrize(("persona", "policy"), REFUSALS)
-def test_callers_outside_the_policy_are_refused(request, app, world, persona, policy):
+def test_callers_outside_the_policy_are_refused(request, app, world, persona, policy, monkeypatch):
+    monkeypatch.setitem(app.config, "METRICS_TOKEN", "operator-" + "x" * 32)  # configured: else /metrics is 404
     http, headers = caller(request, world, persona)
     csrf = csrf_from(http.get("/admin/login").text)  # so a refused POST shows the policy, not a CSRF failure
     status, login = REFUSALS[persona, policy]

@@ -3,7 +3,7 @@
 PostgreSQL: pg_trgm GIN indexes on customers.email and customers.reference (LIKE '%q%' and 'q%' use them).
 SQLite: an FTS5 trigram table over customers.email, kept in sync by triggers (external content, no copy of the
 emails), plus a b-tree index on (organization_id, reference). These objects are raw SQL, so they are kept out of
-the models-vs-migrations comparison by `portal.services.search.include_object`.
+the models-vs-migrations comparison by `portal.migrate.include_object`.
 
 Revision ID: 0002_search_indexes
 Revises: f018a258911a

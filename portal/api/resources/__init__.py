@@ -1,0 +1,18 @@
+"""The API's resource definitions, one module per family, registered in `portal.api.registry.REGISTRY`."""
+
+from __future__ import annotations
+
+from portal.api.registry import REGISTRY, register
+from portal.api.resources import addresses, customers, groups, orders, password_resets
+
+register(
+    customers.CUSTOMERS,
+    groups.CUSTOMER_GROUPS,
+    groups.MARKETS,
+    addresses.ADDRESSES,
+    addresses.CUSTOMER_ADDRESSES,
+    orders.ORDERS,
+    password_resets.PASSWORD_RESETS,
+)
+
+__all__ = ["REGISTRY"]

@@ -1,0 +1,137 @@
+"""Customers in the API: create, update (group, anonymization triggers), delete."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import joinedload, selectinload
+
+from portal.api.registry import (
+    ALL,
+    Attr,
+    Rel,
+    Resource,
+    actor_of,
+    common_attrs,
+    plain_delete,
+    refuse_relationships,
+    related,
+)
+from portal.errors import Forbidden, Invalid
+from portal.models import AnonymizationRequest, Customer, CustomerAddress, CustomerGroup, Order
+from portal.models.staff import ApplicationKind, Role
+from portal.security.tokens import TokenContext
+from portal.services import anonymization, customers, groups
+
+TRIGGERS = ("_request_anonymization", "_cancel_anonymization")
+
+
+def _create_customer(
+    ctx: TokenContext, attributes: dict[str, Any], relationships: dict[str, Any]
+) -> Customer:
+    refuse_relationships(
+        relationships, {"customer_group"} if ctx.kind is ApplicationKind.INTEGRATION else set()
+    )
+    group = related("customer_groups", ctx, relationships.get("customer_group"), "customer_group")
+    return customers.create_customer(actor_of(ctx), ctx.organization, attributes, customer_group=group)
+
+
+def _update_customer(
+    ctx: TokenContext, customer: Customer, attributes: dict[str, Any], relationships: dict[str, Any]
+) -> Customer:
+    triggers = {name: attributes.pop(name) for name in TRIGGERS if name in attributes}
+    if triggers:
+        _anonymization_trigger(ctx, customer, triggers)
+    refuse_relationships(
+        relationships, {"customer_group"} if ctx.kind is ApplicationKind.INTEGRATION else set()
+    )
+    actor = actor_of(ctx)
+    if attributes:
+        customers.update_customer(actor, ctx.organization, customer, attributes)
+    if "customer_group" in relationships:
+        group = related("customer_groups", ctx, relationships["customer_group"], "customer_group")
+        groups.assign_to_group(actor, ctx.organization, customer, group)
+    return customer
+
+
+def _anonymization_trigger(ctx: TokenContext, customer: Customer, triggers: dict[str, Any]) -> None:
+    """Only an integration token whose owner is an admin user of this org (JWT bearer flow) may pass these."""
+    if ctx.kind is not ApplicationKind.INTEGRATION or ctx.owner_type != "user" or ctx.role is not Role.ADMIN:
+        raise Forbidden(
+            "Anonymization can only be requested with an integration token owned by a user "
+            "of this organization (JWT bearer flow)"
+        )
+    for name, value in triggers.items():
+        if value is not True and value not in ("true", "1", 1):
+            raise Invalid("must be true", field=name, code="invalid")
+    actor = actor_of(ctx)
+    if "_cancel_anonymization" in triggers:
+        anonymization.cancel_anonymization(actor, ctx.organization, customer)
+    if "_request_anonymization" in triggers:
+        anonymization.request_anonymization(actor, ctx.organization, customer)
+
+
+CUSTOMERS = Resource(
+    type="customers",
+    model=Customer,
+    attrs=[
+        Attr("email", column=Customer.email, filterable=True, sortable=True, creatable=True, updatable=True),
+        Attr("password", write_only=True, creatable=True, updatable=True),
+        Attr("status", column=Customer.status, kind="enum", filterable=True, sortable=True),
+        Attr("has_password", kind="boolean"),
+        Attr(
+            "total_orders_count",
+            column=Customer.total_orders_count,
+            kind="integer",
+            filterable=True,
+            sortable=True,
+        ),
+        Attr("shopper_reference", creatable=True, updatable=True),
+        Attr("profile_id", creatable=True, updatable=True),
+        Attr("tax_exemption_code", creatable=True, updatable=True),
+        Attr(
+            "jwt_custom_claim", read=lambda o, c: c.custom_claim if c.customer is o else None, kind="object"
+        ),
+        Attr(
+            "anonymization_status",
+            column=Customer.anonymization_status,
+            kind="enum",
+            filterable=True,
+            sortable=True,
+        ),
+        Attr("anonymization_info", read=lambda o, c: anonymization.info(o), kind="object"),
+        Attr("_request_anonymization", write_only=True, updatable=True),
+        Attr("_cancel_anonymization", write_only=True, updatable=True),
+        Attr(
+            "customer_group_id",
+            filterable=True,
+            write_only=True,
+            column=select(CustomerGroup.public_id)
+            .where(CustomerGroup.id == Customer.customer_group_id)
+            .scalar_subquery(),
+        ),
+        *common_attrs(Customer),
+    ],
+    rels=[
+        Rel("customer_group", "customer_groups", False, lambda c: c.customer_group, writable=True),
+        Rel("customer_addresses", "customer_addresses", True, lambda c: CustomerAddress.customer_id == c.id),
+        Rel("orders", "orders", True, lambda c: Order.customer_id == c.id),
+    ],
+    permissions={
+        "integration": ALL,
+        "sales_channel:customer": frozenset({"list", "retrieve", "update", "delete"}),
+        "sales_channel:guest": frozenset({"create"}),
+    },
+    create=_create_customer,
+    update=_update_customer,
+    delete=plain_delete(customers.delete_customer),
+    own=lambda ctx: Customer.id == (ctx.customer.id if ctx.customer else -1),
+    include_paths=frozenset({"customer_group", "customer_addresses", "customer_addresses.address", "orders"}),
+    load=(
+        selectinload(Customer.anonymization_requests).options(
+            joinedload(AnonymizationRequest.requester),
+            joinedload(AnonymizationRequest.cancellation_requester),
+        ),
+    ),
+)

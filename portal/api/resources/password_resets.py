@@ -1,0 +1,65 @@
+"""Customer password resets in the API: request (the token is shown once), complete, delete."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from portal.api.registry import (
+    Attr,
+    Rel,
+    Resource,
+    actor_of,
+    common_attrs,
+    plain_delete,
+    refuse_relationships,
+)
+from portal.errors import Invalid
+from portal.models import PasswordReset
+from portal.security.tokens import TokenContext
+from portal.services import password_resets
+
+
+def _create_reset(
+    ctx: TokenContext, attributes: dict[str, Any], relationships: dict[str, Any]
+) -> PasswordReset:
+    refuse_relationships(relationships, set())
+    email = attributes.get("customer_email")
+    if not email:
+        raise Invalid("can't be blank", field="customer_email", code="blank")
+    reset, token = password_resets.request_reset(actor_of(ctx), ctx.organization, email)
+    if reset is None:
+        raise Invalid("does not match a customer", field="customer_email", code="invalid")
+    reset.plain_token = token  # shown in this response only; stored hashed
+    return reset
+
+
+def _update_reset(
+    ctx: TokenContext, reset: PasswordReset, attributes: dict[str, Any], relationships: dict[str, Any]
+):
+    refuse_relationships(relationships, set())
+    token, password = attributes.get("_reset_password_token"), attributes.get("customer_password")
+    if not token:
+        raise Invalid("can't be blank", field="_reset_password_token", code="blank")
+    if not password:
+        raise Invalid("can't be blank", field="customer_password", code="blank")
+    password_resets.complete_reset(actor_of(ctx), ctx.organization, token, password, reset=reset)
+    return reset
+
+
+PASSWORD_RESETS = Resource(
+    type="customer_password_resets",
+    model=PasswordReset,
+    attrs=[
+        Attr("customer_email", read=lambda o, c: o.customer.email, creatable=True),
+        Attr("reset_password_token", read=lambda o, c: getattr(o, "plain_token", None)),
+        Attr("customer_password", write_only=True, updatable=True),
+        Attr("_reset_password_token", write_only=True, updatable=True),
+        Attr("reset_password_at", column=PasswordReset.reset_password_at, kind="datetime", filterable=True),
+        *common_attrs(PasswordReset),
+    ],
+    rels=[Rel("customer", "customers", False, lambda r: r.customer)],
+    permissions={"integration": frozenset({"list", "retrieve", "create", "update", "delete"})},
+    create=_create_reset,
+    update=_update_reset,
+    delete=plain_delete(password_resets.delete_reset),
+)
