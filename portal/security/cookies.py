@@ -23,6 +23,7 @@ from __future__ import annotations
 from flask import Flask, Request, request
 from flask.sessions import SecureCookieSessionInterface
 from sqlalchemy import select
+from sqlalchemy.exc import InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 from portal import db
@@ -56,9 +57,13 @@ def _find_context(app: Flask, req: Request) -> str:
         return STATIC
     if not endpoint.startswith("shop."):
         return STAFF
-    origins = db.session.scalar(
-        select(Organization.allowed_origins).where(Organization.slug == args.get("org_slug"))
-    )
+    try:
+        origins = db.session.scalar(
+            select(Organization.allowed_origins).where(Organization.slug == args.get("org_slug"))
+        )
+    except (OperationalError, InterfaceError):  # the view answers 503 (portal/web.py); no embed cookie meanwhile
+        db.session.rollback()
+        return SHOP
     return EMBED if origins and _secure_context(req) else SHOP
 
 
