@@ -6,10 +6,14 @@ from __future__ import annotations
 
 from collections import Counter
 
+import pyotp
 import pytest
+from sqlalchemy import select
 
+from portal import db
+from portal.models import Organization
 from tests.browser.demo import new_page, real_errors, shop_sign_in, shot, staff_sign_in
-from tests.factories import PASSWORD
+from tests.factories import PASSWORD, make_user
 
 pytestmark = pytest.mark.browser
 NEW = "an entirely new passphrase"
@@ -60,5 +64,29 @@ def test_staff_keep_one_lax_cookie_and_forms_work_with_a_storefront_origin(chrom
     jar = one_cookie_per_name(page)
     staff = [c for c in jar if c["name"] == "session"]
     assert len(staff) == 1 and staff[0]["sameSite"] == "Lax" and not staff[0].get("partitionKey")
+    assert real_errors(page) == []
+    page.context.close()
+
+
+def test_two_factor_enrolment_works_for_an_org_with_a_storefront_origin(chromium, live_server, demo):
+    """Org pages and the enrolment page (no org) share the one staff cookie, so the candidate secret survives."""
+    with live_server.data():
+        org = db.session.scalar(select(Organization).where(Organization.slug == demo["slug"]))
+        org.require_admin_2fa = True
+        email = make_user(org, "admin").email
+        db.session.commit()
+    page = new_page(chromium)
+    page.goto(f"{demo['base']}/admin/{demo['slug']}/customers")  # an org page first, then the sign-in
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("heading", name="Set up two-factor authentication").wait_for()
+    secret = page.locator("#totp-secret").inner_text()
+    page.get_by_label("Authentication code").fill(pyotp.TOTP(secret).now())
+    page.get_by_role("button", name="Turn on two-factor authentication").click()
+    page.get_by_role("heading", name="Two-factor authentication is on").wait_for()
+    page.goto(f"{demo['base']}/admin/{demo['slug']}/customers")
+    page.get_by_role("heading", name="Customers").wait_for()
+    shot(page, "totp-enrolled")
     assert real_errors(page) == []
     page.context.close()
