@@ -25,6 +25,10 @@ from portal.services import orgs
 from portal.web import current_page, send_to_login
 
 REAUTH_WINDOW = timedelta(minutes=10)
+READ_ONLY_REFUSAL = (
+    "Your role in this organization is read-only: you can look at everything, but changes are for its admins. "
+    "Nothing was changed."
+)
 
 
 def staff_user() -> User | None:
@@ -74,7 +78,7 @@ def requires(role: Role) -> Callable:
             if org.require_admin_2fa and user_role is Role.ADMIN and g.user.totp_enabled_at is None:
                 return redirect(url_for("admin.totp_setup", next=request.path), 303)
             if role is Role.ADMIN and not can_edit():
-                abort(403)
+                abort(403, description=READ_ONLY_REFUSAL)
             return view(**kwargs)
 
         return allow(Policy.STAFF_ADMIN if role is Role.ADMIN else Policy.STAFF_MEMBER)(requires_staff(wrapped))
