@@ -24,9 +24,11 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     portal_config.load(app, config)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
 
-    from portal import db, logs, ops, web
-    from portal.extensions import babel, csrf, limiter, login_manager
-    from portal.security import bearer, cookies, sessions
+    from portal import db, i18n, logs, ops, web
+    from portal.extensions import csrf, limiter, login_manager
+
+    # counters also registers the database:// storage
+    from portal.security import bearer, cookies, counters, sessions
     from portal.security.routes import Policy, allow
 
     _trust_proxies(app)
@@ -34,12 +36,13 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     db.init_app(app)
     csrf.init_app(app)
     limiter.init_app(app)
-    babel.init_app(app)
+    i18n.init_app(app)
     login_manager.init_app(app)
     cookies.install(app)
     login_manager.user_loader(sessions.load_principal)
     login_manager.session_protection = None  # the sid row does this job, without IP/UA heuristics
     web.init_app(app)
+    counters.init_app(app)
     allow(Policy.PUBLIC)(app.view_functions["static"])  # Flask's own view
     bearer.init_app(app)
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 import os
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import Flask
 
 DEMO_SECRET_KEY = "dev-only-not-secret"  # noqa: S105 - refused in production mode
+DEV_BASE_URL = "http://127.0.0.1:5000"
 
 
 def defaults(instance_path: str) -> dict[str, Any]:
@@ -18,7 +20,10 @@ def defaults(instance_path: str) -> dict[str, Any]:
         "SECRET_KEY": DEMO_SECRET_KEY,
         "DATABASE_URL": f"sqlite:///{instance / 'portal.db'}",
         "DOMAIN": "localhost",
-        "BASE_URL": "http://127.0.0.1:5000",
+        # The public address every emailed and absolute link is built on (never the request's Host header).
+        # Required in production; development falls back to DEV_BASE_URL.
+        "BASE_URL": None,
+        "TRUSTED_HOSTS_EXTRA": None,  # PORTAL_TRUSTED_HOSTS: more host names answered in production, comma-separated
         # Token lifetimes (seconds), Commerce Layer's defaults.
         "SALES_CHANNEL_TOKEN_LIFETIME": 4 * 3600,
         "INTEGRATION_TOKEN_LIFETIME": 2 * 3600,
@@ -33,7 +38,9 @@ def defaults(instance_path: str) -> dict[str, Any]:
         "API_COUNT_CACHE_SECONDS": 10,  # how long a list's record_count may be reused (0: always count)
         "PASSWORD_MIN_LENGTH": 8,
         "PASSWORD_MAX_LENGTH": 128,
-        "RATELIMIT_STORAGE_URL": "memory://",
+        # Lockout and rate-limit counters: in the database, shared by every process of this installation
+        # (portal/security/counters.py); redis://… for many machines.
+        "RATELIMIT_STORAGE_URL": "database://",
         "TOKEN_RATE_LIMIT": "30 per minute",
         # Redis (rate-limit storage) down: keep serving, counting in memory per process (SECURITY.md).
         "RATELIMIT_SWALLOW_ERRORS": True,
@@ -41,6 +48,9 @@ def defaults(instance_path: str) -> dict[str, Any]:
         # Per client_id; None means TOKEN_RATE_LIMIT. A sales channel's client id is public, so anyone could
         # spend a storefront's budget: raise this one for busy storefronts rather than the per-IP limit.
         "TOKEN_CLIENT_RATE_LIMIT": None,
+        # API sign-ups by a public (guest) sales-channel token, counted whatever the answer (SECURITY.md).
+        "SIGNUP_RATE_LIMIT": "10 per hour",  # per client IP
+        "SIGNUP_CLIENT_RATE_LIMIT": "500 per hour",  # per sales channel
         "SMTP_URL": None,  # e.g. smtp://user:pass@host:587?starttls=1; None writes .eml files
         "MAIL_DIR": str(instance / "mail"),
         "MAIL_FROM": "Customer Portal <no-reply@localhost>",
@@ -61,6 +71,8 @@ def defaults(instance_path: str) -> dict[str, Any]:
 def load(app: Flask, overrides: dict[str, Any] | None) -> None:
     app.config.update(defaults(app.instance_path))
     app.config.from_prefixed_env("PORTAL")
+    if app.config.get("TRUSTED_HOSTS"):  # PORTAL_TRUSTED_HOSTS is the extra list, not Flask's final setting
+        app.config["TRUSTED_HOSTS_EXTRA"], app.config["TRUSTED_HOSTS"] = app.config["TRUSTED_HOSTS"], None
     if overrides:
         app.config.update(overrides)
     app.config["RATELIMIT_STORAGE_URI"] = app.config["RATELIMIT_STORAGE_URL"]
@@ -69,6 +81,25 @@ def load(app: Flask, overrides: dict[str, Any] | None) -> None:
         app.config["SESSION_COOKIE_NAME"] = "__Host-session"
     if app.config["ENV_MODE"] == "production":
         check_production(app.config)
+        app.config["TRUSTED_HOSTS"] = trusted_hosts(app.config)
+    elif not app.config["BASE_URL"]:
+        app.config["BASE_URL"] = DEV_BASE_URL
+
+
+def _base_url_problem(value: Any) -> str | None:
+    parts = urlsplit(value) if isinstance(value, str) else None
+    if parts is None or parts.scheme != "https" or not parts.hostname or parts.query or parts.fragment:
+        return "PORTAL_BASE_URL must be set to the portal's public https address (e.g. https://portal.example.com)"
+    return None
+
+
+def trusted_hosts(config: dict[str, Any]) -> list[str]:
+    """Production answers only the host of BASE_URL and those listed in PORTAL_TRUSTED_HOSTS (Flask refuses
+    others with 400), so no link, redirect or page can be made to carry a forged Host."""
+    extra = config.get("TRUSTED_HOSTS_EXTRA") or []
+    if isinstance(extra, str):
+        extra = [host.strip() for host in extra.split(",") if host.strip()]
+    return [urlsplit(config["BASE_URL"]).hostname, *extra]
 
 
 def check_production(config: dict[str, Any]) -> None:
@@ -82,5 +113,7 @@ def check_production(config: dict[str, Any]) -> None:
         problems.append("PORTAL_SESSION_COOKIE_SECURE must be true (HTTPS)")
     if os.environ.get("FLASK_DEBUG") not in (None, "", "0"):
         problems.append("FLASK_DEBUG must be unset")
+    if problem := _base_url_problem(config.get("BASE_URL")):
+        problems.append(problem)
     if problems:
         raise RuntimeError("refusing to start in production mode: " + "; ".join(problems))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class DomainError(Exception):
     """Base of every business-rule refusal. `code` is Commerce Layer's `meta.error` vocabulary."""
@@ -50,3 +52,20 @@ class Locked(DomainError):
 
     status = 423
     code = "locked"
+
+
+def error_object(
+    status: int, code: str, title: str, detail: str, *, integer_status: bool = False, **members: Any
+) -> dict[str, Any]:
+    """One error in Commerce Layer's shape, for every JSON door (API, OAuth, bearer 401s, the app's error pages).
+
+    JSON:API writes `status` as a string; the OAuth endpoints follow Doorkeeper, whose `status` is an integer (the
+    official JS auth client types it so). `members` adds `source` and `meta` where a door has them.
+    """
+    shown = status if integer_status else str(status)
+    return {"title": title, "detail": detail, "code": code, "status": shown, **members}
+
+
+def error_document(*errors: dict[str, Any]) -> dict[str, Any]:
+    """The `{"errors": [...]}` body around one or more `error_object`s."""
+    return {"errors": list(errors)}

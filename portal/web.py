@@ -6,13 +6,28 @@ import secrets
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Flask, Response, flash, g, make_response, redirect, render_template, request, session
+from flask import (
+    Flask,
+    Response,
+    current_app,
+    flash,
+    g,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask.globals import _cv_request
+from flask.json.provider import DefaultJSONProvider
 from flask_babel import gettext as _
 from flask_login import current_user
 from jinja2_fragments.flask import render_block
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from portal import db
+from portal.errors import error_document, error_object
 
 # No inline styles under the CSP: no indicator <style>, and settling never copies a `style` attribute (Chromium sets
 # an empty one on autofillable inputs; copying it on every swap is a style-src-attr violation).
@@ -23,10 +38,44 @@ HTMX_CONFIG = (
 )
 
 
+JSON_MAX_DEPTH = 64  # request bodies; metadata has its own, smaller limit (services/validation.py)
+JSON_TOO_DEEP = f"JSON nested more than {JSON_MAX_DEPTH} levels"
+
+
+def json_depth(value: Any) -> int:
+    """How deeply a JSON value nests, counted without recursion (deep input must not exhaust the stack)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, dict | list):
+            deepest = max(deepest, level)
+            stack.extend((child, level + 1) for child in (item.values() if isinstance(item, dict) else item))
+    return deepest
+
+
+class BoundedJSONProvider(DefaultJSONProvider):
+    """Request bodies nest at most JSON_MAX_DEPTH levels. Deeper input (50,000 `[`) would exhaust the parser's
+    recursion (a RecursionError, a 500) or a later serializer's; as a ValueError it is every door's plain 400."""
+
+    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
+        try:
+            value = super().loads(s, **kwargs)
+        except RecursionError:
+            raise ValueError(JSON_TOO_DEEP) from None
+        if json_depth(value) > JSON_MAX_DEPTH:
+            raise ValueError(JSON_TOO_DEEP)
+        return value
+
+
+def from_htmx() -> bool:
+    """Any request htmx sent, boosted navigations included: it must be redirected with HX-Redirect, not a 303."""
+    return request.headers.get("HX-Request") == "true"
+
+
 def is_htmx() -> bool:
     """A partial-update request (not a boosted navigation or a history restore, which need the full page)."""
     return (
-        request.headers.get("HX-Request") == "true"
+        from_htmx()
         and request.headers.get("HX-Boosted") != "true"
         and request.headers.get("HX-History-Restore-Request") != "true"
     )
@@ -49,11 +98,7 @@ def send_to_login(login_url: str, status: int = 303) -> Response:
     if session.get("sid") and not current_user.is_authenticated:
         session.pop("sid")
         flash(_("Your session ended. Sign in again to continue."), "info")
-    if request.headers.get("HX-Request") == "true":
-        response = make_response("", 401)
-        response.headers["HX-Redirect"] = login_url
-        return response
-    return redirect(login_url, status)
+    return hx_redirect(login_url, 401) if from_htmx() else redirect(login_url, status)
 
 
 def render(template: str, block: str | None = None, *, status: int = 200, **context: Any) -> Response:
@@ -65,6 +110,49 @@ def render(template: str, block: str | None = None, *, status: int = 200, **cont
     response = make_response(html, status)
     response.vary.add("HX-Request")
     return response
+
+
+def hx_redirect(location: str, status: int = 204) -> Response:
+    """Send the browser to `location`: 303 for a plain request; for htmx an empty `status` with HX-Redirect, so the
+    whole page (and the URL) changes instead of the redirected page being swapped into a fragment."""
+    if from_htmx():
+        response = make_response("", status)
+        response.headers["HX-Redirect"] = location
+        return response
+    return redirect(location, 303)
+
+
+def see_other(endpoint_or_url: str, *, fragment: bool = False, **values: Any) -> Response:
+    """After a successful POST: go to a URL (it holds a "/") or an endpoint built with `values`.
+
+    A whole-page move answers htmx with HX-Redirect. With `fragment=True` the page answers the block an htmx form
+    targets: a 303 for everyone, which htmx follows with HX-Request kept, so the GET renders only that block.
+    """
+    location = endpoint_or_url if "/" in endpoint_or_url else url_for(endpoint_or_url, **values)
+    return redirect(location, 303) if fragment else hx_redirect(location)
+
+
+def form_status(form: Any) -> int:
+    """The one rule for a form page's status: 422 when the form has errors (field or form-wide), else 200."""
+    return 422 if form.errors else 200
+
+
+def not_found_page(_error: Exception) -> Response:
+    """A service's NotFound (an id of another org, or no such id) in an HTML door is the ordinary 404 page."""
+    return render("errors/404.html", status=404)
+
+
+def external_url(endpoint: str, **values: Any) -> str:
+    """An absolute URL on the configured public base (PORTAL_BASE_URL), never on the request's Host header.
+
+    Emailed links carry live tokens: built from `Host`, a forged header mails the victim a link to the attacker's
+    site (reset poisoning). The same helper serves requests, the worker and the CLI, so no link depends on how the
+    code was reached.
+    """
+    base = urlsplit(current_app.config["BASE_URL"])
+    current_app.inject_url_defaults(endpoint, values)
+    adapter = current_app.url_map.bind(base.netloc, script_name=base.path or "/", url_scheme=base.scheme)
+    return adapter.build(endpoint, values, force_external=True)
 
 
 def csp_nonce() -> str:
@@ -109,25 +197,16 @@ def _commit(response: Response) -> Response:
         db.session.commit()
     else:
         db.session.rollback()
+        for hook in current_app.extensions.get("after_rollback", []):
+            hook()  # e.g. rate-limit counters: a refused attempt still counts
     return response
 
 
 def _database_unavailable(error: Exception) -> Response:
     db.session.rollback()
-    if request.path.startswith(("/api/", "/oauth/", "/provisioning/")):
-        body = {
-            "errors": [
-                {
-                    "title": "Service unavailable",
-                    "detail": "The database is unavailable, try again later",
-                    "code": "SERVICE_UNAVAILABLE",
-                    "status": "503",
-                }
-            ]
-        }
-        response = make_response(body, 503)
-        if request.path.startswith("/api/"):
-            response.content_type = "application/vnd.api+json"
+    if _json_path():
+        detail = "The database is unavailable, try again later"
+        response = _json_error(503, "SERVICE_UNAVAILABLE", "Service unavailable", detail)
     else:
         response = render("errors/503.html", status=503)
     response.headers["Retry-After"] = "5"
@@ -135,9 +214,10 @@ def _database_unavailable(error: Exception) -> Response:
 
 
 def init_app(app: Flask) -> None:
+    app.json = BoundedJSONProvider(app)
     app.after_request(_commit)
     app.after_request(_security_headers)
-    app.jinja_env.globals.update(csp_nonce=csp_nonce, htmx_config=HTMX_CONFIG)
+    app.jinja_env.globals.update(csp_nonce=csp_nonce, htmx_config=HTMX_CONFIG, external_url=external_url)
     # Lost or refused connections are the database being unavailable (503); other database errors are bugs (500).
     app.register_error_handler(OperationalError, _database_unavailable)
     app.register_error_handler(InterfaceError, _database_unavailable)
@@ -147,19 +227,23 @@ def init_app(app: Flask) -> None:
 
 def _error_page(error: Any) -> Response:
     status = getattr(error, "code", 500) or 500
-    if request.path.startswith(("/api/", "/oauth/", "/provisioning/")):
-        return make_response(
-            {
-                "errors": [
-                    {
-                        "title": getattr(error, "name", "Error"),
-                        "detail": getattr(error, "description", "Server error"),
-                        "code": str(getattr(error, "name", "error")).upper().replace(" ", "_"),
-                        "status": str(status),
-                    }
-                ]
-            },
-            status,
-        )
+    if _json_path():
+        name = getattr(error, "name", "Error")
+        code = str(getattr(error, "name", "error")).upper().replace(" ", "_")
+        return _json_error(status, code, name, getattr(error, "description", "Server error"))
+    if _cv_request.get().url_adapter is None:  # an untrusted Host (production): no URL can be built for a page
+        return make_response(f"{status} {getattr(error, 'name', 'Error')}\n", status, {"Content-Type": "text/plain"})
     template = f"errors/{status}.html" if status in (404, 500) else "errors/generic.html"
     return render(template, status=status, error=error)
+
+
+def _json_path() -> bool:
+    return request.path.startswith(("/api/", "/oauth/", "/provisioning/"))
+
+
+def _json_error(status: int, code: str, title: str, detail: str) -> Response:
+    """The app-wide error pages for JSON doors; under /api/ in the JSON:API media type, like the API's own errors."""
+    response = make_response(error_document(error_object(status, code, title, detail)), status)
+    if request.path.startswith("/api/"):
+        response.content_type = "application/vnd.api+json"
+    return response

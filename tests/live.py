@@ -50,6 +50,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
         }
     )
     server, base = _serve(app, "127.0.0.1")
+    app.config["BASE_URL"] = base  # links in mails and API documents point at this server
     yield LiveServer(app, base)
     server.shutdown()
     db.engine_of(app).dispose()

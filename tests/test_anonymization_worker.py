@@ -17,7 +17,7 @@ from sqlalchemy import String, cast, func, inspect, select
 
 from portal import db, migrate
 from portal.errors import Invalid
-from portal.jobs import anonymizer
+from portal.jobs import anonymizer, claims
 from portal.models import (
     ActionToken,
     AnonymizationRequest,
@@ -530,9 +530,7 @@ def test_a_cancel_racing_the_start_waits_then_is_refused(app, committed, is_post
     db.session.commit()
     org_id, user_id, public_id = org.id, admin.id, customer.public_id
 
-    [claimed] = anonymizer.claim(
-        timedelta(seconds=300)
-    )  # the worker holds the customer, step 1 not committed
+    [claimed] = claims.claim(timedelta(seconds=300))  # the worker holds the customer, step 1 not committed
     anonymizer.start(*claimed)
     db.session.flush()
     thread, outcome = in_thread(app, lambda: cancel(org_id, user_id, public_id))
@@ -581,12 +579,12 @@ def test_an_update_racing_the_anonymization_brings_nothing_back(app, committed, 
     request_due(org, customer)
     db.session.commit()
     org_id, public_id = org.id, customer.public_id
-    assert anonymizer.process(app, anonymizer.claim(timedelta(seconds=300))) == 1
+    assert anonymizer.process(app, claims.claim(timedelta(seconds=300))) == 1
     # Replay the race at its worst point: step 2 holds the lock with everything erased, not yet committed.
     customer.anonymization_status = AnonymizationStatus.STARTED
     db.session.commit()
 
-    [(request, locked)] = anonymizer.lock([customer.current_anonymization.id])
+    [(request, locked)] = claims.lock([customer.current_anonymization.id])
     request.status = AnonymizationStatus.STARTED
     anonymizer.complete([(request, locked)])
     thread, outcome = in_thread(app, lambda: update(org_id, public_id, "resurrected@example.com"))

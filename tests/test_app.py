@@ -29,6 +29,13 @@ def test_api_404_is_json(client):
     assert response.json["errors"][0]["status"] == "404"
 
 
+def test_api_error_pages_use_the_json_api_media_type(client):
+    """The app-wide 404/405 under /api/ speak JSON:API like the API's own errors (and its 503) did already."""
+    for response in (client.get("/api/customers/a/b/c/d"), client.put("/api/")):
+        assert response.content_type == "application/vnd.api+json"
+        assert set(response.json["errors"][0]) == {"title", "detail", "code", "status"}
+
+
 def test_security_headers_on_every_page(client):
     for path in ("/", "/no/such/page"):
         headers = client.get(path).headers

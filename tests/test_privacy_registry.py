@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import importlib
+
 from sqlalchemy import inspect
 
 from portal import db
 from portal.db import Base
-from portal.jobs import privacy
+from portal.jobs import eraser, privacy
+from portal.services import traces
 
 
 def test_every_model_column_is_classified():
@@ -55,3 +58,37 @@ def test_the_customer_identity_columns_are_erased():
         "addresses.phone",
     } <= erased
     assert "addresses.country_code" in privacy.columns(privacy.Kind.KEPT)
+
+
+def test_every_personal_column_is_written_or_deleted_by_the_eraser():
+    """The registry drives the eraser: a column classified personal (replace/clear) that neither the eraser nor the
+    traces it shares with deletion writes, or a `delete` column of a table whose rows are not deleted, fails here."""
+    writes = {
+        table: eraser.WRITES.get(table, set()) | traces.WRITES.get(table, set()) for table in privacy.REGISTRY
+    }
+    unwritten = [
+        column
+        for erasure in (privacy.Erasure.REPLACE, privacy.Erasure.CLEAR)
+        for column in privacy.columns(privacy.Kind.PERSONAL, erasure)
+        if column.split(".")[1] not in writes[column.split(".")[0]]
+    ]
+    assert unwritten == []
+    undeleted = {
+        column.split(".")[0] for column in privacy.columns(privacy.Kind.PERSONAL, privacy.Erasure.DELETE)
+    } - eraser.DELETED_TABLES
+    assert undeleted == set()
+
+
+def test_a_newly_classified_customer_column_is_erased_without_touching_the_eraser(monkeypatch):
+    """Classifying a column `clear` is all it takes: the eraser's lists are computed from the registry."""
+    monkeypatch.setitem(
+        privacy.REGISTRY,
+        "customers",
+        {**privacy.REGISTRY["customers"], "status": privacy.personal(privacy.CLEAR, "x")},
+    )
+    fresh = importlib.reload(eraser)
+    try:
+        assert "status" in fresh.CUSTOMER_CLEARED and "status" in fresh.WRITES["customers"]
+    finally:
+        monkeypatch.undo()
+        importlib.reload(eraser)

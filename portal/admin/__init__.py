@@ -4,9 +4,10 @@ from flask import Blueprint, abort, request
 
 from portal.errors import NotFound
 from portal.security.cookies import same_origin_post
-from portal.web import render
+from portal.web import not_found_page
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
+bp.register_error_handler(NotFound, not_found_page)
 
 
 @bp.before_request
@@ -19,12 +20,6 @@ def _refuse_cross_site_posts() -> None:
 @bp.context_processor
 def _permissions() -> dict[str, bool]:
     return {"can_edit": guard.can_edit()}
-
-
-@bp.errorhandler(NotFound)
-def _not_found(_error: NotFound):
-    """A service's NotFound (an id of another org, or no such id) is an ordinary 404 page."""
-    return render("errors/404.html", status=404)
 
 
 from portal.admin import auth, customers, groups, guard, privacy, settings  # noqa: E402, F401 - register the views

@@ -5,20 +5,20 @@ from __future__ import annotations
 import time
 from urllib.parse import urlsplit
 
-from flask import abort, g, request, session, url_for
+from flask import g, request, session, url_for
 
 from portal.admin import bp
 from portal.admin.forms import AcceptInviteForm, CodeForm, LoginForm, PasswordConfirmForm
-from portal.admin.guard import requires, requires_staff, see_other
-from portal.errors import DomainError, NotFound
+from portal.admin.guard import requires, requires_staff
+from portal.errors import DomainError
 from portal.forms import show_error
 from portal.models import User
 from portal.models.staff import Role
-from portal.security import sessions, throttle
+from portal.security import sessions
 from portal.security.routes import Policy, allow
 from portal.services import staff
 from portal.services.audit import Actor
-from portal.web import render
+from portal.web import form_status, render, see_other
 
 PENDING_TTL = 300  # seconds between the password step and the code step
 
@@ -45,23 +45,15 @@ def _after_login(user: User):
 def login():
     form = LoginForm()
     if form.validate_on_submit():
-        email = form.email.data.strip().lower()
-        found: list[User] = []
-
-        def verify() -> bool:
-            user = staff.check_password(email, form.password.data)
-            found.extend([user] if user else [])
-            return user is not None
-
-        if throttle.check("user", email, request.remote_addr, verify):
-            user = found[0]
+        user = staff.authenticate(form.email.data, form.password.data, request.remote_addr)
+        if user is not None:
             if user.totp_enabled_at is None:
                 return _after_login(user)
             session.clear()
             session["admin_pending"] = {"user": user.public_id, "at": time.time()}
             return see_other(url_for("admin.login_code", next=request.values.get("next")))
         form.form_errors.append("Wrong email or password, or too many attempts. Try again later.")
-    status = 422 if form.errors or form.form_errors else 200
+    status = form_status(form)
     return render("admin/auth/login.html", "login_form", status=status, form=form)
 
 
@@ -80,16 +72,10 @@ def login_code():
         return see_other(url_for("admin.login"))
     form = CodeForm()
     if form.validate_on_submit():
-        ok = throttle.check(
-            "user-2fa",
-            user.email,
-            request.remote_addr,
-            lambda: staff.verify_second_factor(user, form.code.data),
-        )
-        if ok:
+        if staff.verify_second_factor(user, form.code.data, request.remote_addr):
             return _after_login(user)
         form.code.errors.append("is not a valid code")
-    status = 422 if form.errors else 200
+    status = form_status(form)
     return render("admin/auth/code.html", "code_form", status=status, form=form)
 
 
@@ -140,26 +126,18 @@ def reauth():
     form = PasswordConfirmForm()
     if form.validate_on_submit():
         user = g.user
-        if throttle.check(
-            "user",
-            user.email,
-            request.remote_addr,
-            lambda: staff.check_password(user.email, form.password.data),
-        ):
+        if staff.authenticate(user.email, form.password.data, request.remote_addr) is user:
             staff.confirm_presence(sessions.current())
             return see_other(_safe_next(url_for("admin.dashboard", org_slug=g.org.slug)))
         form.password.errors.append("is not your password")
-    status = 422 if form.errors else 200
+    status = form_status(form)
     return render("admin/auth/reauth.html", status=status, form=form, org=g.org, next=_safe_next(""))
 
 
 @bp.route("/invite/<token>", methods=["GET", "POST"])
 @allow(Policy.PUBLIC)
 def invite_accept(token: str):
-    try:
-        _row, user = staff.invite_for(token)
-    except NotFound:
-        abort(404)
+    _row, user = staff.invite_for(token)
     form = AcceptInviteForm()
     if form.validate_on_submit():
         try:
@@ -173,5 +151,5 @@ def invite_accept(token: str):
             show_error(form, error)
         else:
             return see_other(url_for("admin.login"))
-    status = 422 if form.errors or form.form_errors else 200
+    status = form_status(form)
     return render("admin/auth/invite.html", status=status, form=form, user=user)

@@ -6,13 +6,13 @@ from flask import Response, flash, g, request, stream_with_context, url_for
 
 from portal.admin import bp
 from portal.admin.forms import AssignGroupForm, BulkAssignForm, ConfirmForm, CustomerForm, choices
-from portal.admin.guard import requires, requires_recent_login, see_other
+from portal.admin.guard import requires, requires_recent_login
 from portal.errors import DomainError, Locked
 from portal.forms import show_error
 from portal.models.staff import Role
 from portal.services import anonymization, customers, groups, password_resets, search, staff
-from portal.services.audit import Actor
-from portal.web import render
+from portal.services.audit import Actor, actor_names
+from portal.web import form_status, from_htmx, render, see_other
 
 
 def _actor() -> Actor:
@@ -30,7 +30,7 @@ def _group(public_id: str):
 @bp.get("/<org_slug>/")
 @requires(Role.READ_ONLY)
 def dashboard():
-    return render("admin/dashboard.html", org=g.org, data=staff.dashboard(g.org))
+    return render("admin/dashboard.html", org=g.org, data=staff.dashboard(g.org), choices=search.CHOICES)
 
 
 @bp.get("/<org_slug>/customers")
@@ -52,6 +52,7 @@ def customers_list():
         page=page,
         errors=errors,
         args=request.args,
+        choices=search.CHOICES,
         groups=groups.group_options(g.org),
         bulk=BulkAssignForm(),
     )
@@ -81,7 +82,7 @@ def customers_bulk():
         count = groups.bulk_assign(_actor(), g.org, form.ids.data[:1000], _group(form.group.data))
         flash(f"{count} customers updated.", "success")
         return see_other(url_for("admin.customers_list", org_slug=g.org.slug, **_back_args()))
-    status = 422 if form.errors else 200
+    status = form_status(form)
     target = next((c.label for c in form.group.choices if c.value == form.group.data), None)
     return render(
         "admin/customers/bulk.html", status=status, org=g.org, form=form, target=target, back=_back_args()
@@ -104,7 +105,8 @@ def _detail(customer, *, form=None, group_form=None, status: int = 200, block: s
         org=g.org,
         customer=customer,
         info=anonymization.info(customer),
-        extra=customers.customer_page(g.org, customer),
+        extra=(extra := customers.customer_page(g.org, customer)),
+        actors=actor_names(extra["timeline"]),
         group_form=group_form,
         confirm=ConfirmForm(),
     )
@@ -119,7 +121,7 @@ def customer_detail(customer_id: str):
 @bp.route("/<org_slug>/customers/<customer_id>/edit", methods=["GET", "POST"])
 @requires(Role.ADMIN)
 def customer_edit(customer_id: str):
-    customer = customers.get_customer(g.org, customer_id)
+    customer = customers.get_customer(g.org, customer_id, lock=request.method == "POST")
     form = CustomerForm(obj=customer)
     if request.method == "GET":
         import json
@@ -133,7 +135,7 @@ def customer_edit(customer_id: str):
         else:
             flash("Customer saved.", "success")
             return see_other(url_for("admin.customer_detail", org_slug=g.org.slug, customer_id=customer_id))
-    status = 422 if form.errors or form.form_errors else 200
+    status = form_status(form)
     return render(
         "admin/customers/edit.html", "edit_form", status=status, org=g.org, customer=customer, form=form
     )
@@ -142,7 +144,7 @@ def customer_edit(customer_id: str):
 @bp.post("/<org_slug>/customers/<customer_id>/group")
 @requires(Role.ADMIN)
 def customer_group(customer_id: str):
-    customer = customers.get_customer(g.org, customer_id)
+    customer = customers.get_customer(g.org, customer_id, lock=request.method == "POST")
     form = AssignGroupForm()
     form.group.choices = _group_choices()
     if form.validate_on_submit():
@@ -151,13 +153,13 @@ def customer_group(customer_id: str):
         except DomainError as error:
             show_error(form, error)
         else:
-            if request.headers.get("HX-Request") != "true":
+            if not from_htmx():
                 flash("Group saved.", "success")
                 return see_other(
                     url_for("admin.customer_detail", org_slug=g.org.slug, customer_id=customer_id)
                 )
             return _detail(customer, block="group_panel")
-    status = 422 if form.errors or form.form_errors else 200
+    status = form_status(form)
     return _detail(customer, group_form=form, status=status, block="group_panel")
 
 
@@ -165,7 +167,7 @@ def customer_group(customer_id: str):
 @requires(Role.ADMIN)
 def customer_password_reset(customer_id: str):
     """Staff never set passwords: they send the customer a reset link."""
-    customer = customers.get_customer(g.org, customer_id)
+    customer = customers.get_customer(g.org, customer_id, lock=request.method == "POST")
     if not ConfirmForm().validate_on_submit():
         return _detail(customer, status=422)
     reset, token = password_resets.request_reset(_actor(), g.org, customer.email)
@@ -180,7 +182,7 @@ def customer_password_reset(customer_id: str):
 @bp.post("/<org_slug>/customers/<customer_id>/delete")
 @requires(Role.ADMIN)
 def customer_delete(customer_id: str):
-    customer = customers.get_customer(g.org, customer_id)
+    customer = customers.get_customer(g.org, customer_id, lock=request.method == "POST")
     if not ConfirmForm().validate_on_submit():
         return _detail(customer, status=422)
     try:
@@ -197,7 +199,7 @@ def customer_delete(customer_id: str):
 @requires_recent_login
 def customer_anonymize(customer_id: str):
     """Request or cancel the customer's anonymization: a confirmation page, then the POST."""
-    customer = customers.get_customer(g.org, customer_id)
+    customer = customers.get_customer(g.org, customer_id, lock=request.method == "POST")
     form = ConfirmForm()
     action = request.values.get("action", "request")
     actions = {

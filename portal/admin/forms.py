@@ -27,6 +27,8 @@ from wtforms.validators import (
     ValidationError,
 )
 
+from portal.models import Application, Customer, CustomerGroup, Organization, User, column_length
+
 
 def choices(pairs) -> list[SelectChoice]:
     """WTForms 3.3 wants SelectChoice objects rather than (value, label) tuples."""
@@ -37,7 +39,7 @@ ROLES = choices([("read_only", "Read-only"), ("admin", "Admin")])
 
 
 class LoginForm(FlaskForm):
-    email = EmailField("Email", validators=[DataRequired(), Email(), Length(max=254)])
+    email = EmailField("Email", validators=[DataRequired(), Email(), Length(max=column_length(User.email))])
     password = PasswordField("Password", validators=[DataRequired(), Length(max=128)])
 
 
@@ -63,11 +65,17 @@ def _json_text(data: str | None) -> str:
 
 
 class CustomerForm(FlaskForm):
-    email = EmailField("Email", validators=[DataRequired(), Email(), Length(max=254)])
-    shopper_reference = StringField("Shopper reference", validators=[DataRequired(), Length(min=3, max=128)])
-    reference = StringField("Reference", validators=[Optional(), Length(max=255)])
-    reference_origin = StringField("Reference origin", validators=[Optional(), Length(max=255)])
-    tax_exemption_code = StringField("Tax exemption code", validators=[Optional(), Length(max=255)])
+    email = EmailField("Email", validators=[DataRequired(), Email(), Length(max=column_length(Customer.email))])
+    shopper_reference = StringField(
+        "Shopper reference", validators=[DataRequired(), Length(min=3, max=column_length(Customer.shopper_reference))]
+    )
+    reference = StringField("Reference", validators=[Optional(), Length(max=column_length(Customer.reference))])
+    reference_origin = StringField(
+        "Reference origin", validators=[Optional(), Length(max=column_length(Customer.reference_origin))]
+    )
+    tax_exemption_code = StringField(
+        "Tax exemption code", validators=[Optional(), Length(max=column_length(Customer.tax_exemption_code))]
+    )
     metadata_json = TextAreaField("Metadata (JSON object)", validators=[Optional(), Length(max=20000)])
 
     def validate_metadata_json(self, field):
@@ -90,9 +98,9 @@ class CustomerForm(FlaskForm):
 
 
 class GroupForm(FlaskForm):
-    name = StringField("Name", validators=[DataRequired(), Length(max=255)])
-    code = StringField("Code", validators=[Optional(), Length(max=25)])
-    reference = StringField("Reference", validators=[Optional(), Length(max=255)])
+    name = StringField("Name", validators=[DataRequired(), Length(max=column_length(CustomerGroup.name))])
+    code = StringField("Code", validators=[Optional(), Length(max=column_length(CustomerGroup.code))])
+    reference = StringField("Reference", validators=[Optional(), Length(max=column_length(CustomerGroup.reference))])
 
     def attributes(self) -> dict:
         return {
@@ -121,9 +129,11 @@ class RejectForm(FlaskForm):
 
 
 class SettingsForm(FlaskForm):
-    name = StringField("Organization name", validators=[DataRequired(), Length(max=255)])
+    name = StringField("Organization name", validators=[DataRequired(), Length(max=column_length(Organization.name))])
     primary_color = StringField("Primary colour", validators=[DataRequired(), Length(min=7, max=7)])
-    logo_url = StringField("Logo URL (https)", validators=[Optional(), Length(max=500)])
+    logo_url = StringField(
+        "Logo URL (https)", validators=[Optional(), Length(max=column_length(Organization.logo_url))]
+    )
     allowed_origins = TextAreaField(
         "Allowed storefront origins (one per line)", validators=[Length(max=5000)]
     )
@@ -145,7 +155,7 @@ class SettingsForm(FlaskForm):
 
 
 class InviteForm(FlaskForm):
-    email = EmailField("Email", validators=[DataRequired(), Email(), Length(max=254)])
+    email = EmailField("Email", validators=[DataRequired(), Email(), Length(max=column_length(User.email))])
     role = SelectField("Role", choices=ROLES)
 
 
@@ -154,7 +164,7 @@ class RoleForm(FlaskForm):
 
 
 class ApplicationForm(FlaskForm):
-    name = StringField("Name", validators=[DataRequired(), Length(max=255)])
+    name = StringField("Name", validators=[DataRequired(), Length(max=column_length(Application.name))])
     kind = SelectField(
         "Kind", choices=choices([("integration", "Integration"), ("sales_channel", "Sales channel")])
     )
@@ -162,7 +172,7 @@ class ApplicationForm(FlaskForm):
 
 
 class AcceptInviteForm(FlaskForm):
-    first_name = StringField("First name", validators=[DataRequired(), Length(max=255)])
-    last_name = StringField("Last name", validators=[Optional(), Length(max=255)])
+    first_name = StringField("First name", validators=[DataRequired(), Length(max=column_length(User.first_name))])
+    last_name = StringField("Last name", validators=[Optional(), Length(max=column_length(User.last_name))])
     password = PasswordField("Password", validators=[InputRequired(), Length(min=8, max=128)])
     confirm = PasswordField("Repeat password", validators=[EqualTo("password", "must match the password")])

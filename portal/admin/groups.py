@@ -6,13 +6,13 @@ from flask import flash, g, url_for
 
 from portal.admin import bp
 from portal.admin.forms import ConfirmForm, GroupForm, MarketGroupForm, choices
-from portal.admin.guard import requires, see_other
+from portal.admin.guard import requires
 from portal.errors import DomainError
 from portal.forms import show_error
 from portal.models.staff import Role
 from portal.services import groups
 from portal.services.audit import Actor
-from portal.web import render
+from portal.web import form_status, render, see_other
 
 
 @bp.get("/<org_slug>/groups")
@@ -33,7 +33,7 @@ def group_create():
         else:
             flash(f"Group {group.name} created.", "success")
             return see_other(url_for("admin.group_detail", org_slug=g.org.slug, group_id=group.public_id))
-    status = 422 if form.errors or form.form_errors else 200
+    status = form_status(form)
     return render("admin/groups/form.html", "group_form", status=status, org=g.org, form=form, group=None)
 
 
@@ -64,7 +64,7 @@ def group_edit(group_id: str):
         else:
             flash("Group saved.", "success")
             return see_other(url_for("admin.group_detail", org_slug=g.org.slug, group_id=group_id))
-    status = 422 if form.errors or form.form_errors else 200
+    status = form_status(form)
     return render("admin/groups/form.html", "group_form", status=status, org=g.org, form=form, group=group)
 
 

@@ -12,17 +12,16 @@ from functools import wraps
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import abort, g, make_response, redirect, request, url_for
+from flask import abort, g, request, url_for
 from flask_login import current_user
 
 from portal import db
-from portal.errors import NotFound
 from portal.models import Organization, User
 from portal.models.staff import Role
 from portal.security import sessions
 from portal.security.routes import Policy, allow
 from portal.services import orgs
-from portal.web import current_page, send_to_login
+from portal.web import current_page, hx_redirect, send_to_login
 
 REAUTH_WINDOW = timedelta(minutes=10)
 READ_ONLY_REFUSAL = (
@@ -42,10 +41,7 @@ def login_redirect():
 
 
 def load_org(slug: str, user: User) -> tuple[Organization, Role]:
-    try:
-        org = orgs.get_org(slug)
-    except NotFound:
-        abort(404)
+    org = orgs.get_org(slug)
     role = user.role_in(org)
     if role is None:
         abort(404)
@@ -76,7 +72,7 @@ def requires(role: Role) -> Callable:
             org, user_role = load_org(org_slug, g.user)
             g.org, g.role = org, user_role
             if org.require_admin_2fa and user_role is Role.ADMIN and g.user.totp_enabled_at is None:
-                return redirect(url_for("admin.totp_setup", next=request.path), 303)
+                return hx_redirect(url_for("admin.totp_setup", next=request.path))
             if role is Role.ADMIN and not can_edit():
                 abort(403, description=READ_ONLY_REFUSAL)
             return view(**kwargs)
@@ -109,20 +105,7 @@ def requires_recent_login(view: Callable) -> Callable:
                 org_slug=g.org.slug,
                 next=back if request.method == "POST" else request.full_path,
             )
-            if request.headers.get("HX-Request") == "true":
-                response = make_response("", 204)
-                response.headers["HX-Redirect"] = target
-                return response
-            return redirect(target, 303)
+            return hx_redirect(target)
         return view(**kwargs)
 
     return wrapped
-
-
-def see_other(location: str):
-    """After a successful POST: 303 for a plain form; for htmx, HX-Redirect so the whole page (and URL) changes."""
-    if request.headers.get("HX-Request") == "true":
-        response = make_response("", 204)
-        response.headers["HX-Redirect"] = location
-        return response
-    return redirect(location, 303)

@@ -6,14 +6,14 @@ from flask import flash, g, request, url_for
 
 from portal.admin import bp
 from portal.admin.forms import ConfirmForm, RejectForm
-from portal.admin.guard import requires, requires_recent_login, see_other
+from portal.admin.guard import requires, requires_recent_login
 from portal.errors import DomainError
 from portal.forms import show_error
 from portal.models.customers import AnonymizationStatus
 from portal.models.staff import Role
 from portal.services import anonymization, deletion_requests
 from portal.services.audit import Actor
-from portal.web import render
+from portal.web import render, see_other
 
 STATES = [s.value for s in AnonymizationStatus]
 

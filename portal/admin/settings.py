@@ -6,13 +6,13 @@ from flask import flash, g, request, url_for
 
 from portal.admin import bp
 from portal.admin.forms import ApplicationForm, ConfirmForm, InviteForm, RoleForm, SettingsForm
-from portal.admin.guard import requires, see_other
+from portal.admin.guard import requires
 from portal.errors import DomainError
 from portal.forms import show_error
 from portal.models.staff import Role
 from portal.services import audit, orgs, staff
-from portal.services.audit import Actor
-from portal.web import render
+from portal.services.audit import Actor, actor_names
+from portal.web import external_url, render, see_other
 
 
 @bp.get("/<org_slug>/audit")
@@ -32,6 +32,7 @@ def audit_log():
         org=g.org,
         query=query,
         events=events,
+        actors=actor_names(events),
         next_before=next_before,
         errors=errors,
     )
@@ -101,9 +102,9 @@ def member_invite():
             show_error(form, error)
         else:
             link = (
-                url_for("admin.invite_accept", token=token, _external=True)
+                external_url("admin.invite_accept", token=token)
                 if token
-                else url_for("admin.login", _external=True)
+                else external_url("admin.login")
             )
             staff.send_invite(g.org, user, token, link)
             flash(f"Invitation sent to {user.email}.", "success")

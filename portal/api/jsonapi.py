@@ -11,8 +11,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flask import Response, jsonify, request
+from werkzeug.exceptions import BadRequest
 
-from portal.errors import DomainError
+from portal.errors import DomainError, error_document, error_object
+from portal.web import JSON_TOO_DEEP
 
 MEDIA_TYPE = "application/vnd.api+json"
 PAGE_SIZE_DEFAULT = 10
@@ -58,7 +60,7 @@ def filter_not_allowed(predicate: str) -> ApiError:
 def error_response(
     status: int, errors: list[dict[str, Any]], headers: dict[str, str] | None = None
 ) -> Response:
-    response = jsonify({"errors": errors})
+    response = jsonify(error_document(*errors))
     response.status_code = status
     response.content_type = MEDIA_TYPE
     for name, value in (headers or {}).items():
@@ -67,12 +69,7 @@ def error_response(
 
 
 def api_error(error: ApiError) -> Response:
-    body: dict[str, Any] = {
-        "title": error.title,
-        "detail": error.detail,
-        "code": error.code,
-        "status": str(error.status),
-    }
+    body = error_object(error.status, error.code, error.title, error.detail)
     if error.pointer:
         body["source"] = {"pointer": error.pointer}
     elif error.parameter:
@@ -85,20 +82,20 @@ def api_error(error: ApiError) -> Response:
 def domain_error(error: DomainError) -> Response:
     """A service's refusal as Commerce Layer's error object (field errors point into the document)."""
     status = error.status if error.status in _DOMAIN_CODES else 422
-    title = error.message
-    body: dict[str, Any] = {"title": title, "code": _DOMAIN_CODES[status], "status": str(status)}
+    title = {401: "Unauthorized", 404: "Record not found"}.get(status, error.message)
     if error.field and status == 422:
         base = error.field.split(".")[0]
-        body["detail"] = f"{error.field} - {error.message}"
         where = "relationships" if base in RELATIONSHIP_FIELDS else "attributes"
-        body["source"] = {"pointer": f"/data/{where}/{base}"}
-        body["meta"] = {"error": error.code, **error.meta}
+        body = error_object(
+            status,
+            _DOMAIN_CODES[status],
+            title,
+            f"{error.field} - {error.message}",
+            source={"pointer": f"/data/{where}/{base}"},
+            meta={"error": error.code, **error.meta},
+        )
     else:
-        body["detail"] = error.message
-    if status == 401:
-        body["title"] = "Unauthorized"
-    if status == 404:
-        body["title"] = "Record not found"
+        body = error_object(status, _DOMAIN_CODES[status], title, error.message)
     return error_response(status, [body])
 
 
@@ -142,8 +139,18 @@ class Document:
     relationships: dict[str, str | None | list[str]]
 
 
+def _body() -> Any:
+    """The parsed body, None when it is not JSON; a body nested too deeply says so (web.BoundedJSONProvider)."""
+    try:
+        return request.get_json(force=True)
+    except BadRequest as error:
+        if JSON_TOO_DEEP in f"{error.description} {error.__cause__}":
+            raise ApiError(400, "INVALID_DATA_FORMAT", "Invalid data format", JSON_TOO_DEEP, pointer="") from None
+        return None
+
+
 def parse_document(expected_type: str, *, resource_id: str | None = None) -> Document:
-    body = request.get_json(silent=True, force=True)
+    body = _body()
     if not isinstance(body, dict) or not isinstance(body.get("data"), dict):
         raise ApiError(
             400,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import jsonify
+from flask import current_app, jsonify
 
 from portal.api import bp
 from portal.api.jsonapi import MEDIA_TYPE, PAGE_SIZE_MAX
@@ -231,7 +231,7 @@ def document() -> dict[str, Any]:
     return {
         "openapi": "3.1.0",
         "info": {"title": "Customer Portal API (Commerce Layer-compatible)", "version": "1.0.0"},
-        "servers": [{"url": "/"}],
+        "servers": [{"url": current_app.config["BASE_URL"]}],
         "security": [{"bearer": []}],
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}},

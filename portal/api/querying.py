@@ -11,6 +11,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.sql import ColumnElement
 
 from portal.api.jsonapi import ApiError, filter_not_allowed
+from portal.services.validation import BIGINT
 
 _TRUE, _FALSE = ("true", "1", "t"), ("false", "0", "f")
 
@@ -37,7 +38,10 @@ def convert(kind: str, raw: str, predicate: str) -> Any:
     """A query-string value as the attribute's type; a value that cannot be one is a 400."""
     try:
         if kind == "integer":
-            return int(raw)
+            value = int(raw)
+            if not -BIGINT <= value < BIGINT:
+                raise ValueError(raw)
+            return value
         if kind == "float":
             value = float(raw)
             if value != value or value in (float("inf"), float("-inf")):
@@ -45,10 +49,10 @@ def convert(kind: str, raw: str, predicate: str) -> Any:
             return value
         if kind == "datetime":
             value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
-            return value if value.tzinfo else value.replace(tzinfo=UTC)
+            return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
         if kind == "boolean":
             return _boolean(raw, predicate)
-    except ValueError:
+    except (ValueError, OverflowError):  # OverflowError: year 9999 pushed past the calendar by its offset
         raise _invalid(predicate, raw) from None
     if "\x00" in raw:
         raise _invalid(predicate, raw)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import request
+from flask import current_app
 
 from portal import db
 from portal.api.jsonapi import ApiError, Query
@@ -18,7 +18,7 @@ class Serializer:
 
     def __init__(self, ctx: TokenContext, query: Query, root: Resource):
         self.ctx, self.query, self.root = ctx, query, root
-        self.base = request.url_root.rstrip("/") + "/api"
+        self.base = current_app.config["BASE_URL"].rstrip("/") + "/api"
         self.included: dict[tuple[str, str], dict[str, Any]] = {}
         self._check_fields()
         self.includes = self._check_includes()
@@ -102,11 +102,8 @@ class Serializer:
                 target.query(self.ctx).where(rel.target(obj)).order_by(target.model.id)
             ).all()
         else:
-            one = rel.target(obj)
-            visible = one is not None and db.session.scalar(
-                target.query(self.ctx).where(target.model.id == one.id).with_only_columns(target.model.id)
-            )
-            related = [one] if visible else []
+            one = visible_target(target, self.ctx, rel.target(obj))
+            related = [one] if one is not None else []
         for item in related:
             key = (target.type, item.public_id)
             if key not in self.included:
@@ -120,3 +117,12 @@ class Serializer:
         if self.included:
             body["included"] = list(self.included.values())
         return body
+
+
+def visible_target(target: Resource, ctx: TokenContext, related: Any) -> Any:
+    """`related` when the caller may see it as a `target`, else None: `include`, `/related` and `/relationships`
+    apply one visibility rule, so no route reveals even the id of a record another hides."""
+    if related is None:
+        return None
+    query = target.query(ctx).where(target.model.id == related.id).with_only_columns(target.model.id)
+    return related if db.session.scalar(query) is not None else None

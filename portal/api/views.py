@@ -6,7 +6,7 @@ from math import ceil
 from typing import Any
 from urllib.parse import urlencode
 
-from flask import Response, jsonify, request
+from flask import Response, current_app, jsonify, request
 from sqlalchemy import or_
 
 from portal import db
@@ -16,7 +16,7 @@ from portal.api.jsonapi import MEDIA_TYPE, ApiError, Query, filter_not_allowed, 
 from portal.api.querying import condition
 from portal.api.registry import Resource, writable
 from portal.api.resources import REGISTRY
-from portal.api.serializer import Serializer
+from portal.api.serializer import Serializer, visible_target
 from portal.errors import Forbidden
 from portal.security.bearer import current_token, require_token
 from portal.security.tokens import TokenContext
@@ -92,12 +92,17 @@ def _sorted(resource: Resource, statement, query: Query):
     return statement.order_by(*order, resource.model.id)
 
 
+def _this_url() -> str:
+    """The current path on the configured public base: links never echo the request's Host header."""
+    return current_app.config["BASE_URL"].rstrip("/") + request.path
+
+
 def _links(query: Query, page_count: int) -> dict[str, str]:
     def url(number: int) -> str:
         args = {k: v for k, v in request.args.items() if k != "page[number]"}
         args["page[number]"] = str(number)
         args.setdefault("page[size]", str(query.page_size))
-        return f"{request.base_url}?{urlencode(args)}"
+        return f"{_this_url()}?{urlencode(args)}"
 
     links = {"first": url(1), "last": url(max(page_count, 1))}
     if query.page_number > 1:
@@ -191,13 +196,10 @@ def resource_related(resource_type: str, resource_id: str, relationship: str) ->
     ctx, obj, rel, target = _relationship_of(resource_type, resource_id, relationship)
     if rel.many:
         return _list(target, ctx, target.query(ctx).where(rel.target(obj)))
-    related = rel.target(obj)
+    related = visible_target(target, ctx, rel.target(obj))
     serializer = Serializer(ctx, parse_query(), target)
-    visible = related is not None and db.session.scalar(
-        target.query(ctx).where(target.model.id == related.id)
-    )
     return _document(
-        serializer.document(serializer.resource(target, related, serializer.includes) if visible else None)
+        serializer.document(serializer.resource(target, related, serializer.includes) if related else None)
     )
 
 
@@ -213,9 +215,9 @@ def resource_relationship(resource_type: str, resource_id: str, relationship: st
         ).all()
         data: Any = [{"type": target.type, "id": public_id} for public_id in ids]
     else:
-        related = rel.target(obj)
+        related = visible_target(target, ctx, rel.target(obj))
         data = {"type": target.type, "id": related.public_id} if related is not None else None
-    return _document({"data": data, "links": {"self": request.base_url}})
+    return _document({"data": data, "links": {"self": _this_url()}})
 
 
 def _register() -> None:

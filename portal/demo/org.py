@@ -35,6 +35,14 @@ CUSTOMERS: list[tuple[str, bool, str | None, list[str], tuple[str, str] | None]]
 ]
 
 
+# What the demo orders hold: each basket adds up to the orders' 42.00 EUR subtotal.
+BASKETS = [
+    [("MUG-CER-01", "Ceramic mug, sage green", 2, 1400), ("TEA-EB-250", "Breakfast tea, 250 g", 1, 1400)],
+    [("TOTE-ORG-01", "Organic cotton tote bag", 1, 1800), ("NOTE-A5-DOT", "Dotted A5 notebook", 2, 1200)],
+    [("CANDLE-FIG", "Fig and cedar scented candle", 3, 1400)],
+]
+
+
 def _org() -> Organization:
     org = db.session.scalar(select(Organization).where(Organization.slug == SLUG))
     if org is None:
@@ -110,6 +118,10 @@ def _customers(org: Organization) -> None:
                 billing_address=address,
                 shipping_address=address,
             )
+            for sku, name, quantity, cents in BASKETS[order.id % len(BASKETS)]:
+                orders.add_line_item(
+                    org, order, {"sku_code": sku, "name": name, "quantity": quantity, "unit_amount_cents": cents}
+                )
             if OrderStatus(status).counts_for_customer:
                 orders.place_order(SYSTEM, org, order)
             order.status = OrderStatus(status)

@@ -20,100 +20,12 @@ from sqlalchemy import func, select, text
 
 from portal import db
 from portal.db import PUBLIC_ID_ALPHABET
+from portal.demo.names import CITIES, DOMAINS, FIRST, LAST
 from portal.models import Address, Customer, CustomerAddress, CustomerGroup, Market, Order
 from portal.models.orgs import Organization
 from portal.security.passwords import hash_password
 
 SEED_PASSWORD = "seed-password-1"  # noqa: S105 - benchmark data only
-
-FIRST = [
-    "ada",
-    "alan",
-    "anna",
-    "ben",
-    "carla",
-    "chen",
-    "dana",
-    "eli",
-    "emma",
-    "farid",
-    "gina",
-    "hana",
-    "ian",
-    "ines",
-    "jack",
-    "jana",
-    "kai",
-    "lara",
-    "leo",
-    "lina",
-    "luca",
-    "maya",
-    "mia",
-    "nico",
-    "nina",
-    "omar",
-    "paula",
-    "petra",
-    "raj",
-    "rosa",
-    "sam",
-    "sara",
-    "tom",
-    "uma",
-    "vera",
-    "wei",
-    "yuki",
-    "zoe",
-]
-LAST = [
-    "adams",
-    "baker",
-    "brown",
-    "chen",
-    "costa",
-    "davis",
-    "diaz",
-    "evans",
-    "fischer",
-    "garcia",
-    "gomez",
-    "hall",
-    "ito",
-    "jones",
-    "kim",
-    "lee",
-    "lopez",
-    "martin",
-    "meyer",
-    "moreau",
-    "muller",
-    "nguyen",
-    "novak",
-    "olsen",
-    "patel",
-    "rossi",
-    "sato",
-    "schmidt",
-    "silva",
-    "smith",
-    "tanaka",
-    "weber",
-    "wong",
-]
-DOMAINS = ("example.com", "example.org", "example.net", "mail.example", "shop.example")
-CITIES = (
-    ("London", "GB"),
-    ("Paris", "FR"),
-    ("Berlin", "DE"),
-    ("Milan", "IT"),
-    ("Madrid", "ES"),
-    ("Amsterdam", "NL"),
-    ("New York", "US"),
-    ("Toronto", "CA"),
-    ("Vienna", "AT"),
-    ("Lisbon", "PT"),
-)
 
 # 256 byte values → 52 letters without modulo bias: bytes ≥ 208 (= 4 × 52) are dropped.
 _ID_TABLE = bytes(PUBLIC_ID_ALPHABET[b % 52].encode()[0] for b in range(208)) + bytes(48)

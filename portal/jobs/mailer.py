@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from portal import db
 from portal.models import OutboxMessage
+from portal.services import traces
 
 log = logging.getLogger(__name__)
 BATCH = 50
@@ -49,7 +50,7 @@ def _send_smtp(url: str, email: EmailMessage) -> None:
 
 
 def _write_file(directory: str, message: OutboxMessage, email: EmailMessage) -> Path:
-    path = Path(directory) / f"{message.created_at:%Y%m%d-%H%M%S}-{message.public_id}.eml"
+    path = traces.mail_file(directory, message.created_at, message.public_id)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(email.as_bytes())
     return path

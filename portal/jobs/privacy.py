@@ -113,6 +113,7 @@ REGISTRY: dict[str, dict[str, Rule]] = {
         "login_id": key("random session key of a staff member"),
         "totp_secret": personal(NOT_CUSTOMER, "staff credential"),
         "totp_enabled_at": kept("staff account state"),
+        "totp_last_step": kept("time step of the last accepted code (replay refusal), not personal"),
         "recovery_code_hashes": personal(NOT_CUSTOMER, "staff credential"),
         "disabled_at": kept("staff account state"),
         "last_login_at": personal(NOT_CUSTOMER, "staff activity"),
@@ -175,6 +176,7 @@ REGISTRY: dict[str, dict[str, Rule]] = {
         "tax_exemption_code": personal(CLEAR, "a personal tax identifier"),
         "customer_group_id": personal(CLEAR, "membership of a segment"),
         "anonymization_status": kept("proof of the erasure"),
+        "locale": kept("a language preference (en/it), not identifying; orders keep theirs too"),
         "reference": personal(CLEAR, "an external id of the person"),
         "reference_origin": personal(CLEAR, "where the external id came from"),
         "metadata": personal(CLEAR, "free-form JSON: scrubbed whole (set to {})"),
@@ -261,6 +263,17 @@ REGISTRY: dict[str, dict[str, Rule]] = {
         "reference_origin": kept("the merchant's own order id (ERP reconciliation)"),
         "metadata": personal(CLEAR, "free-form JSON that may describe the buyer: scrubbed whole"),
     },
+    "line_items": {
+        **_IDS,
+        **_STAMPS,
+        **_ORG,
+        "order_id": key(),
+        "sku_code": kept("accounting: what was sold"),
+        "name": kept("accounting: the product's name, not the buyer's"),
+        "quantity": kept("accounting"),
+        "unit_amount_cents": kept("accounting"),
+        "currency_code": kept("accounting"),
+    },
     "oauth_tokens": {
         "id": key(),
         "jti": key("random token id"),
@@ -284,6 +297,11 @@ REGISTRY: dict[str, dict[str, Rule]] = {
         "application_id": key(),
         "jti": key("random assertion id"),
         "expires_at": kept("replay window"),
+    },
+    "throttle": {
+        "key_hash": key("SHA-256 digest of a counter key: the email or IP counted is not stored"),
+        "count": kept("failure or request count"),
+        "expires_at": kept("counting window"),
     },
     "login_sessions": {
         "id": key(),
@@ -342,8 +360,8 @@ REGISTRY: dict[str, dict[str, Rule]] = {
 }
 
 # Tables that exist only in migrations (no model): SQLite's FTS5 trigram index over customers.email and its shadow
-# tables. It is external-content and follows customers.email through triggers; the anonymizer optimizes it after a
-# batch, so the trigrams of replaced emails do not linger in old segments.
+# tables. It is external-content and follows customers.email through triggers; erasure merges it
+# (`traces.purge_search_index`), so the trigrams of replaced emails do not linger in old segments.
 _SEARCH_INDEX = "derived from customers.email (search index), rewritten when the email is replaced"
 MIGRATION_ONLY: dict[str, dict[str, Rule]] = {
     "customers_email_fts": {"email": derived(_SEARCH_INDEX)},

@@ -11,11 +11,12 @@ from flask import Flask
 
 from portal import db
 from portal.jobs import anonymizer, mailer
+from portal.security import counters
 
 log = logging.getLogger(__name__)
 
 # Each job handles what is due and returns how many items it processed. Jobs commit their own work.
-JOBS: list[Callable[[Flask], int]] = [mailer.deliver_due, anonymizer.process_due]
+JOBS: list[Callable[[Flask], int]] = [mailer.deliver_due, anonymizer.process_due, counters.purge_expired]
 
 
 def run_due(app: Flask) -> int:

@@ -1,7 +1,9 @@
 """SQLAlchemy models. Importing this package registers every table on `Base.metadata`."""
 
+from typing import Any
+
 from portal.models.audit import AuditEvent, OutboxMessage
-from portal.models.auth import ActionToken, LoginSession, OAuthToken, UsedAssertion
+from portal.models.auth import ActionToken, LoginSession, OAuthToken, ThrottleCounter, UsedAssertion
 from portal.models.customers import (
     Address,
     AnonymizationRequest,
@@ -10,9 +12,16 @@ from portal.models.customers import (
     DeletionRequest,
     PasswordReset,
 )
-from portal.models.orders import Order
+from portal.models.orders import LineItem, Order
 from portal.models.orgs import CustomerGroup, Market, Organization
 from portal.models.staff import Application, Membership, User
+
+
+def column_length(column: Any) -> int:
+    """A string column's declared length (`Customer.email` or `table.c.email`): the one source for the services'
+    and forms' length checks, so a number is never re-typed beside the schema."""
+    return column.type.length  # type: ignore[no-any-return]
+
 
 __all__ = [
     "ActionToken",
@@ -24,6 +33,7 @@ __all__ = [
     "CustomerAddress",
     "CustomerGroup",
     "DeletionRequest",
+    "LineItem",
     "LoginSession",
     "Market",
     "Membership",
@@ -32,6 +42,8 @@ __all__ = [
     "Organization",
     "OutboxMessage",
     "PasswordReset",
+    "ThrottleCounter",
     "UsedAssertion",
     "User",
+    "column_length",
 ]

@@ -55,6 +55,17 @@ class UsedAssertion(Base):
     __table_args__ = (Index("uq_used_assertions_app_jti", "application_id", "jti", unique=True),)
 
 
+class ThrottleCounter(Base):
+    """One rate-limit or lockout counter of the embedded storage (portal/security/counters.py). The key is a
+    SHA-256 digest: the emails and IP addresses counted never reach the table."""
+
+    __tablename__ = "throttle"
+
+    key_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    count: Mapped[int]
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
 class LoginSession(Base):
     """A browser session. The cookie carries `sid`; revoking the row ends that session wherever the cookie is."""
 

@@ -74,6 +74,8 @@ class Customer(PublicIdMixin, TimestampMixin, ReferenceMixin, Base):
     anonymization_status: Mapped[AnonymizationStatus | None] = mapped_column(
         str_enum(AnonymizationStatus, "anonymization_status")
     )
+    # The language chosen with the shopper area's switcher (pages and emails); None: the browser decides.
+    locale: Mapped[str | None] = mapped_column(String(8))
 
     organization: Mapped[Organization] = relationship()
     customer_group: Mapped[CustomerGroup | None] = relationship(back_populates="customers")

@@ -70,3 +70,29 @@ class Order(PublicIdMixin, TimestampMixin, ReferenceMixin, Base):
     customer: Mapped[Customer | None] = relationship()
     billing_address: Mapped[Address | None] = relationship(foreign_keys=[billing_address_id])
     shipping_address: Mapped[Address | None] = relationship(foreign_keys=[shipping_address_id])
+    line_items: Mapped[list[LineItem]] = relationship(
+        back_populates="order", cascade="all, delete-orphan", order_by="LineItem.id"
+    )
+
+
+class LineItem(PublicIdMixin, TimestampMixin, Base):
+    """What was bought: Commerce Layer's `line_items` of an order, reduced to what the customer pages show.
+    Copies taken when the item was added (the catalogue may change later), in the order's organization."""
+
+    __tablename__ = "line_items"
+
+    organization_id: Mapped[int] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), index=True
+    )
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    sku_code: Mapped[str | None] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(255))
+    quantity: Mapped[int] = mapped_column(default=1)
+    unit_amount_cents: Mapped[int] = mapped_column(default=0)
+    currency_code: Mapped[str] = mapped_column(String(3))
+
+    order: Mapped[Order] = relationship(back_populates="line_items")
+
+    @property
+    def total_amount_cents(self) -> int:
+        return self.quantity * self.unit_amount_cents

@@ -6,7 +6,7 @@ import enum
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.db import Base, PublicIdMixin, TimestampMixin, new_public_id, str_enum
@@ -38,6 +38,8 @@ class User(PublicIdMixin, TimestampMixin, Base):
     login_id: Mapped[str] = mapped_column(String(32), unique=True, default=lambda: new_public_id(24))
     totp_secret: Mapped[str | None] = mapped_column(String(64))
     totp_enabled_at: Mapped[datetime | None]
+    # The 30-second step of the last TOTP code accepted: a code (or an earlier one) is never accepted twice.
+    totp_last_step: Mapped[int | None] = mapped_column(BigInteger)
     # Hashes of unused recovery codes.
     recovery_code_hashes: Mapped[list[str]] = mapped_column(default=list)
     disabled_at: Mapped[datetime | None]

@@ -2,13 +2,15 @@
 
 Commerce Layer authenticates the *client* (id + secret) and only integrity-checks the assertion: its own
 `createAssertion` signs with HS512 and the literal key "cl". The default mode does the same, refusing `alg: none`
-and checking structure, `iat` age, `exp` and `jti` replay. An application in strict mode must sign assertions
-with a key registered on it (its JWK set) using an allow-listed algorithm; nothing in the header (`jku`, `x5u`,
-`jwk`) is ever fetched or trusted. Every refusal is the same `invalid_assertion`; the reason is logged.
+and checking structure, `iat` age, `exp` and replay (by `jti`, or by a digest of an assertion without one). An
+application in strict mode must sign assertions with a key registered on it (its JWK set) using an allow-listed
+algorithm; nothing in the header (`jku`, `x5u`, `jwk`) is ever fetched or trusted. Every refusal is the same
+`invalid_assertion`; the reason is logged.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from dataclasses import dataclass
@@ -31,6 +33,7 @@ from portal.oauth.errors import InvalidAssertionError
 CLAIMS = "https://commercelayer.io/claims"
 MAX_BYTES = 4096
 MAX_AGE = 3600
+NO_JTI_MAX_AGE = 300
 LEEWAY = 60
 OWNER_KINDS = {"User": ApplicationKind.INTEGRATION, "Customer": ApplicationKind.SALES_CHANNEL}
 
@@ -101,13 +104,26 @@ def _owner(application: Application, owner: Any) -> Customer | User | None:
     return customer
 
 
-def _remember_jti(application: Application, claims: dict[str, Any]) -> None:
-    """Refuse a replayed `jti`; remember it until the assertion is too old to be accepted anyway."""
+def _replay_key(claims: dict[str, Any], raw: str) -> tuple[str, int]:
+    """What identifies this assertion for replay refusal, and for how long after `iat` it is accepted.
+
+    With a `jti`, the jti, for an hour. Without one (Commerce Layer's `createAssertion` sets none), a digest of the
+    whole assertion, and only for NO_JTI_MAX_AGE: so no assertion is ever exchanged twice, and one captured
+    without a jti is worth five minutes at most.
+    """
     jti = claims.get("jti")
     if jti is None:
-        return
+        if claims["iat"] < time.time() - NO_JTI_MAX_AGE:
+            raise _refuse("an assertion without jti issued more than five minutes ago")
+        return "sha256:" + hashlib.sha256(raw.encode()).hexdigest(), NO_JTI_MAX_AGE
     if not isinstance(jti, str) or not 0 < len(jti) <= 255:
         raise _refuse("jti is not a short string")
+    return jti, MAX_AGE
+
+
+def _remember(application: Application, claims: dict[str, Any], raw: str) -> None:
+    """Refuse a replayed assertion; remember it until it is too old to be accepted anyway."""
+    jti, max_age = _replay_key(claims, raw)
     now = db.utcnow()
     db.session.execute(
         delete(UsedAssertion).where(
@@ -117,7 +133,7 @@ def _remember_jti(application: Application, claims: dict[str, Any]) -> None:
     seen = exists().where(UsedAssertion.application_id == application.id, UsedAssertion.jti == jti)
     if db.session.scalar(select(seen)):
         raise _refuse("replayed jti")
-    expires = datetime.fromtimestamp(claims["iat"] + MAX_AGE + LEEWAY, UTC)
+    expires = datetime.fromtimestamp(claims["iat"] + max_age + LEEWAY, UTC)
     try:
         with db.session.begin_nested():
             db.session.add(UsedAssertion(application_id=application.id, jti=jti, expires_at=expires))
@@ -137,5 +153,5 @@ def read(application: Application, raw: str) -> Assertion:
     if custom_claim is not None and not isinstance(custom_claim, dict):
         raise _refuse("custom_claim is not an object")
     owner = _owner(application, block.get("owner"))
-    _remember_jti(application, claims)
+    _remember(application, claims, raw)
     return Assertion(owner=owner, custom_claim=custom_claim)

@@ -77,17 +77,19 @@ def required(params: dict[str, str], name: str) -> str:
     return params[name]
 
 
+def find(client_id: str | None) -> Application | None:
+    """The application registered under this exact client id, if any (no secret checked)."""
+    if not client_id:
+        return None
+    return db.session.scalar(select(Application).where(Application.client_id == client_id))
+
+
 def authenticate(params: dict[str, str], *, require_secret: bool = False) -> Application:
     """The client by client_id; confidential clients (and `require_secret`) need the right client_secret.
 
     A public sales channel authenticates with its id alone, but a secret it sends must still be right.
     """
-    client_id = params.get("client_id")
-    application = (
-        db.session.scalar(select(Application).where(Application.client_id == client_id))
-        if client_id
-        else None
-    )
+    application = find(params.get("client_id"))
     if application is None or application.revoked_at is not None:
         raise InvalidClientError()
     needs_secret = application.confidential or require_secret or "client_secret" in params

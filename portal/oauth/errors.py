@@ -17,6 +17,8 @@ from authlib.oauth2.rfc6749.errors import (
 )
 from flask import Response, jsonify
 
+from portal.errors import error_document, error_object
+
 __all__ = [
     "InvalidAssertionError",
     "InvalidClientError",
@@ -61,17 +63,8 @@ class FamilyRevoked(InvalidGrantError):
 def error_response(error: OAuth2Error) -> Response:
     status = 401 if error.error in UNAUTHORIZED else 400
     detail = error.get_error_description() or DETAILS.get(error.error, error.error)
-    body = {
-        "errors": [
-            {
-                "code": "UNAUTHORIZED" if status == 401 else "BAD_REQUEST",
-                "title": error.error,
-                "detail": detail,
-                "status": status,
-            }
-        ]
-    }
-    response = jsonify(body)
+    code = "UNAUTHORIZED" if status == 401 else "BAD_REQUEST"
+    response = jsonify(error_document(error_object(status, code, error.error, detail, integer_status=True)))
     response.status_code = status
     response.headers["Cache-Control"] = "no-store"
     if status == 401:
@@ -81,17 +74,8 @@ def error_response(error: OAuth2Error) -> Response:
 
 def too_many_requests(error: Exception) -> Response:
     """Flask-Limiter's 429, in the same shape (it adds Retry-After and the X-RateLimit-* headers itself)."""
-    response = jsonify(
-        {
-            "errors": [
-                {
-                    "code": "TOO_MANY_REQUESTS",
-                    "title": "too_many_requests",
-                    "detail": f"Rate limit exceeded ({getattr(error, 'description', 'too many requests')})",
-                    "status": 429,
-                }
-            ]
-        }
-    )
+    detail = f"Rate limit exceeded ({getattr(error, 'description', 'too many requests')})"
+    body = error_object(429, "TOO_MANY_REQUESTS", "too_many_requests", detail, integer_status=True)
+    response = jsonify(error_document(body))
     response.status_code = 429
     return response

@@ -30,12 +30,11 @@ from portal.oauth.errors import (
     UnauthorizedClientError,
     UnsupportedGrantTypeError,
 )
-from portal.security import throttle, tokens
-from portal.security.passwords import token_digest, verify_password
-from portal.services import customers, groups
+from portal.security import tokens
+from portal.security.passwords import token_digest
+from portal.services import accounts, groups
 
 JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
-MAX_PASSWORD = 1024
 
 
 def client_credentials(params: dict[str, str], ip: str | None) -> dict[str, Any]:
@@ -55,14 +54,8 @@ def password(params: dict[str, str], ip: str | None) -> dict[str, Any]:
         raise UnauthorizedClientError(description="The password grant is only for sales channels")
     username, secret = required(params, "username"), required(params, "password")
     scope, markets = resolve_scope(application, params.get("scope"))
-    org = application.organization
-    customer = customers.find_by_email(org, username)
-
-    def verify() -> bool:
-        checked = verify_password(customer.password_hash if customer else None, secret[:MAX_PASSWORD])
-        return checked and len(secret) <= MAX_PASSWORD and customer is not None and customer.is_active
-
-    if not throttle.check(f"customer:{org.id}", username, ip, verify):
+    customer = accounts.authenticate(application.organization, username, secret, ip)
+    if customer is None:
         raise InvalidGrantError(description="Invalid email or password")
     check_market_access(application, markets, customer)
     return tokens.issue(application, owner=customer, scope=scope, markets=markets, refresh=True)

@@ -19,11 +19,14 @@ from portal.security.routes import Policy, allow
 
 
 def _client_key() -> str:
-    basic = request.authorization
-    client_id = (
-        basic.username if basic and basic.type == "basic" else clients.raw_params(request).get("client_id")
-    )
-    return f"oauth-client:{client_id[:100] if isinstance(client_id, str) else '-'}"
+    """The client as authentication resolves it: Basic credentials percent-decoded, then the registered
+    application. `my%2Did` is the same client as `my-id`, so re-encoding the id buys no fresh budget."""
+    try:
+        client_id = clients.read_params(request).get("client_id")
+    except OAuth2Error:
+        return "oauth-client:-"
+    application = clients.find(client_id)
+    return f"oauth-client:{application.public_id if application else (client_id or '-')[:100]}"
 
 
 def _ip_key() -> str:

@@ -8,6 +8,7 @@ from typing import Any
 
 from flask import Flask, Response, g, jsonify, request
 
+from portal.errors import error_document, error_object
 from portal.security.routes import Policy, allow
 from portal.security.tokens import TokenContext, TokenError, verify
 
@@ -47,9 +48,7 @@ def current_token() -> TokenContext:
 
 
 def _unauthorized(error: TokenError) -> Response:
-    response = jsonify(
-        {"errors": [{"title": "Unauthorized", "detail": str(error), "code": "UNAUTHORIZED", "status": "401"}]}
-    )
+    response = jsonify(error_document(error_object(401, "UNAUTHORIZED", "Unauthorized", str(error))))
     response.status_code = 401
     response.headers["WWW-Authenticate"] = 'Bearer error="invalid_token"'
     response.content_type = "application/vnd.api+json"

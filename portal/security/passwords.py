@@ -56,8 +56,19 @@ def hash_password(password: str) -> str:
     return _hasher.hash(password)
 
 
+def _encodable(password: str) -> bool:
+    """False for a lone surrogate (`"\\ud800"` in JSON): no UTF-8 encoding exists to hash."""
+    try:
+        password.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def verify_password(password_hash: str | None, password: str) -> bool:
     """Constant work whether or not there is a hash, so timing does not reveal which accounts exist."""
+    if not _encodable(password):
+        password = ""  # still one verification: the answer and its timing are a wrong password's
     try:
         return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
     except (VerificationError, InvalidHashError):
@@ -70,6 +81,10 @@ def check_policy(password: str, *, field: str = "password", context: tuple[str, 
     max_length = current_app.config["PASSWORD_MAX_LENGTH"]
     if not password:
         raise Invalid("can't be blank", field=field, code="blank")
+    if not isinstance(password, str):
+        raise Invalid("must be a string", field=field, code="invalid")
+    if not _encodable(password):
+        raise Invalid("contains characters that are not allowed", field=field, code="invalid")
     if len(password) < min_length:
         raise Invalid(
             f"is too short (minimum is {min_length} characters)",

@@ -1,9 +1,10 @@
 """Brute-force protection shared by every credential check: web logins, the password grant, password resets.
 
-Counters live in the rate limiter's storage (memory, or Redis with PORTAL_RATELIMIT_STORAGE_URL), so all web
-processes share them. Per account: 10 failures in 5 minutes and 100 in an hour (ASVS 4.0.3 2.2.1); per client IP:
-100 failures in 5 minutes. A locked-out attempt is answered exactly like a wrong password, and the password is not
-even checked, so lockout reveals nothing and costs nothing.
+Counters live in the rate limiter's storage: the database by default (portal/security/counters.py), or Redis with
+PORTAL_RATELIMIT_STORAGE_URL, so every web process of the installation shares them. Per account: 10 failures in 5
+minutes and 100 in an hour (ASVS 4.0.3 2.2.1); per client IP: 100 failures in 5 minutes. A locked-out attempt is
+answered exactly like a wrong password, and the password is not even checked, so lockout reveals nothing and costs
+nothing.
 """
 
 from __future__ import annotations
@@ -24,9 +25,19 @@ ACCOUNT_LIMITS: tuple[RateLimitItem, ...] = (parse("10/5 minutes"), parse("100/h
 IP_LIMITS: tuple[RateLimitItem, ...] = (parse("100/5 minutes"),)
 
 
+STAFF = "user"
+STAFF_SECOND_FACTOR = "user-2fa"
+
+
+def customer_scope(org_id: int) -> str:
+    """Customers of different organizations are different accounts, even with one address."""
+    return f"customer:{org_id}"
+
+
 def _keys(scope: str, account: str, ip: str | None) -> list[tuple[RateLimitItem, str]]:
-    """`scope` separates principals (e.g. `customer:<org id>`, `user`); `account` is the normalized email."""
-    pairs = [(item, f"credentials:{scope}:{account.strip().lower()}") for item in ACCOUNT_LIMITS]
+    """`scope` separates principals (`customer_scope(...)`, `STAFF`); `account` is the address as
+    `validation.email_key` normalizes it, so every spelling of one address shares one budget."""
+    pairs = [(item, f"credentials:{scope}:{account}") for item in ACCOUNT_LIMITS]
     if ip:
         pairs += [(item, f"credentials-ip:{ip}") for item in IP_LIMITS]
     return pairs

@@ -12,17 +12,20 @@ from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from portal import db
 from portal.errors import Invalid, NotFound
 from portal.models import ActionToken, AuditEvent, Customer, DeletionRequest, LoginSession, Order
+from portal.models.orders import OrderStatus
 from portal.models.orgs import Market, Organization
 from portal.security import passwords, sessions, throttle
-from portal.services import anonymization, customers, groups, mail, validation
+from portal.services import anonymization, customers, groups, mail, orders, password_resets, validation
 from portal.services.audit import Actor, record
 
 LINK_LIFETIME = timedelta(hours=24)
 NOT_VERIFIED = "is invalid or has expired"
+MAX_PASSWORD = 1024  # longer input is refused without hashing it whole (argon2 cost grows with length)
 
 
 def _issue(org: Organization, purpose: str, principal_id: int, payload: dict[str, Any]) -> str:
@@ -81,6 +84,7 @@ def verify_sign_up(org: Organization, token: str) -> Customer:
     email, password_hash = row.payload["email"], row.payload["password_hash"]
     row.payload = {"email": email}  # the hash is not kept once used
     customer = customers.find_by_email(org, email)
+    customer = customers.lock(customer.id) if customer is not None else None
     if customer is not None and (customer.has_password or not customer.is_active):
         raise Invalid("This account is already active: sign in instead", field="token", code="taken")
     actor = Actor.of_customer(customer) if customer else Actor("customer")
@@ -88,6 +92,7 @@ def verify_sign_up(org: Organization, token: str) -> Customer:
         customer = customers.create_customer(actor, org, {"email": email})
         actor = Actor.of_customer(customer)
     row.principal_id = customer.id
+    mail.adopt(org, customer, since=row.created_at)
     customer.password_hash = password_hash
     customer.email_verified_at = db.utcnow()
     db.session.flush()
@@ -95,16 +100,18 @@ def verify_sign_up(org: Organization, token: str) -> Customer:
     return customer
 
 
-def authenticate(org: Organization, email: str, password: str, ip: str | None) -> Customer | None:
-    """The customer behind these credentials, or None. Shares the lockout with the OAuth password grant;
-    an unknown email costs one argon2 verification too."""
-    customer = customers.find_by_email(org, email)
+def authenticate(org: Organization, email: Any, password: Any, ip: str | None) -> Customer | None:
+    """The customer behind these credentials, or None: the one check of the shop login and the OAuth password grant,
+    behind one lockout keyed on the normalized address. An unknown email costs one argon2 verification too."""
+    customer = customers.find_by_email(org, email) if isinstance(email, str) else None
+    secret = password if isinstance(password, str) else ""
 
     def verify() -> bool:
-        ok = passwords.verify_password(customer.password_hash if customer else None, password)
-        return ok and customer is not None and customer.is_active
+        ok = passwords.verify_password(customer.password_hash if customer else None, secret[:MAX_PASSWORD])
+        return ok and len(secret) <= MAX_PASSWORD and customer is not None and customer.is_active
 
-    return customer if throttle.check(f"customer:{org.id}", email or "", ip, verify) else None
+    account = validation.email_key(email)
+    return customer if throttle.check(throttle.customer_scope(org.id), account, ip, verify) else None
 
 
 def market_refusal(org: Organization, code: str | None, customer: Customer) -> str | None:
@@ -135,7 +142,7 @@ def request_email_change(org: Organization, customer: Customer, new_email: str, 
 def confirm_email_change(org: Organization, token: str) -> Customer:
     """Follow the confirmation link: the address is now proven, so it becomes the customer's email."""
     row = _redeem(org, "change_email", token)
-    customer = db.session.get(Customer, row.principal_id)
+    customer = customers.lock(row.principal_id)
     if customer is None or customer.organization_id != org.id:
         raise Invalid(NOT_VERIFIED, field="token", code="invalid")
     try:
@@ -143,6 +150,38 @@ def confirm_email_change(org: Organization, token: str) -> Customer:
     except Invalid as error:
         raise Invalid(f"That email address {error.message}", field="token", code=error.code) from None
     customer.email_verified_at = db.utcnow()
+    orders.link_waiting(Actor.of_customer(customer), org, customer)
+    return customer
+
+
+def request_address_check(org: Organization, customer: Customer) -> None:
+    """Email the customer's address a password-reset link: an account made through the API starts unverified, and
+    orders placed by its address wait until that link is used. A reset proves the mailbox and sets the password in
+    one step, so it is safe whoever follows it: the owner keeps the account, and someone who was signed up with a
+    stranger's password takes it over instead of handing their data to that stranger."""
+    reset, token = password_resets.request_reset(Actor.of_customer(customer), org, customer.email)
+    if reset is not None:
+        mail.send(org, customer.email, "confirm_address", customer=customer, token=token)
+
+
+def update_own(org: Organization, customer: Customer, attributes: dict[str, Any]) -> Customer:
+    """A customer's own token changes its customer (the API). Email and password need `_current_password` (a portal
+    extension: Commerce Layer asks for nothing), so a stolen token cannot take the account over. A new email
+    starts unverified: the old address gets a notice, the new one a link."""
+    current = attributes.pop("_current_password", None)
+    if ("email" in attributes or "password" in attributes) and customer.has_password:
+        if not isinstance(current, str) or not current:
+            raise Invalid("can't be blank", field="_current_password", code="blank")
+        if not passwords.verify_password(customer.password_hash, current):
+            raise Invalid("is incorrect", field="_current_password", code="invalid")
+    old = customer.email
+    customers.update_customer(Actor.of_customer(customer), org, customer, attributes)
+    if customer.email != old:
+        customer.email_verified_at = None
+        mail.send(org, old, "email_changed", customer=customer, new_email=customer.email)
+        request_address_check(org, customer)
+    if "password" in attributes:
+        mail.send(org, customer.email, "password_changed", customer=customer)
     return customer
 
 
@@ -214,10 +253,30 @@ def orders_of(customer: Customer) -> list[Order]:
     )
 
 
+# The orders a shopper sees: placed ones, the same set `total_orders_count` counts (so the overview and the list
+# agree). Drafts and pending checkouts are carts, not history; the data export still includes them.
+PLACED = tuple(s for s in OrderStatus if s.counts_for_customer)
+
+
+def order_history(customer: Customer) -> list[Order]:
+    return list(
+        db.session.scalars(
+            select(Order)
+            .options(selectinload(Order.line_items))
+            .where(Order.customer_id == customer.id, Order.status.in_(PLACED))
+            .order_by(Order.placed_at.desc(), Order.id.desc())
+            .limit(200)
+        )
+    )
+
+
 def get_order(org: Organization, customer: Customer, public_id: str) -> Order:
     order = db.session.scalar(
         select(Order).where(
-            Order.organization_id == org.id, Order.customer_id == customer.id, Order.public_id == public_id
+            Order.organization_id == org.id,
+            Order.customer_id == customer.id,
+            Order.public_id == public_id,
+            Order.status.in_(PLACED),
         )
     )
     if order is None:

@@ -4,28 +4,33 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import exists, or_, select
 
 from portal import db
 from portal.errors import Invalid, NotFound
-from portal.models import Address, Customer, CustomerAddress
+from portal.models import Address, AuditEvent, Customer, CustomerAddress, Order, column_length
 from portal.models.orgs import Organization
 from portal.services import validation
-from portal.services.audit import Actor, emit, record
+from portal.services.audit import Actor, apply_changes, emit, record
 
+# The postal attributes in the order forms show them: the shop's address form and the API list these.
+POSTAL_FIELDS = (
+    "first_name",
+    "last_name",
+    "company",
+    "line_1",
+    "line_2",
+    "city",
+    "zip_code",
+    "state_code",
+    "country_code",
+    "phone",
+)
+# Free-text attributes, each checked against its column's length (the country code has its own rule).
 TEXT_FIELDS = {
-    "first_name": 255,
-    "last_name": 255,
-    "company": 255,
-    "line_1": 255,
-    "line_2": 255,
-    "city": 255,
-    "zip_code": 32,
-    "state_code": 32,
-    "phone": 64,
-    "billing_info": 255,
-    "reference": 255,
-    "reference_origin": 255,
+    name: column_length(getattr(Address, name))
+    for name in (*POSTAL_FIELDS, "billing_info", "reference", "reference_origin")
+    if name != "country_code"
 }
 FIELDS = frozenset({*TEXT_FIELDS, "business", "country_code", "email", "notes", "lat", "lng", "metadata"})
 
@@ -119,17 +124,12 @@ def add_to_address_book(
     actor: Actor, org: Organization, customer: Customer, attributes: dict[str, Any]
 ) -> CustomerAddress:
     """Create an address and put it in the customer's address book."""
-    return link_address(actor, org, customer, build_address(org, attributes), {})
+    return _link(actor, org, customer, build_address(org, attributes), {})
 
 
 def update_address(actor: Actor, org: Organization, address: Address, attributes: dict[str, Any]) -> Address:
     values = clean(attributes, current=address)
-    changed = [k for k, v in values.items() if getattr(address, k) != v]
-    for key in changed:
-        setattr(address, key, values[key])
-    if changed:
-        db.session.flush()
-        record(actor, org, "address.update", address, [k.rstrip("_") for k in changed])
+    apply_changes(actor, org, "address.update", address, values)
     return address
 
 
@@ -164,6 +164,27 @@ def _entry_values(attributes: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _linkable(actor: Actor, address: Address) -> bool:
+    """Only a free address may join a book: in no book yet and no order's billing or shipping copy (an order keeps
+    its own copy; linking it would hand the order's recipient to the book's owner). A customer may link only an
+    address it created itself, as recorded by its `address.create` audit event: the addresses its token can see."""
+    taken = select(CustomerAddress.id).where(CustomerAddress.address_id == address.id)
+    copied = select(Order.id).where(
+        or_(Order.billing_address_id == address.id, Order.shipping_address_id == address.id)
+    )
+    if db.session.scalar(select(exists(taken))) or db.session.scalar(select(exists(copied))):
+        return False
+    if actor.customer is None:
+        return True
+    created = select(AuditEvent.id).where(
+        AuditEvent.action == "address.create",
+        AuditEvent.resource_id == address.public_id,
+        AuditEvent.actor_type == "customer",
+        AuditEvent.actor_id == actor.customer.public_id,
+    )
+    return bool(db.session.scalar(select(exists(created))))
+
+
 def unlinked_address(org: Organization, public_id: str | None) -> Address:
     """The address of this org to link into a book: an address sits in one address book only."""
     if public_id is None:
@@ -186,7 +207,19 @@ def unlinked_address(org: Organization, public_id: str | None) -> Address:
 def link_address(
     actor: Actor, org: Organization, customer: Customer, address: Address, attributes: dict[str, Any]
 ) -> CustomerAddress:
-    """Put an existing (unlinked) address of this org into a customer's address book."""
+    """Put an existing address of this org into a customer's address book, if `_linkable` by this actor."""
+    if not _linkable(actor, address):
+        raise Invalid(
+            "The related resource was not found or is already in an address book",
+            field="address",
+            code="invalid",
+        )
+    return _link(actor, org, customer, address, attributes)
+
+
+def _link(
+    actor: Actor, org: Organization, customer: Customer, address: Address, attributes: dict[str, Any]
+) -> CustomerAddress:
     if customer.organization_id != org.id or address.organization_id != org.id:
         raise NotFound("The requested resource was not found", field="customer")
     if customer.anonymized:
@@ -206,10 +239,5 @@ def update_entry(
 ) -> CustomerAddress:
     """Change an address-book entry's own attributes (reference, reference_origin, metadata)."""
     values = _entry_values(attributes)
-    changed = [k for k, v in values.items() if getattr(entry, k) != v]
-    for key in changed:
-        setattr(entry, key, values[key])
-    if changed:
-        db.session.flush()
-        record(actor, org, "customer_address.update", entry, [k.rstrip("_") for k in changed])
+    apply_changes(actor, org, "customer_address.update", entry, values)
     return entry

@@ -10,7 +10,7 @@ from sqlalchemy import or_, select
 
 from portal import db
 from portal.errors import Invalid
-from portal.models import AuditEvent, Customer, OutboxMessage, User
+from portal.models import Application, AuditEvent, Customer, OutboxMessage, User
 from portal.models.orgs import Organization
 from portal.services import validation
 
@@ -64,6 +64,54 @@ def record(
     return event
 
 
+def apply_changes(actor: Actor, org: Organization, action: str, resource: Any, values: dict[str, Any]) -> list[str]:
+    """Set the values that differ from the model's and record one `action` event naming what changed.
+
+    Keys are model attributes; the event names public fields (`metadata_` is recorded as `metadata`). Returns
+    those names; nothing changed means no write and no event.
+    """
+    changed = [key for key, value in values.items() if getattr(resource, key) != value]
+    for key in changed:
+        setattr(resource, key, values[key])
+    names = [key.rstrip("_") for key in changed]
+    if changed:
+        db.session.flush()
+        record(actor, org, action, resource, names)
+    return names
+
+
+ACTOR_WORDS = {"customer": "the customer", "system": "the system", "worker": "the system"}
+
+
+def actor_names(events: list[AuditEvent]) -> dict[tuple[str, str | None], str]:
+    """Who did each event, as staff read it: a user's email, an application's name, "the customer", "the system"
+    (one query per kind, not per row). An actor who no longer exists reads "a former user" / "a revoked app"."""
+    ids = {
+        kind: {e.actor_id for e in events if e.actor_type == kind and e.actor_id}
+        for kind in ("user", "application")
+    }
+    emails = dict(
+        db.session.execute(select(User.public_id, User.email).where(User.public_id.in_(ids["user"]))).all()
+    )
+    apps = dict(
+        db.session.execute(
+            select(Application.public_id, Application.name).where(
+                Application.public_id.in_(ids["application"])
+            )
+        ).all()
+    )
+    names: dict[tuple[str, str | None], str] = {}
+    for event in events:
+        key = (event.actor_type, event.actor_id)
+        if event.actor_type == "user":
+            names[key] = emails.get(event.actor_id, "a former user")
+        elif event.actor_type == "application":
+            names[key] = f"the {apps[event.actor_id]} app" if event.actor_id in apps else "a revoked app"
+        else:
+            names[key] = ACTOR_WORDS.get(event.actor_type, event.actor_type)
+    return names
+
+
 def emit(
     org: Organization, topic: str, resource: Any, *, customer: Customer | None = None, **payload: Any
 ) -> OutboxMessage:
@@ -105,7 +153,7 @@ class AuditQuery:
 def parse_audit(args: Any) -> AuditQuery:
     get = lambda name: validation.query_arg(args, name)[:64]  # noqa: E731
     before = get("before")
-    if before and not before.isdigit():
+    if before and not (before.isdigit() and 0 < int(before) < validation.BIGINT):
         raise Invalid("is not a valid page cursor", field="before", code="invalid")
     created_from, created_to = (
         validation.query_date(get("created_from"), "created_from"),

@@ -18,12 +18,13 @@ from portal.models import (
     LoginSession,
     OAuthToken,
     Order,
+    column_length,
 )
 from portal.models.customers import CustomerStatus
 from portal.models.orders import OrderStatus
 from portal.models.orgs import Organization
 from portal.security import passwords
-from portal.services import validation
+from portal.services import traces, validation
 from portal.services.audit import Actor, emit, record
 
 # Attributes a caller may set, and how each is checked. `password` is handled apart (hashed, write-only).
@@ -41,16 +42,20 @@ UPDATABLE = frozenset(
 )
 
 
+def _length(field: str) -> int:
+    return column_length(getattr(Customer, field))
+
+
 def _clean(field: str, value: Any) -> Any:
     match field:
         case "email":
             return validation.email(value)
         case "shopper_reference":
-            return validation.text(value, field, min_length=3, max_length=128, required=True)
+            return validation.text(value, field, min_length=3, max_length=_length(field), required=True)
         case "profile_id":
-            return validation.text(value, field, min_length=1, max_length=128, required=True)
+            return validation.text(value, field, min_length=1, max_length=_length(field), required=True)
         case "tax_exemption_code" | "reference" | "reference_origin":
-            return validation.text(value, field, max_length=255)
+            return validation.text(value, field, max_length=_length(field))
         case "metadata":
             return validation.metadata(value)
     raise Invalid("is not an allowed attribute", field=field, code="unpermitted")
@@ -68,6 +73,17 @@ def get_customer(org: Organization, public_id: str, *, lock: bool = False) -> Cu
     return customer
 
 
+def lock(customer_id: int) -> Customer | None:
+    """Take the customer's row lock (PostgreSQL; SQLite's writers are serialized anyway) and re-read it: every door
+    that changes a customer does, so a change cannot interleave with another or with the anonymization worker."""
+    return db.session.scalar(
+        select(Customer)
+        .where(Customer.id == customer_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+
+
 def find_by_email(org: Organization, email: str) -> Customer | None:
     try:
         normalized = validation.email(email)
@@ -76,6 +92,13 @@ def find_by_email(org: Organization, email: str) -> Customer | None:
     return db.session.scalar(
         select(Customer).where(Customer.organization_id == org.id, Customer.email == normalized)
     )
+
+
+def receives_by_email(customer: Customer) -> bool:
+    """Whether data that arrives by this customer's address alone (an order's `customer_email`) may join it: a guest
+    record (nobody can sign in to it) or an account whose address was proven by an emailed link. An account someone
+    created with a password for an address never verified (API sign-up) waits for its link (SECURITY.md)."""
+    return customer.email_verified_at is not None or not customer.has_password
 
 
 def _taken(org: Organization, column: Any, value: str, customer: Customer | None) -> bool:
@@ -210,15 +233,19 @@ def end_all_sessions(customer: Customer) -> None:
 
 
 def delete_customer(actor: Actor, org: Organization, customer: Customer) -> None:
-    """Delete a customer without orders. One with orders can only be anonymized (Commerce Layer: 423 Locked)."""
+    """Delete a customer without orders, and what it left behind (`traces`: its sessions' network details, its
+    links and emails). One with orders can only be anonymized (Commerce Layer: 423 Locked)."""
     has_orders = db.session.scalar(select(exists().where(Order.customer_id == customer.id)))
     if has_orders:
         raise Locked("A customer with orders cannot be deleted, only anonymized", field="id", code="locked")
     end_all_sessions(customer)
+    traces.erase([customer.id], {(org.id, customer.email)})
     record(actor, org, "customer.destroy", customer)
     emit(org, "customers.destroy", customer)
     db.session.delete(customer)
     db.session.flush()
+    traces.purge_search_index()
+    db.forget_on_commit()
 
 
 def refresh_status(actor: Actor, org: Organization, customer: Customer) -> CustomerStatus:

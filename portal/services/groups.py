@@ -12,7 +12,7 @@ from portal.errors import Invalid, Locked, NotFound
 from portal.models import Customer, CustomerGroup, Market
 from portal.models.orgs import Organization
 from portal.services import validation
-from portal.services.audit import Actor, record
+from portal.services.audit import Actor, apply_changes, record
 
 FIELDS = frozenset({"name", "code", "reference", "reference_origin", "metadata"})
 
@@ -90,12 +90,7 @@ def update_group(
 ) -> CustomerGroup:
     values = _clean(attributes, creating=False)
     _check_code(org, group, values.get("code"))
-    changed = [k for k, v in values.items() if getattr(group, k) != v]
-    for key in changed:
-        setattr(group, key, values[key])
-    if changed:
-        db.session.flush()
-        record(actor, org, "customer_group.update", group, [k.rstrip("_") for k in changed])
+    apply_changes(actor, org, "customer_group.update", group, values)
     return group
 
 

@@ -8,7 +8,7 @@ from sqlalchemy import exists, func, select
 
 from portal import db
 from portal.errors import Invalid, NotFound
-from portal.models import Customer, Market, Order
+from portal.models import Customer, LineItem, Market, Order, column_length
 from portal.models.orders import OrderStatus
 from portal.models.orgs import Organization
 from portal.services import addresses, customers, validation
@@ -22,6 +22,7 @@ AMOUNTS = (
     "total_tax_amount_cents",
     "total_amount_cents",
 )
+MAX_QUANTITY = 10_000
 FIELDS = frozenset(
     {
         "number",
@@ -77,16 +78,20 @@ def create_order(
         raise NotFound("The requested resource was not found", field="customer")
     email = attributes.get("customer_email")
     if customer is None and email is not None:
+        email = validation.email(email)
         customer = customers.find_by_email(org, email) or customers.create_customer(
             actor, org, {"email": email}
         )
+        if not customers.receives_by_email(customer):
+            customer = None  # joins the account once its address is verified (link_waiting)
     if customer is not None and customer.anonymized:
         raise Invalid("An anonymized customer cannot place orders", field="customer", code="anonymized")
     if customer is not None and not is_market_open_to(market, customer):
         raise Invalid(
             "is private to a customer group this customer is not in", field="market", code="invalid"
         )
-    number = validation.text(attributes.get("number"), "number", max_length=32) or _next_number(org)
+    number = validation.text(attributes.get("number"), "number", max_length=column_length(Order.number))
+    number = number or _next_number(org)
     if db.session.scalar(select(exists().where(Order.organization_id == org.id, Order.number == number))):
         raise Invalid("has already been taken", field="number", code="taken")
     order = Order(
@@ -95,9 +100,11 @@ def create_order(
         customer=customer,
         number=number,
         guest=customer is None or not customer.has_password,
-        customer_email=customer.email if customer else None,
+        customer_email=customer.email if customer else email,
         currency_code=validation.currency_code(attributes.get("currency_code", "EUR")),
-        language_code=validation.text(attributes.get("language_code"), "language_code", max_length=8) or "en",
+        language_code=validation.text(
+            attributes.get("language_code"), "language_code", max_length=column_length(Order.language_code)
+        ) or "en",
         reference=validation.text(attributes.get("reference"), "reference"),
         reference_origin=validation.text(attributes.get("reference_origin"), "reference_origin"),
         metadata_=validation.metadata(attributes.get("metadata")),
@@ -114,6 +121,20 @@ def create_order(
     return order
 
 
+def link_waiting(actor: Actor, org: Organization, customer: Customer) -> None:
+    """The address was just proven: orders placed by it while it was unverified join the account."""
+    waiting = db.session.scalars(
+        select(Order).where(
+            Order.organization_id == org.id, Order.customer_id.is_(None), Order.customer_email == customer.email
+        )
+    ).all()
+    for order in waiting:
+        order.customer = customer
+        record(actor, org, "order.update", order, ["customer"])
+    if waiting:
+        customers.refresh_status(actor, org, customer)
+
+
 def place_order(actor: Actor, org: Organization, order: Order) -> Order:
     """Place a draft/pending order: it now counts for the customer's `total_orders_count` and status."""
     if order.status not in (OrderStatus.DRAFT, OrderStatus.PENDING):
@@ -127,3 +148,31 @@ def place_order(actor: Actor, org: Organization, order: Order) -> Order:
     if order.customer is not None:
         customers.refresh_status(actor, org, order.customer)
     return order
+
+
+def add_line_item(org: Organization, order: Order, attributes: dict[str, Any]) -> LineItem:
+    """Record what was bought, in the order's currency (copies: the catalogue may change later). Only drafts and
+    pending orders take new items; a placed order's items are its accounting record."""
+    if order.organization_id != org.id:
+        raise NotFound("The requested resource was not found", field="order")
+    if order.status not in (OrderStatus.DRAFT, OrderStatus.PENDING):
+        raise Invalid(f"cannot take items in status {order.status.value}", field="order", code="invalid")
+    columns = LineItem.__table__.c
+    quantity = validation.cents(attributes.get("quantity", 1), "quantity")
+    if not 1 <= quantity <= MAX_QUANTITY:
+        raise Invalid(f"must be between 1 and {MAX_QUANTITY}", field="quantity", code="invalid")
+    item = LineItem(
+        organization_id=org.id,
+        sku_code=validation.text(
+            attributes.get("sku_code"), "sku_code", max_length=columns.sku_code.type.length
+        ),
+        name=validation.text(
+            attributes.get("name"), "name", max_length=columns.name.type.length, required=True
+        ),
+        quantity=quantity,
+        unit_amount_cents=validation.cents(attributes.get("unit_amount_cents", 0), "unit_amount_cents"),
+        currency_code=order.currency_code,
+    )
+    order.line_items.append(item)
+    db.session.flush()
+    return item

@@ -10,7 +10,7 @@ from sqlalchemy import exists, func, select
 
 from portal import db
 from portal.errors import Invalid, NotFound
-from portal.models import Application, Market, Membership, Organization, User
+from portal.models import Application, Market, Membership, Organization, User, column_length
 from portal.models.staff import ApplicationKind, Role
 from portal.security import passwords
 from portal.services import validation
@@ -51,7 +51,7 @@ def get_org(slug: str) -> Organization:
 
 def create_org(actor: Actor, *, slug: str, name: str) -> Organization:
     """Create a tenant. The slug is its URL segment: lower-case letters, digits, hyphens; not a reserved word."""
-    slug = validation.text(slug, "slug", max_length=63, required=True) or ""
+    slug = validation.text(slug, "slug", max_length=column_length(Organization.slug), required=True) or ""
     if not _SLUG_RE.match(slug):
         raise Invalid(
             "may contain only lower-case letters, digits and inner hyphens", field="slug", code="invalid"
@@ -68,7 +68,7 @@ def create_org(actor: Actor, *, slug: str, name: str) -> Organization:
 
 
 def create_market(actor: Actor, org: Organization, *, name: str, code: str | None = None) -> Market:
-    code = validation.code(code, "code", max_length=63)
+    code = validation.code(code, "code", max_length=column_length(Market.code))
     if code and db.session.scalar(
         select(exists().where(Market.organization_id == org.id, Market.code == code))
     ):

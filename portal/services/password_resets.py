@@ -13,7 +13,7 @@ from portal.errors import Invalid
 from portal.models import Customer, PasswordReset
 from portal.models.orgs import Organization
 from portal.security import passwords
-from portal.services import customers, mail
+from portal.services import customers, mail, orders
 from portal.services.audit import Actor, record
 
 LIFETIME = timedelta(hours=1)
@@ -61,11 +61,12 @@ def complete_reset(
     if found is None or found.reset_password_at is not None or found.expires_at <= db.utcnow():
         raise Invalid("is invalid or has expired", field="_reset_password_token", code="invalid")
     reset = found
-    customer = reset.customer
+    customer = customers.lock(reset.customer_id)
     customers.set_password(actor, org, customer, password)  # checks policy and ends all sessions
     reset.reset_password_at = db.utcnow()
     if customer.email_verified_at is None:
         customer.email_verified_at = reset.reset_password_at  # the link reached the inbox
+        orders.link_waiting(actor, org, customer)
     db.session.flush()
     record(actor, org, "customer_password_reset.update", reset, ["reset_password_at"])
     return customer

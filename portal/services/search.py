@@ -32,6 +32,14 @@ PAGE_SIZE = 50
 SORTS = {"newest": "Newest first", "oldest": "Oldest first", "email": "Email A→Z"}
 MATCHES = {"contains": "contains", "prefix": "starts with"}
 KINDS = {"registered": "Registered", "guest": "Guest"}
+# The search form's options, from the tables `parse` checks against, so a template never re-types them.
+CHOICES = {
+    "match": MATCHES,
+    "status": {status.value: status.value for status in CustomerStatus},
+    "kind": KINDS,
+    "anonymization": {status.value: status.value for status in AnonymizationStatus},
+    "sort": SORTS,
+}
 
 @dataclass(frozen=True)
 class Query:
@@ -226,7 +234,8 @@ def _after(stmt: Select, query: Query) -> Select:
         value, last_id = json.loads(raw)
         if query.sort != "email":
             value = datetime.fromisoformat(value)
-        int(last_id)
+        if not isinstance(value, str | datetime) or not isinstance(last_id, int) or not 0 < last_id < validation.BIGINT:
+            raise ValueError(query.after)
     except (ValueError, TypeError):
         raise Invalid("is not a valid page cursor", field="after", code="invalid") from None
     if query.sort == "email":

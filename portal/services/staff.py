@@ -5,22 +5,23 @@ Plain functions with an explicit actor and org; they flush, never commit, and wr
 
 from __future__ import annotations
 
+import hmac
 import secrets
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
 import pyotp
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select, update
 
 from portal import db
 from portal.errors import Invalid, NotFound
-from portal.models import ActionToken, Application, Membership, Organization, User
+from portal.models import ActionToken, Application, Membership, Organization, User, column_length
 from portal.models.customers import AnonymizationStatus, Customer, DeletionRequest, DeletionRequestStatus
 from portal.models.staff import ApplicationKind, Role
-from portal.security import passwords
+from portal.security import passwords, throttle
 from portal.services import mail, orgs, validation
-from portal.services.audit import Actor, record
+from portal.services.audit import Actor, apply_changes, record
 
 RECOVERY_CODES = 10
 INVITE_LIFETIME = timedelta(days=7)
@@ -30,11 +31,25 @@ ISSUER = "Customer Portal"
 # --- sign-in -------------------------------------------------------------------------------------------------
 
 
-def check_password(email: str, password: str) -> User | None:
-    """The active user with this email and password, or None. Same cost whether or not the account exists."""
-    user = orgs.find_user(email)
-    ok = passwords.verify_password(user.password_hash if user else None, password or "")
+def _check_password(email: str, password: Any) -> User | None:
+    user = orgs.find_user(email) if isinstance(email, str) else None
+    secret = password if isinstance(password, str) else ""
+    ok = passwords.verify_password(user.password_hash if user else None, secret)
     return user if ok and user is not None and user.is_active else None
+
+
+def authenticate(email: Any, password: Any, ip: str | None) -> User | None:
+    """The active user with this email and password, or None: the staff login's and re-authentication's one check,
+    behind the lockout keyed on the normalized address. Same cost whether or not the account exists."""
+    found: list[User] = []
+
+    def verify() -> bool:
+        user = _check_password(email, password)
+        found.extend([user] if user else [])
+        return user is not None
+
+    ok = throttle.check(throttle.STAFF, validation.email_key(email), ip, verify)
+    return found[0] if ok else None
 
 
 def record_login(user: User) -> None:
@@ -68,30 +83,52 @@ def provisioning_uri(user: User, secret: str) -> str:
     return pyotp.TOTP(secret).provisioning_uri(name=user.email, issuer_name=ISSUER)
 
 
-def _code_ok(secret: str | None, code: str) -> bool:
+def _matching_step(secret: str | None, code: str) -> int | None:
+    """The 30-second step (previous, current or next: clock drift) whose code this is, or None."""
     code = "".join((code or "").split())
-    return bool(secret) and code.isdigit() and pyotp.TOTP(secret).verify(code, valid_window=1)
+    if not secret or not code.isdigit():
+        return None
+    totp = pyotp.TOTP(secret)
+    now = totp.timecode(datetime.now(UTC))
+    return next((s for s in (now - 1, now, now + 1) if hmac.compare_digest(totp.generate_otp(s), code)), None)
+
+
+def _use_step(user: User, step: int) -> bool:
+    """Record `step` as the user's last accepted one, atomically, unless it (or a later one) was used already:
+    a code seen over a shoulder or replayed from a log is refused, even within its 30 seconds."""
+    used = db.session.execute(
+        update(User)
+        .where(User.id == user.id, or_(User.totp_last_step.is_(None), User.totp_last_step < step))
+        .values(totp_last_step=step)
+        .execution_options(synchronize_session=False)
+    )
+    if used.rowcount != 1:
+        return False
+    user.totp_last_step = step
+    return True
 
 
 def enable_totp(actor: Actor, user: User, secret: str, code: str) -> list[str]:
     """Store the secret once a current code confirms it; returns 10 recovery codes, shown once and stored hashed."""
     if user.totp_enabled_at is not None:
         raise Invalid("Two-factor authentication is already on", field="code", code="invalid")
-    if not _code_ok(secret, code):
+    step = _matching_step(secret, code)
+    if step is None:
         raise Invalid("is not the current code of your authenticator app", field="code", code="invalid")
     codes = [f"{secrets.token_hex(3)}-{secrets.token_hex(3)}" for _ in range(RECOVERY_CODES)]
     user.totp_secret = secret
     user.recovery_code_hashes = [passwords.token_digest(c) for c in codes]
     user.totp_enabled_at = db.utcnow()
+    user.totp_last_step = step  # the enrolment code cannot sign in afterwards
     db.session.flush()
     record(actor, None, "user.totp_enable", user, ["totp_secret", "totp_enabled_at"])
     return codes
 
 
-def verify_second_factor(user: User, code: str) -> bool:
-    """A current TOTP code, or an unused recovery code (which is then used up)."""
-    if user.totp_enabled_at is not None and _code_ok(user.totp_secret, code):
-        return True
+def _second_factor_ok(user: User, code: str) -> bool:
+    step = _matching_step(user.totp_secret, code) if user.totp_enabled_at is not None else None
+    if step is not None:
+        return _use_step(user, step)
     digest = passwords.token_digest((code or "").strip().lower())
     if digest in (user.recovery_code_hashes or []):
         user.recovery_code_hashes = [h for h in user.recovery_code_hashes if h != digest]
@@ -99,6 +136,14 @@ def verify_second_factor(user: User, code: str) -> bool:
         record(Actor.of_user(user), None, "user.recovery_code_use", user, ["recovery_code_hashes"])
         return True
     return False
+
+
+def verify_second_factor(user: User, code: Any, ip: str | None) -> bool:
+    """A current TOTP code, or an unused recovery code (which is then used up), behind the second factor's own
+    lockout: the password step already passed, so guessing six digits must not be free."""
+    code = code if isinstance(code, str) else ""
+    account = validation.email_key(user.email)
+    return throttle.check(throttle.STAFF_SECOND_FACTOR, account, ip, lambda: _second_factor_ok(user, code))
 
 
 # --- invitations ---------------------------------------------------------------------------------------------
@@ -236,7 +281,9 @@ def update_settings(actor: Actor, org: Organization, values: dict[str, Any]) -> 
     """Branding, framing origins, anonymization delay, and the admin 2FA requirement of an organization."""
     clean: dict[str, Any] = {}
     if "name" in values:
-        clean["name"] = validation.text(values["name"], "name", max_length=255, required=True)
+        clean["name"] = validation.text(
+            values["name"], "name", max_length=column_length(Organization.name), required=True
+        )
     if "primary_color" in values:
         color = (values["primary_color"] or "").strip().lower()
         if len(color) != 7 or color[0] != "#" or any(ch not in "0123456789abcdef" for ch in color[1:]):
@@ -244,7 +291,8 @@ def update_settings(actor: Actor, org: Organization, values: dict[str, Any]) -> 
         clean["primary_color"] = color
     if "logo_url" in values:
         logo = (values["logo_url"] or "").strip() or None
-        if logo and (urlsplit(logo).scheme != "https" or not urlsplit(logo).hostname or len(logo) > 500):
+        too_long = len(logo or "") > column_length(Organization.logo_url)
+        if logo and (urlsplit(logo).scheme != "https" or not urlsplit(logo).hostname or too_long):
             raise Invalid("must be an https:// URL", field="logo_url", code="invalid")
         clean["logo_url"] = logo
     if "allowed_origins" in values:
@@ -257,12 +305,7 @@ def update_settings(actor: Actor, org: Organization, values: dict[str, Any]) -> 
         clean["anonymization_delay_seconds"] = delay
     if "require_admin_2fa" in values:
         clean["require_admin_2fa"] = bool(values["require_admin_2fa"])
-    changed = [k for k, v in clean.items() if getattr(org, k) != v]
-    for key in changed:
-        setattr(org, key, clean[key])
-    if changed:
-        db.session.flush()
-        record(actor, org, "organization.update", org, changed)
+    apply_changes(actor, org, "organization.update", org, clean)
     return org
 
 

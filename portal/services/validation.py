@@ -11,13 +11,23 @@ from typing import Any
 from email_validator import EmailNotValidError, validate_email
 
 from portal.errors import Invalid
+from portal.web import json_depth
 
 METADATA_MAX_BYTES = 16 * 1024
+METADATA_MAX_DEPTH = 16
 _CODE_RE = re.compile(r"^[A-Za-z0-9_-]+$")
 
 
+# Both databases store integers in 64 bits: a larger number in a filter or cursor is refused, not overflowed.
+BIGINT = 2**63
+
+
 def has_control_characters(value: str) -> bool:
-    return any(unicodedata.category(ch) == "Cc" and ch not in "\t\n\r" for ch in value)
+    """Control characters, and lone surrogates (`"\\ud800"` is valid JSON but no UTF-8 can store it)."""
+    return any(
+        (unicodedata.category(ch) == "Cc" and ch not in "\t\n\r") or unicodedata.category(ch) == "Cs"
+        for ch in value
+    )
 
 
 def text(
@@ -71,6 +81,16 @@ def email(value: Any, field: str = "email") -> str:
     return result.normalized.lower()
 
 
+def email_key(value: Any) -> str:
+    """The address as lookups compare it (NFC, IDNA, lower case), for counters kept per account: `USER@example.com`,
+    `user@example．com` (fullwidth dot) and `user@ｅxample.com` reach one account, so they share one budget. Input that
+    is no address is keyed on itself, trimmed and lower-cased."""
+    try:
+        return email(value)
+    except Invalid:
+        return str(value or "").strip().lower().encode("utf-8", "backslashreplace").decode()
+
+
 def code(value: Any, field: str = "code", *, max_length: int = 25) -> str | None:
     """Commerce Layer codes: letters, digits, underscores and hyphens, no spaces."""
     cleaned = text(value, field, max_length=max_length)
@@ -93,13 +113,16 @@ def metadata(value: Any, field: str = "metadata") -> dict[str, Any]:
         return {}
     if not isinstance(value, dict):
         raise Invalid("must be an object", field=field, code="invalid")
+    if json_depth(value) > METADATA_MAX_DEPTH:
+        raise Invalid(f"is nested too deeply (maximum is {METADATA_MAX_DEPTH} levels)", field=field, code="invalid")
     try:
         encoded = json.dumps(value, ensure_ascii=False, allow_nan=False)
-    except (TypeError, ValueError):
+        size = len(encoded.encode())
+    except (TypeError, ValueError):  # UnicodeEncodeError (a lone surrogate) is a ValueError
         raise Invalid("must be valid JSON", field=field, code="invalid") from None
     if "\\u0000" in encoded:
         raise Invalid("contains characters that are not allowed", field=field, code="invalid")
-    if len(encoded.encode()) > METADATA_MAX_BYTES:
+    if size > METADATA_MAX_BYTES:
         raise Invalid(
             f"is too large (maximum is {METADATA_MAX_BYTES} bytes)",
             field=field,
@@ -153,9 +176,12 @@ def query_date(value: str, name: str) -> date | None:
     if not value:
         return None
     try:
-        return date.fromisoformat(value)
+        parsed = date.fromisoformat(value)
     except ValueError:
         raise Invalid("must be a date (YYYY-MM-DD)", field=name, code="invalid") from None
+    if parsed >= date.max:  # searches run to the next midnight, which 9999-12-31 does not have
+        raise Invalid("must be a date before 9999-12-31", field=name, code="invalid")
+    return parsed
 
 
 def like_escape(value: str) -> str:

@@ -12,17 +12,21 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from flask import Blueprint, abort, current_app, g, request, url_for
+from flask_babel import get_locale
 from flask_login import current_user
 from sqlalchemy import select
 
 from portal import db
+from portal.errors import NotFound
 from portal.models import Customer
 from portal.models.orgs import Organization
 from portal.security.cookies import same_origin_post
 from portal.security.routes import Policy, policy_of
-from portal.web import current_page, send_to_login, set_frame_ancestors
+from portal.services import customers
+from portal.web import current_page, not_found_page, send_to_login, set_frame_ancestors
 
 bp = Blueprint("shop", __name__, url_prefix="/<org_slug>/account")
+bp.register_error_handler(NotFound, not_found_page)
 
 HEX_COLOR = re.compile(r"#[0-9a-fA-F]{6}")
 # Cross-site POSTs accepted from the org's own storefront origins (the token in the body authenticates).
@@ -59,8 +63,11 @@ def _guard():
     # Only views declared public admit a visitor without a session; every other one needs the org's customer.
     if policy_of(current_app.view_functions[request.endpoint]) is Policy.PUBLIC:
         return None
-    if customer() is None:
+    me = customer()
+    if me is None:
         return send_to_login(url_for("shop.login", next=_local_path(current_page())), 302)
+    if request.method == "POST":
+        customers.lock(me.id)  # re-read under the row lock: a POST may change the customer
     return None
 
 
@@ -93,7 +100,8 @@ def _shop_context() -> dict[str, Any]:
         "embed": g.get("embed", False),
         "me": customer(),
         "brand_color": color if HEX_COLOR.fullmatch(color) else "#1f4fd1",
+        "lang": str(get_locale()),
     }
 
 
-from portal.shop import account, addresses, auth, orders, privacy  # noqa: E402, F401
+from portal.shop import account, addresses, auth, language, orders, privacy  # noqa: E402, F401

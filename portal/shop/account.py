@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from flask import abort, flash, g, redirect, url_for
+from flask import abort, flash, g
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
-from portal.errors import Invalid, NotFound
+from portal.errors import Invalid
 from portal.forms import show_error
 from portal.security import sessions
 from portal.security.routes import Policy, allow
 from portal.services import accounts, customers
 from portal.shop import bp, customer
 from portal.shop.forms import ActionForm, ChangeEmailForm, ChangePasswordForm
-from portal.web import render
+from portal.web import form_status, render, see_other
 
 
 @bp.get("/")
@@ -34,8 +34,8 @@ def profile() -> Response:
             show_error(form, error)
         else:
             flash(_("We've sent a confirmation link to %(email)s.", email=form.email.data.strip()), "success")
-            return redirect(url_for("shop.profile"), 303)
-    status = 422 if form.is_submitted() else 200
+            return see_other("shop.profile")
+    status = form_status(form)
     return render("shop/account/profile.html", status=status, form=form, customer=me)
 
 
@@ -52,8 +52,8 @@ def password() -> Response:
         else:
             sessions.start(me, g.org)  # every other session ended; this browser continues in a fresh one
             flash(_("Your password is changed. Every other session was signed out."), "success")
-            return redirect(url_for("shop.password"), 303)
-    status = 422 if form.is_submitted() else 200
+            return see_other("shop.password")
+    status = form_status(form)
     return render("shop/account/password.html", status=status, form=form)
 
 
@@ -83,12 +83,9 @@ def security() -> Response:
 def session_end(session_id: int) -> Response:
     if not ActionForm().validate_on_submit():
         abort(400)
-    try:
-        accounts.end_session(customer(), session_id)
-    except NotFound:
-        abort(404)
+    accounts.end_session(customer(), session_id)
     flash(_("That session is signed out."), "success")
-    return redirect(url_for("shop.security"), 303)
+    return see_other("shop.security", fragment=True)
 
 
 @bp.post("/security/sign-out-everywhere")
@@ -99,4 +96,4 @@ def sign_out_everywhere() -> Response:
     customers.end_all_sessions(customer())
     sessions.end()
     flash(_("You are signed out on every device."), "success")
-    return redirect(url_for("shop.login"), 303)
+    return see_other("shop.login")

@@ -5,11 +5,11 @@ entry shows that entry as a form in place."""
 
 from __future__ import annotations
 
-from flask import abort, flash, g, redirect, url_for
+from flask import abort, flash, g
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
-from portal.errors import Invalid, NotFound
+from portal.errors import Invalid
 from portal.forms import show_error
 from portal.models import CustomerAddress
 from portal.security.routes import Policy, allow
@@ -17,17 +17,14 @@ from portal.services import addresses
 from portal.services.audit import Actor
 from portal.shop import bp, customer
 from portal.shop.forms import ADDRESS_FIELDS, ActionForm, AddressForm
-from portal.web import render
+from portal.web import render, see_other
 
 # add_to_address_book names fields `address.<field>` (its JSON:API pointer).
 FIELD_MAP = {f"address.{name}": name for name in ADDRESS_FIELDS}
 
 
 def _entry(address_id: str) -> CustomerAddress:
-    try:
-        return addresses.get_customer_address(g.org, address_id, customer())
-    except NotFound:
-        abort(404)
+    return addresses.get_customer_address(g.org, address_id, customer())
 
 
 def _page(*, status: int = 200, add_form=None, editing=None, edit_form=None) -> Response:
@@ -61,7 +58,7 @@ def addresses_create() -> Response:
             show_error(form, error, field_map=FIELD_MAP)
         else:
             flash(_("Address added."), "success")
-            return redirect(url_for("shop.addresses_list"), 303)
+            return see_other("shop.addresses_list", fragment=True)
     return _page(status=422, add_form=form)
 
 
@@ -85,7 +82,7 @@ def addresses_update(address_id: str) -> Response:
             show_error(form, error, field_map=FIELD_MAP)
         else:
             flash(_("Address saved."), "success")
-            return redirect(url_for("shop.addresses_list"), 303)
+            return see_other("shop.addresses_list", fragment=True)
     return _page(status=422, editing=entry, edit_form=form)
 
 
@@ -97,4 +94,4 @@ def addresses_delete(address_id: str) -> Response:
         abort(400)
     addresses.remove_from_address_book(Actor.of_customer(customer()), g.org, entry)
     flash(_("Address removed."), "success")
-    return redirect(url_for("shop.addresses_list"), 303)
+    return see_other("shop.addresses_list", fragment=True)

@@ -16,13 +16,13 @@ from portal.services import accounts, password_resets
 from portal.services.audit import Actor
 from portal.shop import _local_path, bp, customer
 from portal.shop.forms import ActionForm, ForgotPasswordForm, LoginForm, ResetPasswordForm, SignupForm
-from portal.web import render
+from portal.web import form_status, render, see_other
 
 ANONYMOUS = Actor("customer")
 
 
 def _status(form) -> int:
-    return 422 if form.is_submitted() else 200
+    return form_status(form)
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -40,8 +40,8 @@ def login() -> Response:
             form.form_errors.append(refusal)
         else:
             sessions.start(found, g.org)
-            return redirect(_local_path(form.next.data) or url_for("shop.overview"), 303)
-    return render("shop/auth/login.html", status=_status(form), form=form)
+            return see_other(_local_path(form.next.data) or url_for("shop.overview"))
+    return render("shop/auth/login.html", status=form_status(form), form=form)
 
 
 @bp.post("/logout")
@@ -50,7 +50,7 @@ def logout() -> Response:
     if ActionForm().validate_on_submit():
         sessions.end()
         flash(_("You are signed out."), "success")
-    return redirect(url_for("shop.login"), 303)
+    return see_other("shop.login")
 
 
 @bp.route("/signup", methods=["GET", "POST"])
@@ -63,8 +63,8 @@ def signup() -> Response:
         except Invalid as error:
             show_error(form, error)
         else:
-            return redirect(url_for("shop.signup_sent"), 303)
-    return render("shop/auth/signup.html", status=_status(form), form=form)
+            return see_other("shop.signup_sent")
+    return render("shop/auth/signup.html", status=form_status(form), form=form)
 
 
 @bp.get("/signup/sent")
@@ -85,8 +85,8 @@ def verify_email(token: str) -> Response:
             show_error(form, error)
         else:
             flash(_("Your email is verified. You can sign in now."), "success")
-            return redirect(url_for("shop.login"), 303)
-    return render("shop/auth/verify_email.html", status=_status(form), form=form, token=token)
+            return see_other("shop.login")
+    return render("shop/auth/verify_email.html", status=form_status(form), form=form, token=token)
 
 
 @bp.route("/confirm-email/<token>", methods=["GET", "POST"])
@@ -100,8 +100,8 @@ def confirm_email(token: str) -> Response:
             show_error(form, error)
         else:
             flash(_("Your new email address is confirmed."), "success")
-            return redirect(url_for("shop.profile" if customer() else "shop.login"), 303)
-    return render("shop/auth/confirm_email.html", status=_status(form), form=form, token=token)
+            return see_other("shop.profile" if customer() else "shop.login")
+    return render("shop/auth/confirm_email.html", status=form_status(form), form=form, token=token)
 
 
 @bp.route("/password/forgot", methods=["GET", "POST"])
@@ -113,8 +113,8 @@ def password_forgot() -> Response:
         flash(
             _("If an account uses that address, we've emailed it a link to choose a new password."), "success"
         )
-        return redirect(url_for("shop.password_forgot"), 303)
-    return render("shop/auth/forgot.html", status=_status(form), form=form)
+        return see_other("shop.password_forgot")
+    return render("shop/auth/forgot.html", status=form_status(form), form=form)
 
 
 @bp.route("/password/reset/<token>", methods=["GET", "POST"])
@@ -128,8 +128,8 @@ def password_reset(token: str) -> Response:
             show_error(form, error)
         else:
             flash(_("Your password is changed and every session was signed out. Sign in again."), "success")
-            return redirect(url_for("shop.login"), 303)
-    return render("shop/auth/reset.html", status=_status(form), form=form, token=token)
+            return see_other("shop.login")
+    return render("shop/auth/reset.html", status=form_status(form), form=form, token=token)
 
 
 @bp.post("/handoff")
@@ -146,4 +146,4 @@ def handoff() -> Response:
     if context.organization.id != g.org.id:
         return render("shop/auth/handoff_failed.html", status=401)
     sessions.start(context.customer, g.org)
-    return redirect(url_for("shop.overview"), 303)
+    return see_other("shop.overview")

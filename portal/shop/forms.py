@@ -1,24 +1,31 @@
-"""The shopper area's forms: one class per submitted form. They check shape; the services check the rules."""
+"""The shopper area's forms: one class per submitted form. Sizes come from the model columns, messages from
+portal.messages; the services' own rules run as validators too, so every problem is reported at once."""
 
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import EmailField, HiddenField, PasswordField, StringField
-from wtforms.validators import EqualTo, InputRequired, Length, Optional
+from wtforms.validators import EqualTo, Length
 
-REQUIRED = _l("can't be blank")
+from portal import messages
+from portal.forms import fits, required, service_check
+from portal.models import Address, Customer
+from portal.security import passwords
+from portal.services import addresses, validation
+
+ADDRESS = Address.__table__.c
 
 
 class NewPasswordMixin:
     password = PasswordField(
         _l("New password"),
-        validators=[InputRequired(REQUIRED), Length(max=128)],
+        validators=[required("password"), service_check(passwords.check_policy)],
         render_kw={"autocomplete": "new-password"},
     )
     confirm = PasswordField(
         _l("Repeat the new password"),
-        validators=[InputRequired(REQUIRED), EqualTo("password", _l("doesn't match the password"))],
+        validators=[required("confirm"), EqualTo("password", messages.PASSWORDS_DIFFER)],
         render_kw={"autocomplete": "new-password"},
     )
 
@@ -26,14 +33,19 @@ class NewPasswordMixin:
 class EmailMixin:
     email = EmailField(
         _l("Email"),
-        validators=[InputRequired(REQUIRED), Length(max=254)],
+        validators=[required("email"), fits(Customer.__table__.c.email), service_check(validation.email)],
         render_kw={"autocomplete": "email", "spellcheck": "false"},
     )
 
 
-class LoginForm(EmailMixin, FlaskForm):
+class LoginForm(FlaskForm):
+    email = EmailField(
+        _l("Email"),
+        validators=[required("email"), fits(Customer.__table__.c.email)],
+        render_kw={"autocomplete": "email", "spellcheck": "false"},
+    )
     password = PasswordField(
-        _l("Password"), validators=[InputRequired(REQUIRED)], render_kw={"autocomplete": "current-password"}
+        _l("Password"), validators=[required("password")], render_kw={"autocomplete": "current-password"}
     )
     market = HiddenField()
     next = HiddenField()
@@ -54,7 +66,7 @@ class ResetPasswordForm(NewPasswordMixin, FlaskForm):
 class CurrentPasswordMixin:
     current_password = PasswordField(
         _l("Current password"),
-        validators=[InputRequired(REQUIRED)],
+        validators=[required("current_password")],
         render_kw={"autocomplete": "current-password"},
     )
 
@@ -66,7 +78,7 @@ class ChangePasswordForm(CurrentPasswordMixin, NewPasswordMixin, FlaskForm):
 class ChangeEmailForm(CurrentPasswordMixin, FlaskForm):
     email = EmailField(
         _l("New email"),
-        validators=[InputRequired(REQUIRED), Length(max=254)],
+        validators=[required("email"), fits(Customer.__table__.c.email), service_check(validation.email)],
         render_kw={"autocomplete": "email", "spellcheck": "false"},
     )
 
@@ -77,46 +89,46 @@ class ActionForm(FlaskForm):
 
 class AddressForm(FlaskForm):
     first_name = StringField(
-        _l("First name"), validators=[Length(max=255)], render_kw={"autocomplete": "given-name"}
+        _l("First name"), validators=[fits(ADDRESS.first_name)], render_kw={"autocomplete": "given-name"}
     )
     last_name = StringField(
-        _l("Last name"), validators=[Length(max=255)], render_kw={"autocomplete": "family-name"}
+        _l("Last name"), validators=[fits(ADDRESS.last_name)], render_kw={"autocomplete": "family-name"}
     )
     company = StringField(
         _l("Company (optional)"),
-        validators=[Optional(), Length(max=255)],
+        validators=[fits(ADDRESS.company)],
         render_kw={"autocomplete": "organization"},
     )
     line_1 = StringField(
         _l("Street address"),
-        validators=[InputRequired(REQUIRED), Length(max=255)],
+        validators=[required("line_1"), fits(ADDRESS.line_1)],
         render_kw={"autocomplete": "address-line1"},
     )
     line_2 = StringField(
         _l("Apartment, suite (optional)"),
-        validators=[Length(max=255)],
+        validators=[fits(ADDRESS.line_2)],
         render_kw={"autocomplete": "address-line2"},
     )
     city = StringField(
         _l("City"),
-        validators=[InputRequired(REQUIRED), Length(max=255)],
+        validators=[required("city"), fits(ADDRESS.city)],
         render_kw={"autocomplete": "address-level2"},
     )
     zip_code = StringField(
-        _l("Postcode"), validators=[Length(max=32)], render_kw={"autocomplete": "postal-code"}
+        _l("Postcode"), validators=[fits(ADDRESS.zip_code)], render_kw={"autocomplete": "postal-code"}
     )
     state_code = StringField(
         _l("State or region (optional)"),
-        validators=[Length(max=32)],
+        validators=[fits(ADDRESS.state_code)],
         render_kw={"autocomplete": "address-level1"},
     )
     country_code = StringField(
         _l("Country code"),
-        validators=[InputRequired(REQUIRED), Length(min=2, max=2, message=_l("must be 2 letters, e.g. FR"))],
-        render_kw={"autocomplete": "country", "maxlength": "2", "size": "3"},
+        validators=[required("country_code"), Length(min=2, max=2, message=messages.COUNTRY_CODE)],
+        render_kw={"autocomplete": "country", "size": "3"},
     )
     phone = StringField(
-        _l("Phone"), validators=[InputRequired(REQUIRED), Length(max=64)], render_kw={"autocomplete": "tel"}
+        _l("Phone"), validators=[required("phone"), fits(ADDRESS.phone)], render_kw={"autocomplete": "tel"}
     )
 
     def attributes(self) -> dict[str, str | None]:
@@ -124,15 +136,4 @@ class AddressForm(FlaskForm):
         return {name: (self[name].data or "").strip() or None for name in ADDRESS_FIELDS}
 
 
-ADDRESS_FIELDS = (
-    "first_name",
-    "last_name",
-    "company",
-    "line_1",
-    "line_2",
-    "city",
-    "zip_code",
-    "state_code",
-    "country_code",
-    "phone",
-)
+ADDRESS_FIELDS = addresses.POSTAL_FIELDS

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from flask import abort, g
+from flask import g
 from werkzeug.wrappers import Response
 
-from portal.errors import NotFound
 from portal.security.routes import Policy, allow
 from portal.services import accounts
 from portal.shop import bp, customer
@@ -15,14 +14,10 @@ from portal.web import render
 @bp.get("/orders")
 @allow(Policy.SHOPPER)
 def orders_list() -> Response:
-    return render("shop/orders/list.html", orders=accounts.orders_of(customer()))
+    return render("shop/orders/list.html", orders=accounts.order_history(customer()))
 
 
 @bp.get("/orders/<order_id>")
 @allow(Policy.SHOPPER)
 def orders_detail(order_id: str) -> Response:
-    try:
-        order = accounts.get_order(g.org, customer(), order_id)
-    except NotFound:
-        abort(404)
-    return render("shop/orders/detail.html", order=order)
+    return render("shop/orders/detail.html", order=accounts.get_order(g.org, customer(), order_id))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from flask import abort, flash, g, make_response, redirect, url_for
+from flask import abort, flash, g, make_response
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
@@ -15,7 +15,7 @@ from portal.services import accounts, deletion_requests
 from portal.services.audit import Actor
 from portal.shop import bp, customer
 from portal.shop.forms import ActionForm
-from portal.web import render
+from portal.web import render, see_other
 
 
 def _page(form: ActionForm | None = None, status: int = 200) -> Response:
@@ -59,7 +59,7 @@ def privacy_deletion_request() -> Response:
         show_error(form, error)
         return _page(form, status=422)
     flash(_("Your deletion request is sent. The store's team will review it."), "success")
-    return redirect(url_for("shop.privacy"), 303)
+    return see_other("shop.privacy", fragment=True)
 
 
 @bp.post("/privacy/deletion/withdraw")
@@ -74,4 +74,4 @@ def privacy_deletion_withdraw() -> Response:
         abort(404)
     deletion_requests.withdraw(Actor.of_customer(me), g.org, pending)
     flash(_("Your deletion request is withdrawn."), "success")
-    return redirect(url_for("shop.privacy"), 303)
+    return see_other("shop.privacy", fragment=True)

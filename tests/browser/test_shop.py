@@ -139,7 +139,7 @@ def test_self_service_journey(live_server, page):
         _clean(page)
     page.get_by_role("link", name="Orders", exact=True).click()
     page.get_by_role("link", name=f"#{number}").click()
-    page.get_by_text("19.99 EUR").first.wait_for()
+    page.get_by_text("€19.99").first.wait_for()
     _clean(page)
 
     page.get_by_role("link", name="Profile", exact=True).click()

@@ -41,7 +41,8 @@ def test_js_auth(live_server):
             "customer": {"id": customer.public_id, "email": customer.email, "password": factories.PASSWORD},
         }
         db.session.commit()
-    limiter.reset()  # the live server shares the token endpoint's per-IP budget with other live tests
+    with live_server.app.app_context():
+        limiter.reset()  # the live server shares the token endpoint's per-IP budget with other live tests
     try:
         result = subprocess.run(  # noqa: S603 - fixed command
             [node, "--test", str(ROOT / "tests" / "interop" / "auth.test.mjs")],
@@ -52,6 +53,7 @@ def test_js_auth(live_server):
             timeout=120,
         )
     finally:
-        limiter.reset()
+        with live_server.app.app_context():
+            limiter.reset()
     assert result.returncode == 0, result.stdout + result.stderr
     assert "# pass 8" in result.stdout and "# fail 0" in result.stdout, result.stdout

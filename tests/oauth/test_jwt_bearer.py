@@ -88,6 +88,29 @@ def test_jti_may_be_used_once(world, token):
     assert exchange(token, world.other_integration, world.other_secret, other).status_code == 200
 
 
+def test_an_assertion_without_jti_is_exchanged_once_and_only_for_five_minutes(world, token):
+    """Commerce Layer's createAssertion sets no jti: the whole assertion is remembered instead (SECURITY.md)."""
+    owner = {"owner": {"type": "User", "id": world.admin.public_id}}
+    value = assertion(owner)
+    assert exchange(token, world.integration, world.secret, value).status_code == 200
+    replayed = exchange(token, world.integration, world.secret, value)
+    assert replayed.status_code == 400 and replayed.json["errors"][0]["title"] == "invalid_assertion"
+    before = issued()
+    stale = assertion(owner, iat=int(time.time()) - 301)
+    refused = exchange(token, world.integration, world.secret, stale)
+    assert refused.status_code == 400 and issued() == before
+    # A jti keeps the hour Commerce Layer allows.
+    assert (
+        exchange(
+            token,
+            world.integration,
+            world.secret,
+            assertion(owner, iat=int(time.time()) - 1800, extra={"jti": "j1"}),
+        ).status_code
+        == 200
+    )
+
+
 def _strict(world, key, algorithms):
     world.integration.jwt_strict = True
     world.integration.jwt_keys = KeySet([key]).as_dict(private=False)

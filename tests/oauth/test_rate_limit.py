@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import os
 import secrets
 import socket
@@ -15,6 +16,7 @@ import redis
 import requests
 
 from portal import migrate
+from tests.factories import PASSWORD, make_application, make_customer, make_org
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -44,6 +46,38 @@ def test_per_client_id(app, client, monkeypatch):
     assert [unknown_client(client, "busy").status_code for _ in range(2)] == [401, 401]
     assert_limited(unknown_client(client, "busy"))
     assert unknown_client(client, "quiet").status_code == 401
+
+
+def _basic(client_id: str, secret: str) -> dict[str, str]:
+    return {"Authorization": "Basic " + base64.b64encode(f"{client_id}:{secret}".encode()).decode()}
+
+
+def test_per_client_budget_is_the_clients_whatever_the_spelling(app, client, monkeypatch):
+    """Basic credentials are percent-decoded (RFC 6749 §2.3.1): re-encoding the id must not buy a fresh budget."""
+    monkeypatch.setitem(app.config, "TOKEN_RATE_LIMIT", "100 per minute")
+    monkeypatch.setitem(app.config, "TOKEN_CLIENT_RATE_LIMIT", "3 per minute")
+    application, secret = make_application(make_org(), "integration")
+    plain = application.client_id
+    spellings = [plain, "".join(f"%{b:02X}" for b in plain.encode()), f"%{ord(plain[0]):02x}{plain[1:]}"]
+    body = {"grant_type": "client_credentials"}
+    statuses = [client.post("/oauth/token", json=body, headers=_basic(s, secret)).status_code for s in spellings]
+    assert statuses == [200, 200, 200]
+    assert_limited(client.post("/oauth/token", json=body, headers=_basic(spellings[1], secret)))
+    assert_limited(client.post("/oauth/token", json={**body, "client_id": plain, "client_secret": secret}))
+
+
+def test_a_refusal_that_commits_counts_once(app, client, monkeypatch):
+    """Refresh-token reuse commits the family's revocation, then answers 400: its request is counted once."""
+    monkeypatch.setitem(app.config, "TOKEN_RATE_LIMIT", "4 per minute")
+    org = make_org()
+    sales, _ = make_application(org, "sales_channel")
+    make_customer(org, "counted@example.com", password=PASSWORD)
+    login = {"grant_type": "password", "client_id": sales.client_id, "username": "counted@example.com"}
+    first = client.post("/oauth/token", json={**login, "password": PASSWORD}).json
+    refresh = {"grant_type": "refresh_token", "client_id": sales.client_id, "refresh_token": first["refresh_token"]}
+    statuses = [client.post("/oauth/token", json=refresh).status_code for _ in range(3)]
+    assert statuses == [200, 400, 400]
+    assert_limited(client.post("/oauth/token", json=refresh))
 
 
 def test_default_is_commerce_layers_30_per_minute(app, client):

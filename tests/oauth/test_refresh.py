@@ -148,7 +148,8 @@ def test_twenty_parallel_refreshes_one_success(live_server):
     """Twenty clients race with one refresh token against a real server: exactly one gets new tokens."""
     if live_server.app.config["DATABASE_URL"].startswith("sqlite"):
         pytest.skip("SQLite serializes writers on one file; the race needs PostgreSQL row locks")
-    limiter.reset()
+    with live_server.app.app_context():
+        limiter.reset()
     with live_server.data():
         org = factories.make_org()
         sales, _ = factories.make_application(org, "sales_channel")
@@ -188,7 +189,8 @@ def test_twenty_parallel_refreshes_one_success(live_server):
         thread.start()
     for thread in threads:
         thread.join()
-    limiter.reset()
+    with live_server.app.app_context():
+        limiter.reset()
     statuses = sorted(r.status_code for r in results)
     assert statuses == [200] + [400] * 19, [r.text for r in results if r.status_code not in (200, 400)]
     # The losers count as reuse: the whole family, the winner's new token included, ends up revoked.

@@ -368,6 +368,21 @@ def test_redis_down_credential_checks_do_not_fail_with_500(redis_down):
     assert statuses == {"admin login": 422, "shop login": 422, "oauth token": 401}, statuses
 
 
+def test_redis_down_api_sign_ups_keep_working(redis_down):
+    """Guest sign-ups are counted in the limiter's storage; while it is down they go on, uncounted."""
+    base, demo = redis_down
+    storefront = next(a for a in demo["applications"] if a["kind"] == "sales_channel")
+    grant = {"grant_type": "client_credentials", "client_id": storefront["client_id"]}
+    token = requests.post(f"{base}/oauth/token", json=grant, timeout=30).json()["access_token"]
+    response = requests.post(
+        f"{base}/api/customers",
+        json={"data": {"type": "customers", "attributes": {"email": "redis.down@example.com"}}},
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/vnd.api+json"},
+        timeout=30,
+    )
+    assert response.status_code == 201, response.text
+
+
 def test_redis_down_lockout_still_holds_per_process(redis_down):
     """The documented fail mode (SECURITY.md): per-process counters, so brute force stays bounded."""
     base, demo = redis_down

@@ -172,6 +172,7 @@ ROUTES = [
     Route("shop.confirm_email", shop_forms.ActionForm, "anonymous"),
     # shop, signed in
     Route("shop.logout", shop_forms.ActionForm, "shopper", ends_session=True),
+    Route("shop.language", shop_forms.ActionForm, "anonymous", extra=("locale", "next")),
     Route("shop.profile", shop_forms.ChangeEmailForm, "shopper"),
     Route("shop.password", shop_forms.ChangePasswordForm, "shopper"),
     Route("shop.session_end", shop_forms.ActionForm, "shopper"),
@@ -243,6 +244,7 @@ EXTRA_VALUES = {
         st.sampled_from(["/admin/", "//evil.example", "/admin/../x", "https://evil.example"]), TEXT
     ),
     "back_q": TEXT,
+    "locale": st.one_of(st.sampled_from(["en", "it", "xx", "IT"]), TEXT),
 }
 
 

@@ -50,7 +50,7 @@ from portal.security import tokens
 from portal.security.passwords import hash_password
 from portal.security.routes import Policy, policy_of
 from portal.services import accounts, addresses, groups, orgs, password_resets
-from portal.services.audit import SYSTEM
+from portal.services.audit import SYSTEM, Actor
 from tests.factories import PASSWORD, make_application, make_customer, make_user, token_for
 from tests.security.conftest import (
     World,
@@ -641,8 +641,11 @@ RELATED_TYPES = {"customer_group": "customer_groups", "market": "markets", "cust
 
 
 def _reference_values(world: World) -> dict[str, str]:
-    """A world's value for each reference key; `address` is a fresh address in no address book."""
-    free = addresses.create_address(SYSTEM, world.org, {k: v for k, v in ADDRESS_FORM.items()})
+    """A world's value for each reference key; `address` is a fresh address in no address book, created by the
+    world's shopper (a customer token may link only its own)."""
+    free = addresses.create_address(
+        Actor.of_customer(world.shopper), world.org, {k: v for k, v in ADDRESS_FORM.items()}
+    )
     db.session.flush()
     return {**world.api_ids, "address": free.public_id, "email": world.shopper.email}
 

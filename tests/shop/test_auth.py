@@ -45,6 +45,17 @@ def test_login_then_logout(client, org, shopper):
     assert row.revoked_at is not None
 
 
+
+def test_whole_page_moves_answer_htmx_with_hx_redirect(client, org, shopper, hx):
+    """A shop form posted by htmx (a storefront or a boosted page) changes the whole page: HX-Redirect, not a 303
+    whose target page htmx would swap into the form's element."""
+    response = login(client, org, shopper.email)
+    assert response.status_code == 303  # a plain form keeps its 303
+    response = post_form(client, f"/{org.slug}/account/", {}, url=f"/{org.slug}/account/logout", headers=hx)
+    assert response.status_code == 204 and response.get_data() == b""
+    assert response.headers["HX-Redirect"] == f"/{org.slug}/account/login"
+    assert client.get(f"/{org.slug}/account/").status_code == 302
+
 def test_login_keeps_a_safe_next_only(client, org, shopper):
     page = client.get(f"/{org.slug}/account/login?next=/{org.slug}/account/orders")
     token = csrf_from(page.get_data(as_text=True))

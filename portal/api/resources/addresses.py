@@ -27,21 +27,7 @@ from portal.services import addresses, customers
 
 
 def _address_attrs() -> list[Attr]:
-    text = (
-        "first_name",
-        "last_name",
-        "company",
-        "line_1",
-        "line_2",
-        "city",
-        "zip_code",
-        "state_code",
-        "country_code",
-        "phone",
-        "email",
-        "notes",
-        "billing_info",
-    )
+    text = (*addresses.POSTAL_FIELDS, "email", "notes", "billing_info")
     attrs = [
         Attr(
             name,

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask import current_app, request
+from limits import parse as parse_limit
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload, selectinload
 
+from portal.api.jsonapi import ApiError
 from portal.api.registry import (
     ALL,
     Attr,
@@ -19,10 +22,11 @@ from portal.api.registry import (
     related,
 )
 from portal.errors import Forbidden, Invalid
+from portal.extensions import limiter
 from portal.models import AnonymizationRequest, Customer, CustomerAddress, CustomerGroup, Order
 from portal.models.staff import ApplicationKind, Role
 from portal.security.tokens import TokenContext
-from portal.services import anonymization, customers, groups
+from portal.services import accounts, anonymization, customers, groups
 
 TRIGGERS = ("_request_anonymization", "_cancel_anonymization")
 
@@ -33,8 +37,26 @@ def _create_customer(
     refuse_relationships(
         relationships, {"customer_group"} if ctx.kind is ApplicationKind.INTEGRATION else set()
     )
+    _count_sign_up(ctx)
     group = related("customer_groups", ctx, relationships.get("customer_group"), "customer_group")
-    return customers.create_customer(actor_of(ctx), ctx.organization, attributes, customer_group=group)
+    customer = customers.create_customer(actor_of(ctx), ctx.organization, attributes, customer_group=group)
+    if customer.has_password:
+        accounts.request_address_check(ctx.organization, customer)
+    return customer
+
+
+def _count_sign_up(ctx: TokenContext) -> None:
+    """A guest token's sign-up spends the client's and the IP's budget, taken or not: it bounds both mass sign-ups
+    and probing which addresses are registered (the 422 `taken` answer, kept as Commerce Layer has it)."""
+    if ctx.customer is not None or ctx.kind is not ApplicationKind.SALES_CHANNEL:
+        return
+    budgets = (
+        ("SIGNUP_RATE_LIMIT", f"signup-ip:{request.remote_addr}"),
+        ("SIGNUP_CLIENT_RATE_LIMIT", f"signup-client:{ctx.application.client_id}"),
+    )
+    for setting, key in budgets:
+        if not limiter.limiter.hit(parse_limit(current_app.config[setting]), key):
+            raise ApiError(429, "TOO_MANY_REQUESTS", "Too many requests", "Too many sign-ups: try again later.")
 
 
 def _update_customer(
@@ -47,7 +69,10 @@ def _update_customer(
         relationships, {"customer_group"} if ctx.kind is ApplicationKind.INTEGRATION else set()
     )
     actor = actor_of(ctx)
-    if attributes:
+    if ctx.customer is not None:
+        accounts.update_own(ctx.organization, customer, attributes)
+    elif attributes:
+        attributes.pop("_current_password", None)
         customers.update_customer(actor, ctx.organization, customer, attributes)
     if "customer_group" in relationships:
         group = related("customer_groups", ctx, relationships["customer_group"], "customer_group")
@@ -101,6 +126,7 @@ CUSTOMERS = Resource(
             sortable=True,
         ),
         Attr("anonymization_info", read=lambda o, c: anonymization.info(o), kind="object"),
+        Attr("_current_password", write_only=True, updatable=True),
         Attr("_request_anonymization", write_only=True, updatable=True),
         Attr("_cancel_anonymization", write_only=True, updatable=True),
         Attr(

@@ -1,0 +1,140 @@
+"""Languages and humane formatting for pages and emails.
+
+The shopper area speaks English and Italian: the signed-in customer's stored preference wins, then the choice a
+visitor made with the switcher (kept in the session until they sign in), then the browser's `Accept-Language`. The
+admin area and the API stay in English (their catalogue is English-only for now). Dates, money and relative times
+go through Babel so they follow the page's language; user agents are shown as "Chrome on macOS".
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from decimal import Decimal
+from functools import lru_cache
+
+from flask import Flask, has_request_context, request, session
+from flask_babel import format_currency, format_date, format_time, format_timedelta, get_locale
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from markupsafe import Markup
+from ua_parser import parse
+
+from portal import db
+
+LOCALES = ("en", "it")
+NAMES = {"en": "English", "it": "Italiano"}  # each language in its own words, as switchers show them
+SESSION_KEY = "locale"
+OS_NAMES = {"Mac OS X": "macOS"}
+# Column names as people say them (audit log, timeline, the shopper's account changes).
+FIELD_LABELS = {
+    "email": _l("Email"),
+    "email_verified_at": _l("Email verified"),
+    "password_hash": _l("Password"),
+    "customer_group_id": _l("Customer group"),
+    "status": _l("Status"),
+    "anonymization_status": _l("Anonymization"),
+    "total_orders_count": _l("Order count"),
+    "tax_exemption_code": _l("Tax exemption code"),
+    "shopper_reference": _l("Shopper reference"),
+    "profile_id": _l("Profile id"),
+    "reference": _l("Reference"),
+    "reference_origin": _l("Reference origin"),
+    "metadata": _l("Metadata"),
+    "locale": _l("Language"),
+}
+
+
+def select_locale() -> str:
+    """Flask-Babel's locale selector (see the module docstring for the order)."""
+    if not has_request_context() or request.blueprint != "shop":
+        return "en"
+    stored = getattr(current_user, "locale", None)
+    if stored in LOCALES:
+        return stored
+    if session.get(SESSION_KEY) in LOCALES:
+        return session[SESSION_KEY]
+    return request.accept_languages.best_match(LOCALES) or "en"
+
+
+def remember(locale: str, customer: object | None) -> None:
+    """The switcher's choice: on the customer's record when signed in, in the session otherwise."""
+    session[SESSION_KEY] = locale
+    if customer is not None:
+        customer.locale = locale  # type: ignore[attr-defined]
+
+
+def absolute(value: datetime) -> str:
+    """"2 Dec 2026, 13:47 UTC" / "2 dic 2026, 13:47 UTC": the date as the language writes it, the time in UTC."""
+    return f"{format_date(value, 'medium')}, {format_time(value, 'short')} UTC"
+
+
+def when(value: datetime | None) -> Markup:
+    """An absolute date and time in the page's language, machine-readable in `datetime`."""
+    if value is None:
+        return Markup("—")
+    return Markup('<time datetime="{}">{}</time>').format(value.isoformat(), absolute(value))
+
+
+def ago(value: datetime | None, now: datetime | None = None) -> Markup:
+    """ "2 minutes ago" / "in 2 minutes" (translated), with the absolute time in `datetime` and `title`."""
+    if value is None:
+        return Markup("—")
+    delta: timedelta = value - (now or db.utcnow())
+    text = format_timedelta(delta, add_direction=True, threshold=1)
+    return Markup('<time datetime="{}" title="{}">{}</time>').format(
+        value.isoformat(), absolute(value), text
+    )
+
+
+def money(cents: int, currency: str) -> str:
+    """An amount in minor units as the page's language writes it ("€ 12,50" in Italian, "€12.50" in English)."""
+    return format_currency(Decimal(cents) / 100, currency)
+
+
+@lru_cache(maxsize=512)
+def _device(user_agent: str) -> tuple[str | None, str | None]:
+    result = parse(user_agent)
+    browser = result.user_agent.family if result.user_agent and result.user_agent.family != "Other" else None
+    system = result.os.family if result.os and result.os.family != "Other" else None
+    return browser, OS_NAMES.get(system or "", system)
+
+
+def device(user_agent: str | None) -> str:
+    """ "Chrome on macOS" from a user-agent header; "Unknown browser" when it says nothing recognisable."""
+    browser, system = _device(user_agent or "")
+    if browser and system:
+        return _("%(browser)s on %(system)s", browser=browser, system=system)
+    return browser or system or _("Unknown browser")
+
+
+def field_labels(names: list[str] | tuple[str, ...]) -> str:
+    """ "Email verified, Customer group" for ["email_verified_at", "customer_group_id"]; unknown columns are spelt
+    out from their name rather than shown raw."""
+    return ", ".join(
+        str(FIELD_LABELS.get(name) or name.removesuffix("_id").replace("_", " ").capitalize())
+        for name in names
+    )
+
+
+def duration(delta: timedelta) -> str:
+    """ "2 minutes", "1 day": a delay as people say it (not "0:02:00")."""
+    return format_timedelta(delta, threshold=1)
+
+
+def init_app(app: Flask) -> None:
+    from portal import ROOT
+    from portal.extensions import babel
+
+    app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", str(ROOT / "translations"))
+    babel.init_app(app, locale_selector=select_locale)
+    app.jinja_env.globals.update(
+        format_when=when,
+        format_ago=ago,
+        format_money=money,
+        format_device=device,
+        format_duration=duration,
+        field_labels=field_labels,
+        current_locale=lambda: str(get_locale()),
+        language_names=NAMES,
+    )

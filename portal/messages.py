@@ -1,0 +1,71 @@
+"""One voice for what a form says is wrong: the table the shopper forms' validators and the services' DomainErrors
+(as shown on pages) both read, so a page never puts "can't be blank" next to "This field is required.".
+
+Messages are whole sentences that say what to do ("Enter an email address"), translated with the page. The services
+keep Commerce Layer's API wording (`is invalid`, `can't be blank`) for JSON:API; `for_error` turns those into this
+voice for HTML, by the exact message first, then the field and code, then the code alone.
+"""
+
+from __future__ import annotations
+
+from flask_babel import LazyString
+from flask_babel import lazy_gettext as _l
+
+from portal.errors import DomainError
+
+REQUIRED = {
+    "email": _l("Enter an email address"),
+    "password": _l("Enter a password"),
+    "current_password": _l("Enter your current password"),
+    "confirm": _l("Enter the new password again"),
+    "first_name": _l("Enter a first name"),
+    "last_name": _l("Enter a last name"),
+    "company": _l("Enter a company name"),
+    "line_1": _l("Enter a street address"),
+    "city": _l("Enter a town or city"),
+    "country_code": _l("Enter a country code"),
+    "phone": _l("Enter a phone number"),
+}
+FILL_IN = _l("Fill in this field")
+TOO_LONG = _l("Use %(max)d characters or fewer")
+TOO_SHORT = _l("Use at least %(min)d characters")
+PASSWORDS_DIFFER = _l("Enter the same password twice")
+COUNTRY_CODE = _l("Enter two letters, like IT or FR")
+
+BY_FIELD_AND_CODE = {
+    ("email", "invalid"): _l("Enter an email address like name@example.com"),
+    ("email", "taken"): _l("That email address is already in use"),
+    ("current_password", "invalid"): _l("That isn't your current password"),
+    ("password", "weak"): _l("Choose a password that is harder to guess"),
+    ("country_code", "invalid"): COUNTRY_CODE,
+    ("token", "invalid"): _l("This link is invalid or has expired: ask for a new one"),
+}
+BY_MESSAGE = {
+    "is already your email address": _l("That is already your email address"),
+    "contains characters that are not allowed": _l("Remove the special characters"),
+    "A deletion request is already pending": _l("You already asked to delete your data"),
+    "Your data is already being deleted": _l("Your data is already being deleted"),
+    "This account is already active: sign in instead": _l("This account is already active: sign in instead"),
+    "That email address has already been taken": _l("That email address is already in use"),
+}
+
+
+def required(field: str) -> LazyString:
+    return REQUIRED.get(field, FILL_IN)
+
+
+def for_error(error: DomainError) -> str:
+    """A service's refusal in the form voice (the original message when the table has nothing better)."""
+    field = (error.field or "").rsplit(".", 1)[-1]
+    count = error.meta.get("count")
+    if error.message in BY_MESSAGE:
+        return str(BY_MESSAGE[error.message])
+    if (field, error.code) in BY_FIELD_AND_CODE:
+        return str(BY_FIELD_AND_CODE[(field, error.code)])
+    if error.code == "blank":
+        return str(required(field))
+    if error.code == "too_long" and isinstance(count, int):
+        return str(TOO_LONG) % {"max": count}
+    if error.code == "too_short" and isinstance(count, int):
+        return str(TOO_SHORT) % {"min": count}
+    return error.message

@@ -1,0 +1,67 @@
+"""The Italian catalogue is complete and shipped: every string the shopper templates, layouts, error pages, emails
+and shopper Python mark for translation (babel.cfg) is in translations/it with a translation, the placeholders agree,
+and the committed .mo is exactly the compiled .po (the app reads only the .mo)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from babel.messages.frontend import CommandLineInterface
+from babel.messages.mofile import read_mo
+from babel.messages.pofile import read_po
+
+ROOT = Path(__file__).resolve().parent.parent
+PO = ROOT / "translations/it/LC_MESSAGES/messages.po"
+MO = PO.with_suffix(".mo")
+PLACEHOLDER = re.compile(r"%\((\w+)\)[sd]")
+
+
+def _extracted(tmp_path: Path) -> set[str]:
+    pot = tmp_path / "messages.pot"
+    CommandLineInterface().run(
+        ["pybabel", "-q", "extract", "-F", str(ROOT / "babel.cfg"), "-k", "_l", "-o", str(pot), str(ROOT)]
+    )
+    with pot.open("rb") as f:
+        return {m.id for m in read_po(f) if m.id}
+
+
+def _po():
+    with PO.open("rb") as f:
+        return read_po(f)
+
+
+def test_every_marked_shopper_string_is_in_the_catalogue(tmp_path):
+    catalogue = {m.id for m in _po() if m.id}
+    extracted = _extracted(tmp_path)
+    assert sorted(extracted - catalogue) == [], "run pybabel update and translate the new strings"
+    assert sorted(catalogue - extracted) == [], "stale entries: run pybabel update"
+
+
+def test_every_entry_is_translated_and_keeps_its_placeholders():
+    for message in _po():
+        if not message.id:
+            continue
+        assert message.string and not message.fuzzy, message.id
+        assert sorted(PLACEHOLDER.findall(message.id)) == sorted(PLACEHOLDER.findall(message.string)), (
+            message.id
+        )
+
+
+def test_the_committed_mo_is_the_compiled_po():
+    with MO.open("rb") as f:
+        compiled = {m.id: m.string for m in read_mo(f) if m.id}
+    assert compiled == {m.id: m.string for m in _po() if m.id}, "run pybabel compile -d translations"
+
+
+def test_shopper_templates_have_no_unmarked_text():
+    """A sentence typed straight into a shopper template would escape extraction: every text node between tags
+    must be a Jinja expression (or punctuation, numbers and symbols)."""
+    templates = [*ROOT.glob("templates/shop/**/*.html"), ROOT / "templates/layouts/shop.html"]
+    text_node = re.compile(r">([^<>{}]*[A-Za-z]{2,}[^<>{}]*)<")
+    offenders = []
+    for path in templates:
+        source = re.sub(r"\{% block body_class %\}.*?\{% endblock %\}", "", path.read_text())  # CSS classes
+        source = re.sub(r"\{#.*?#\}|\{%.*?%\}|\{\{.*?\}\}", "", source, flags=re.S)
+        offenders += [f"{path.name}: {m.strip()}" for m in text_node.findall(source) if m.strip()]
+    assert offenders == []
