@@ -4,8 +4,8 @@
 from __future__ import annotations
 
 import re
-import time
 import tempfile
+import time
 
 import pyotp
 import pytest
