@@ -49,6 +49,19 @@ PAGE = """<!doctype html>
   });
   var handoff = document.getElementById("handoff");
   if (handoff) handoff.submit();
+  // Sign-out hand-off (README, embedding): ask the portal frame to end its session, and say so once it has.
+  var signout = document.querySelector("iframe[data-signout]");
+  if (signout) {
+    signout.addEventListener("load", function () {
+      signout.contentWindow.postMessage({ type: "customer-portal:logout" }, {{ portal_origin|tojson }});
+    });
+    window.addEventListener("message", function (event) {
+      if (event.origin !== {{ portal_origin|tojson }} || !event.data) return;
+      if (event.data.type === "customer-portal:signed-out") {
+        document.getElementById("signout-status").textContent = "You are signed out of the store and of your account.";
+      }
+    });
+  }
 </script>
 </body></html>"""
 
@@ -124,8 +137,17 @@ def create_app(portal_url: str, org_slug: str, client_id: str, *, market: str | 
 
     @app.get("/signout")
     def signout():
+        """End the store's session, then the portal's: the frame below receives the logout message."""
         session.clear()
-        return redirect(url_for("home"))
+        return page(
+            "Sign out",
+            render_template_string(
+                """<p id="signout-status" role="status">Signing you out of your account…</p>
+<p><a href="{{ url_for('home') }}">Back to the store</a></p>
+<iframe id="portal" title="Your account" src="{{ src }}" data-signout></iframe>""",
+                src=f"{account_base}/?embed=1",
+            ),
+        )
 
     return app
 

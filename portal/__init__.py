@@ -27,7 +27,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from portal import db, i18n, ops, web
     from portal.extensions import csrf, limiter, login_manager
     from portal.ops import logs
-    from portal.security import bearer, counters, sessions  # counters also registers the database:// storage
+    from portal.security import bearer, cookies, counters, sessions  # counters: the database:// storage
     from portal.security.routes import Policy, allow
 
     _trust_proxies(app)
@@ -37,6 +37,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     limiter.init_app(app)
     i18n.init_app(app)
     login_manager.init_app(app)
+    cookies.install(app)
     login_manager.user_loader(sessions.load_principal)
     login_manager.session_protection = None  # the sid row does this job, without IP/UA heuristics
     web.init_app(app)

@@ -6,9 +6,22 @@ import secrets
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Flask, Response, current_app, g, make_response, redirect, render_template, request, url_for
+from flask import (
+    Flask,
+    Response,
+    current_app,
+    flash,
+    g,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask.globals import _cv_request
 from flask.json.provider import DefaultJSONProvider
+from flask_babel import gettext as _
 from flask_login import current_user
 from jinja2_fragments.flask import render_block
 from sqlalchemy.exc import InterfaceError, OperationalError
@@ -16,8 +29,10 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from portal import db
 from portal.errors import error_document, error_object
 
+# No inline styles under the CSP: no indicator <style>, and settling never copies a `style` attribute (Chromium sets
+# an empty one on autofillable inputs; copying it on every swap is a style-src-attr violation).
 HTMX_CONFIG = (
-    '{"includeIndicatorStyles":false,"allowEval":false,"allowScriptTags":false,"historyCacheSize":0,'
+    '{"includeIndicatorStyles":false,"attributesToSettle":["class","width","height"],"allowEval":false,"allowScriptTags":false,"historyCacheSize":0,'
     '"responseHandling":[{"code":"204","swap":false},{"code":"[23]..","swap":true},'
     '{"code":"422","swap":true},{"code":"[45]..","swap":false,"error":true}]}'
 )
@@ -64,6 +79,26 @@ def is_htmx() -> bool:
         and request.headers.get("HX-Boosted") != "true"
         and request.headers.get("HX-History-Restore-Request") != "true"
     )
+
+
+def current_page() -> str:
+    """The path (and query) of the page the browser shows: for an htmx request that is the page it was sent from
+    (`HX-Current-URL`), not the fragment's URL, so a `next` built from it leads back to a whole page."""
+    if request.headers.get("HX-Request") == "true" and request.headers.get("HX-Current-URL"):
+        parts = urlsplit(request.headers["HX-Current-URL"])
+        return parts.path + (f"?{parts.query}" if parts.query else "")
+    return request.full_path.rstrip("?")
+
+
+def send_to_login(login_url: str, status: int = 303) -> Response:
+    """Where an anonymous request for a signed-in page goes: the login page (303), or for htmx a 401 with
+    `HX-Redirect`, so the whole page moves instead of the login form being swapped into the content. A browser whose
+    session has just ended (its cookie names a session that no longer signs anyone in) is told so on the login page;
+    a live session of another org or area is left alone."""
+    if session.get("sid") and not current_user.is_authenticated:
+        session.pop("sid")
+        flash(_("Your session ended. Sign in again to continue."), "info")
+    return hx_redirect(login_url, 401) if from_htmx() else redirect(login_url, status)
 
 
 def render(template: str, block: str | None = None, *, status: int = 200, **context: Any) -> Response:

@@ -21,9 +21,13 @@ from portal.models.staff import Role
 from portal.security import sessions
 from portal.security.routes import Policy, allow
 from portal.services import orgs
-from portal.web import hx_redirect
+from portal.web import current_page, hx_redirect, send_to_login
 
 REAUTH_WINDOW = timedelta(minutes=10)
+READ_ONLY_REFUSAL = (
+    "Your role in this organization is read-only: you can look at everything, but changes are for its admins. "
+    "Nothing was changed."
+)
 
 
 def staff_user() -> User | None:
@@ -32,8 +36,8 @@ def staff_user() -> User | None:
 
 
 def login_redirect():
-    """Anonymous: a plain request goes to the login page; an htmx request gets 401 and HX-Redirect."""
-    return hx_redirect(url_for("admin.login", next=request.full_path.rstrip("?")), 401)
+    """Anonymous: to the login page, coming back to this page after it (htmx: the page the fragment belongs to)."""
+    return send_to_login(url_for("admin.login", next=current_page()))
 
 
 def load_org(slug: str, user: User) -> tuple[Organization, Role]:
@@ -69,13 +73,19 @@ def requires(role: Role) -> Callable:
             g.org, g.role = org, user_role
             if org.require_admin_2fa and user_role is Role.ADMIN and g.user.totp_enabled_at is None:
                 return hx_redirect(url_for("admin.totp_setup", next=request.path))
-            if role is Role.ADMIN and user_role is not Role.ADMIN:
-                abort(403)
+            if role is Role.ADMIN and not can_edit():
+                abort(403, description=READ_ONLY_REFUSAL)
             return view(**kwargs)
 
         return allow(Policy.STAFF_ADMIN if role is Role.ADMIN else Policy.STAFF_MEMBER)(requires_staff(wrapped))
 
     return decorator
+
+
+def can_edit() -> bool:
+    """Whether this request's role passes `requires(Role.ADMIN)`: the guard refuses with it, and pages get it as
+    `can_edit` so a read-only member is never shown a write action the guard would refuse."""
+    return g.get("role") is Role.ADMIN
 
 
 def recently_authenticated() -> bool:

@@ -11,7 +11,7 @@ import re
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Blueprint, abort, current_app, g, redirect, request, url_for
+from flask import Blueprint, abort, current_app, g, request, url_for
 from flask_babel import get_locale
 from flask_login import current_user
 from sqlalchemy import select
@@ -20,9 +20,10 @@ from portal import db
 from portal.errors import NotFound
 from portal.models import Customer
 from portal.models.orgs import Organization
+from portal.security.cookies import same_origin_post
 from portal.security.routes import Policy, policy_of
 from portal.services import customers
-from portal.web import not_found_page, set_frame_ancestors
+from portal.web import current_page, not_found_page, send_to_login, set_frame_ancestors
 
 bp = Blueprint("shop", __name__, url_prefix="/<org_slug>/account")
 bp.register_error_handler(NotFound, not_found_page)
@@ -52,30 +53,19 @@ def _keep_org_and_embed(endpoint: str, values: dict[str, Any]) -> None:
             values["embed"] = "1"
 
 
-def own_origin() -> str:
-    return f"{request.scheme}://{request.host}"
-
-
-def _same_site_post() -> bool:
-    if request.headers.get("Sec-Fetch-Site", "same-origin") not in ("same-origin", "none"):
-        return False
-    origin = request.headers.get("Origin")
-    return origin in (None, own_origin())
-
-
 @bp.before_request
 def _guard():
     if request.method == "POST":
         origin = request.headers.get("Origin")
         allowed_cross = request.endpoint in CROSS_SITE and origin in (g.org.allowed_origins or [])
-        if not (_same_site_post() or allowed_cross):
+        if not (same_origin_post() or allowed_cross):
             abort(403)
     # Only views declared public admit a visitor without a session; every other one needs the org's customer.
     if policy_of(current_app.view_functions[request.endpoint]) is Policy.PUBLIC:
         return None
     me = customer()
     if me is None:
-        return redirect(url_for("shop.login", next=_local_path(request.full_path)))
+        return send_to_login(url_for("shop.login", next=_local_path(current_page())), 302)
     if request.method == "POST":
         customers.lock(me.id)  # re-read under the row lock: a POST may change the customer
     return None
@@ -114,6 +104,4 @@ def _shop_context() -> dict[str, Any]:
     }
 
 
-from portal.shop import account, addresses, auth, cookies, language, orders, privacy  # noqa: E402, F401
-
-bp.record_once(cookies.install)
+from portal.shop import account, addresses, auth, language, orders, privacy  # noqa: E402, F401

@@ -16,6 +16,16 @@
       window.parent.postMessage({ type: "customer-portal:height", height: height }, origin);
     });
   }
+  // Sign-out hand-off: a storefront that signs its shopper out posts {type: "customer-portal:logout"} to this frame.
+  // Only the parent window, from one of the org's origins, is obeyed. The page's own sign-out form is submitted (a
+  // same-origin POST with its CSRF token); once no one is signed in, the frame answers "customer-portal:signed-out".
+  window.addEventListener("message", function (event) {
+    if (event.source !== window.parent || origins.indexOf(event.origin) === -1) { return; }
+    if (!event.data || event.data.type !== "customer-portal:logout") { return; }
+    var form = document.querySelector("form.signout");
+    if (form) { form.submit(); return; }
+    window.parent.postMessage({ type: "customer-portal:signed-out" }, event.origin);
+  });
   if ("ResizeObserver" in window) { new ResizeObserver(report).observe(document.documentElement); }
   document.addEventListener("htmx:afterSettle", report);
   window.addEventListener("load", report);

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.browser.demo import demo  # noqa: F401 - fixture: the demo's configuration
+
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--no-sandbox",

@@ -84,7 +84,7 @@ def test_admin_end_to_end(live_server, page, world):
     page.get_by_role("button", name="Assign selected…").click()
     assert "2" in page.locator("#bulk-summary strong").first.inner_text()
     assert axe_violations(page) == []
-    page.get_by_role("button", name="Confirm").click()
+    page.get_by_role("button", name="Assign 2 to VIP").click()
     page.wait_for_url(re.compile(rf"/admin/{slug}/customers"))
     assert "2 customers updated" in page.content()
 
@@ -109,7 +109,8 @@ def test_admin_end_to_end(live_server, page, world):
     # Approve the shopper's deletion request.
     page.goto(f"{base}/admin/{slug}/privacy")
     assert axe_violations(page) == []
-    page.locator(f"#deletion-{world['deletion']}").get_by_role("button", name="Approve (anonymize)").click()
+    page.locator(f"#deletion-{world['deletion']}").get_by_text("Approve (anonymize)…").click()
+    page.locator(f"#deletion-{world['deletion']}").get_by_role("button", name="Yes, anonymize").click()
     page.wait_for_url(re.compile(rf"/admin/{slug}/privacy$"))
     assert "anonymization is requested" in page.content()
     page.goto(f"{base}/admin/{slug}/privacy?state=requested")

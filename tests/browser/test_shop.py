@@ -158,7 +158,8 @@ def test_self_service_journey(live_server, page):
         page.get_by_role("link", name="Download my data (JSON)").click()
     data = json.loads(Path(download.value.path()).read_text())
     assert data["profile"]["email"] == email and data["addresses"][0]["city"] == "Washington"
-    page.get_by_role("button", name="Request deletion").click()
+    page.get_by_text("Request deletion…").click()
+    page.get_by_role("button", name="Request deletion", exact=True).click()
     page.get_by_role("button", name="Withdraw my request").wait_for()
     _clean(page)
     # Chromium logs every 4xx response; the inline 422 is expected, anything else (CSP, JS) is not.

@@ -12,6 +12,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from portal import create_app, db
+from portal.security import cookies
 from tests.factories import PASSWORD, make_customer, make_org, make_user
 from tests.security.conftest import STOREFRONT, admin_login, csrf_from, new_client, shop_login
 
@@ -31,7 +32,9 @@ def session_cookies(response) -> list[dict[str, str]]:
 
 
 def the_session_cookie(app: Flask, response) -> dict[str, str]:
-    (cookie,) = [c for c in session_cookies(response) if c["name"] == app.config["SESSION_COOKIE_NAME"]]
+    """The one session cookie of the response, whichever context (staff, shop, embed) it belongs to."""
+    names = {cookies.cookie_name(app, context) for context in (cookies.STAFF, cookies.SHOP, cookies.EMBED)}
+    (cookie,) = [c for c in session_cookies(response) if c["name"] in names]
     return cookie
 
 
@@ -133,7 +136,7 @@ def test_login_starts_a_new_session_and_the_old_cookie_stays_browser(app, browse
     page_url = f"/{org.slug}/account/login" if area == "shop" else "/admin/login"
     home = f"/{org.slug}/account/" if area == "shop" else f"/admin/{org.slug}/"
     page = browser.get(page_url)
-    before = the_session_cookie(app, page)["value"]
+    name, before = (the_session_cookie(app, page)[k] for k in ("name", "value"))
     response = login_response(browser, area, principal, org.slug)
     after = the_session_cookie(app, response)["value"]
     assert after != before
@@ -142,7 +145,7 @@ def test_login_starts_a_new_session_and_the_old_cookie_stays_browser(app, browse
         browser.get(page_url if area == "admin" else f"/{org.slug}/account/profile").text
     ) != csrf_from(page.text)  # the CSRF token is rotated with the session
     attacker = new_client(app)
-    attacker.set_cookie(app.config["SESSION_COOKIE_NAME"], before)
+    attacker.set_cookie(name, before)
     assert attacker.get(home).status_code in (302, 303)
 
 
@@ -151,9 +154,9 @@ def test_a_copied_cookie_dies_with_logout(app, browser, org, area):
     """ASVS 7.4.1: logging out ends the session on the server, not only in this browser."""
     principal = make_customer(org, password=PASSWORD) if area == "shop" else make_user(org, "admin")
     home = f"/{org.slug}/account/" if area == "shop" else f"/admin/{org.slug}/"
-    copied = the_session_cookie(app, login_response(browser, area, principal, org.slug))["value"]
+    copied = the_session_cookie(app, login_response(browser, area, principal, org.slug))
     thief = new_client(app)
-    thief.set_cookie(app.config["SESSION_COOKIE_NAME"], copied)
+    thief.set_cookie(copied["name"], copied["value"])
     assert thief.get(home).status_code == 200
     token = csrf_from(
         browser.get(f"/{org.slug}/account/profile" if area == "shop" else f"/admin/{org.slug}/settings").text

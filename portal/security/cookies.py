@@ -1,0 +1,106 @@
+"""One session cookie per browsing context, never two with the same name.
+
+The portal has three contexts, each with its own cookie name, so no response ever re-issues another context's cookie
+with different attributes (a partitioned and an unpartitioned cookie of one name are two cookies to the browser, which
+sends both, and the server would read whichever came first):
+
+- *staff* (admin area, the front page, error pages): the app's `SESSION_COOKIE_NAME`, always `SameSite=Lax` (or
+  `Strict` if configured), never partitioned, whatever the org's storefront origins. Cross-site POSTs to it are also
+  refused by `same_origin_post` (admin guard).
+- *shop* (`/<org>/account/…` of an org without storefront origins): `shop-session`, `SameSite=Lax`.
+- *embed* (`/<org>/account/…` of an org that lists storefront origins): `shop-embed-session`,
+  `SameSite=None; Secure; Partitioned` (CHIPS). A storefront on another site frames the shopper pages, and a `Lax`
+  cookie is not sent inside a cross-site iframe. The browser keeps a separate jar per top-level storefront, so the
+  cookie is no tracking vector. `Secure` needs HTTPS, or a loopback host, which browsers treat as a secure context
+  (local demos and tests); elsewhere the org's pages fall back to the *shop* cookie.
+
+Static files set no cookie at all. Under HTTPS (`SESSION_COOKIE_SECURE`) each name carries the `__Host-` prefix.
+Flask opens the session before it matches the URL, so the context is found here by matching it once.
+"""
+
+from __future__ import annotations
+
+from flask import Flask, Request, request
+from flask.sessions import SecureCookieSessionInterface
+from sqlalchemy import select
+from sqlalchemy.exc import InterfaceError, OperationalError
+from werkzeug.exceptions import HTTPException
+
+from portal import db
+from portal.models.orgs import Organization
+
+LOOPBACK = frozenset({"127.0.0.1", "localhost", "[::1]"})
+STAFF, SHOP, EMBED, STATIC = "staff", "shop", "embed", "static"
+SHOP_NAMES = {SHOP: "shop-session", EMBED: "shop-embed-session"}
+_ENVIRON_KEY = "portal.cookie_context"
+
+
+def cookie_name(app: Flask, context: str) -> str:
+    """The session cookie's name in `context` (tests and the storefront logout hand-off use it too)."""
+    if context not in SHOP_NAMES:
+        return app.config["SESSION_COOKIE_NAME"]
+    name = SHOP_NAMES[context]
+    return f"__Host-{name}" if app.config["SESSION_COOKIE_SECURE"] else name
+
+
+def _secure_context(req: Request) -> bool:
+    host = req.host.rsplit(":", 1)[0] if not req.host.endswith("]") else req.host
+    return req.is_secure or host in LOOPBACK
+
+
+def _find_context(app: Flask, req: Request) -> str:
+    try:
+        endpoint, args = app.create_url_adapter(req).match()
+    except HTTPException:
+        return STAFF
+    if endpoint == "static":
+        return STATIC
+    if not endpoint.startswith("shop."):
+        return STAFF
+    try:
+        origins = db.session.scalar(
+            select(Organization.allowed_origins).where(Organization.slug == args.get("org_slug"))
+        )
+    except (OperationalError, InterfaceError):  # the view answers 503 (portal/web.py); no embed cookie meanwhile
+        db.session.rollback()
+        return SHOP
+    return EMBED if origins and _secure_context(req) else SHOP
+
+
+def context() -> str:
+    """This request's cookie context (decided once, when the session is opened)."""
+    return request.environ.get(_ENVIRON_KEY, STAFF)
+
+
+class ContextSessionInterface(SecureCookieSessionInterface):
+    def open_session(self, app: Flask, request: Request):
+        request.environ[_ENVIRON_KEY] = _find_context(app, request)
+        return super().open_session(app, request)
+
+    def get_cookie_name(self, app: Flask) -> str:
+        return cookie_name(app, context())
+
+    def get_cookie_samesite(self, app: Flask) -> str | None:
+        if context() == EMBED:
+            return "None"
+        return "Strict" if app.config["SESSION_COOKIE_SAMESITE"] == "Strict" else "Lax"
+
+    def get_cookie_secure(self, app: Flask) -> bool:
+        return context() == EMBED or super().get_cookie_secure(app)
+
+    def get_cookie_partitioned(self, app: Flask) -> bool:
+        return context() == EMBED
+
+    def should_set_cookie(self, app: Flask, session) -> bool:
+        return context() != STATIC and super().should_set_cookie(app, session)
+
+
+def same_origin_post() -> bool:
+    """A POST sent by this site's own pages: `Sec-Fetch-Site` same-origin (or none) and no foreign `Origin`."""
+    if request.headers.get("Sec-Fetch-Site", "same-origin") not in ("same-origin", "none"):
+        return False
+    return request.headers.get("Origin") in (None, f"{request.scheme}://{request.host}")
+
+
+def install(app: Flask) -> None:
+    app.session_interface = ContextSessionInterface()

@@ -1,0 +1,91 @@
+"""The demo's configuration for browser journeys (issue 13): an org with a storefront origin registered, as
+`make run` seeds it (portal/demo/org.py), with an admin (two-factor), a read-only member, shoppers and a group."""
+
+from __future__ import annotations
+
+import re
+import tempfile
+import time
+
+import pyotp
+import pytest
+
+from portal import db
+from portal.services import deletion_requests, staff
+from portal.services.audit import SYSTEM, Actor
+from tests.factories import PASSWORD, make_customer, make_group, make_org, make_user, unique
+
+STOREFRONT = "http://localhost:5001"
+WIDTHS = (1280, 390)
+
+
+@pytest.fixture()
+def demo(live_server) -> dict:
+    with live_server.data():
+        org = make_org(unique("demo"))
+        org.allowed_origins = [STOREFRONT]
+        admin = make_user(org, "admin")
+        secret = staff.new_totp_secret()
+        # the previous step's code: a code signs in only once, and the sign-in below uses the current one
+        staff.enable_totp(SYSTEM, admin, secret, pyotp.TOTP(secret).at(time.time() - 30))
+        viewer = make_user(org, "read_only")
+        group = make_group(org, "VIP")
+        people = [make_customer(org, f"{n}-{unique('c')}@example.com", password=PASSWORD) for n in "abcdefgh"]
+        deletion = deletion_requests.create(Actor.of_customer(people[-1]), org, people[-1])
+        data = {
+            "base": live_server.url,
+            "slug": org.slug,
+            "admin": (admin.email, admin.totp_secret),
+            "viewer": viewer.email,
+            "group": group.public_id,
+            "people": [(c.public_id, c.email) for c in people],
+            "deletion": deletion.public_id,
+        }
+        db.session.commit()
+        db.session.remove()
+    return data
+
+
+def new_page(chromium, width: int = 1280):
+    """A fresh browser context (its own cookie jar) at `width` px, collecting console errors on `page.errors`."""
+    context = chromium.new_context(viewport={"width": width, "height": 900})
+    page = context.new_page()
+    page.errors = []
+    page.on("console", lambda m: page.errors.append(m.text) if m.type == "error" else None)
+    return page
+
+
+def staff_sign_in(page, demo, email: str | None = None) -> None:
+    """The admin sign-in form; the admin's second step is a TOTP code, a read-only member has none."""
+    email = email or demo["admin"][0]
+    page.goto(f"{demo['base']}/admin/login")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    if email == demo["admin"][0]:
+        page.wait_for_url(re.compile(r"/admin/login/code"))
+        page.get_by_label("Authentication code").fill(pyotp.TOTP(demo["admin"][1]).now())
+        page.get_by_role("button", name="Verify").click()
+    page.wait_for_url(re.compile(rf"/admin/{demo['slug']}/$"))
+
+
+def shop_sign_in(page, demo, email: str, *, embed: bool = False) -> None:
+    page.goto(f"{demo['base']}/{demo['slug']}/account/login" + ("?embed=1" if embed else ""))
+    page.get_by_label("Email", exact=True).fill(email)
+    page.get_by_label("Password", exact=True).fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("heading", name="Hello").wait_for()
+
+
+def shot(page, name: str) -> None:
+    """A screenshot to look at while working (not committed, not asserted)."""
+    folder = tempfile.gettempdir()
+    page.screenshot(path=f"{folder}/browser-{name}-{page.viewport_size['width']}.png", full_page=True)
+
+
+def real_errors(page) -> list[str]:
+    """Console errors other than Chromium's and htmx's own lines for each 4xx/5xx response (expected here)."""
+    expected = re.compile(
+        r"Failed to load resource: the server responded|Response Status Error Code \d+ from "
+    )
+    return [e for e in page.errors if not expected.match(e)]

@@ -1,0 +1,91 @@
+"""Issue 13 #6 in a real browser: signing out of the sample storefront (another site) also ends the portal session
+inside its iframe, through the documented postMessage hand-off, which the portal obeys only from the org's origins."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from examples import storefront
+from portal import db
+from portal.models import LoginSession, Organization
+from tests.browser.demo import shot
+from tests.factories import PASSWORD, make_application, make_customer, make_org
+from tests.live import _serve
+
+pytestmark = pytest.mark.browser
+
+
+def live_sessions(live_server, customer_id: int) -> int:
+    with live_server.data():
+        return len(
+            db.session.scalars(
+                select(LoginSession).where(
+                    LoginSession.principal_type == "customer",
+                    LoginSession.principal_id == customer_id,
+                    LoginSession.revoked_at.is_(None),
+                )
+            ).all()
+        )
+
+
+@pytest.fixture()
+def shop(live_server):
+    with live_server.data():
+        org = make_org()
+        customer = make_customer(org, password=PASSWORD)
+        application, _ = make_application(org, "sales_channel")
+        db.session.commit()
+        data = {"slug": org.slug, "email": customer.email, "customer": customer.id, "org": org.id}
+        client_id = application.client_id
+    server, url = _serve(storefront.create_app(live_server.url, data["slug"], client_id), "localhost")
+    with live_server.data():
+        db.session.get(Organization, data["org"]).allowed_origins = [url]
+        db.session.commit()
+    yield {**data, "url": url}
+    server.shutdown()
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+def test_storefront_sign_out_ends_the_portal_session_in_the_frame(chromium, live_server, shop, width):
+    context = chromium.new_context(viewport={"width": width, "height": 900})
+    page = context.new_page()
+    page.goto(shop["url"] + "/")
+    page.get_by_label("Email", exact=True).fill(shop["email"])
+    page.get_by_label("Password", exact=True).fill(PASSWORD)
+    page.get_by_role("button", name="Sign in to the store").click()
+    frame = page.frame_locator("#portal")
+    frame.get_by_role("heading", name="Hello").wait_for()
+    assert live_sessions(live_server, shop["customer"]) == 1
+
+    page.get_by_role("link", name="Sign out").click()
+    page.get_by_text("You are signed out of the store and of your account.").wait_for()
+    frame.get_by_role("heading", name="Sign in").wait_for()
+    assert live_sessions(live_server, shop["customer"]) == 0
+    shot(page, "storefront-signed-out")
+    page.goto(shop["url"] + "/")  # the frame's login page: nobody is signed in any more
+    frame.get_by_role("button", name="Sign in").wait_for()
+    assert frame.get_by_role("link", name="Orders").count() == 0
+    context.close()
+
+
+def test_a_logout_message_from_a_window_other_than_the_parent_is_ignored(chromium, live_server, shop):
+    """A frame of the storefront's own origin (srcdoc) is not the parent: the portal frame ignores its message."""
+    context = chromium.new_context()
+    page = context.new_page()
+    page.goto(shop["url"] + "/")
+    page.get_by_label("Email", exact=True).fill(shop["email"])
+    page.get_by_label("Password", exact=True).fill(PASSWORD)
+    page.get_by_role("button", name="Sign in to the store").click()
+    page.frame_locator("#portal").get_by_role("heading", name="Hello").wait_for()
+    page.evaluate(
+        """() => {
+          const sibling = document.createElement("iframe");
+          sibling.srcdoc = "<script>parent.frames.portal.postMessage({type: 'customer-portal:logout'}, '*')<\\/script>";
+          document.body.appendChild(sibling);
+        }"""
+    )
+    page.wait_for_timeout(1500)
+    assert live_sessions(live_server, shop["customer"]) == 1
+    assert page.frame_locator("#portal").get_by_role("heading", name="Hello").count() == 1
+    context.close()
