@@ -11,7 +11,7 @@ CHROMIUM := /usr/bin/chromium
 # e.g. make test PYTEST_ARGS="tests/test_app.py -x"; empty runs every test (pyproject's testpaths).
 PYTEST_ARGS ?=
 
-.PHONY: run serve test test-postgres lint audit fuzz install clean
+.PHONY: run serve test test-postgres screenshots lint audit fuzz install clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -62,6 +62,10 @@ test: $(STAMP) $(NODE_STAMP) $(CHROMIUM)
 
 test-postgres: $(STAMP) $(NODE_STAMP) $(CHROMIUM)
 	PORTAL_TEST_DATABASE=postgresql $(BIN)/pytest $(PYTEST_ARGS)
+
+# A PNG of every page at 1280 and 390 px (shopper pages in English and Italian) in instance/screenshots/ (or DIR).
+screenshots: $(STAMP) $(CHROMIUM)
+	SCREENSHOTS_DIR=$(or $(DIR),instance/screenshots) $(BIN)/pytest -q -s -p no:cacheprovider tests/browser/screenshots.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

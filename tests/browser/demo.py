@@ -11,12 +11,13 @@ import pyotp
 import pytest
 
 from portal import db
-from portal.services import deletion_requests, staff
+from portal.services import addresses, deletion_requests, orders, staff
 from portal.services.audit import SYSTEM, Actor
-from tests.factories import PASSWORD, make_customer, make_group, make_org, make_user, unique
+from tests.factories import PASSWORD, make_customer, make_group, make_order, make_org, make_user, unique
 
 STOREFRONT = "http://localhost:5001"
 WIDTHS = (1280, 390)
+ADDRESS = {"line_1": "12 Via Roma", "city": "Milano", "zip_code": "20121", "country_code": "IT", "phone": "+39 02 1"}
 
 
 @pytest.fixture()
@@ -32,6 +33,12 @@ def demo(live_server) -> dict:
         group = make_group(org, "VIP")
         people = [make_customer(org, f"{n}-{unique('c')}@example.com", password=PASSWORD) for n in "abcdefgh"]
         deletion = deletion_requests.create(Actor.of_customer(people[-1]), org, people[-1])
+        address = addresses.add_to_address_book(
+            SYSTEM, org, people[0], {**ADDRESS, "first_name": "Ada", "last_name": "Lovelace"}
+        )
+        order = make_order(org, people[0], placed=False, total_amount_cents=4200)
+        orders.add_line_item(org, order, {"name": "Linen shirt", "quantity": 3, "unit_amount_cents": 1400})
+        orders.place_order(SYSTEM, org, order)
         data = {
             "base": live_server.url,
             "slug": org.slug,
@@ -40,15 +47,18 @@ def demo(live_server) -> dict:
             "group": group.public_id,
             "people": [(c.public_id, c.email) for c in people],
             "deletion": deletion.public_id,
+            "address": address.public_id,
+            "order": order.public_id,
         }
         db.session.commit()
         db.session.remove()
     return data
 
 
-def new_page(chromium, width: int = 1280):
-    """A fresh browser context (its own cookie jar) at `width` px, collecting console errors on `page.errors`."""
-    context = chromium.new_context(viewport={"width": width, "height": 900})
+def new_page(chromium, width: int = 1280, locale: str = "en-US"):
+    """A fresh browser context (its own cookie jar) at `width` px asking for `locale`, collecting console errors
+    on `page.errors`."""
+    context = chromium.new_context(viewport={"width": width, "height": 900}, locale=locale)
     page = context.new_page()
     page.errors = []
     page.on("console", lambda m: page.errors.append(m.text) if m.type == "error" else None)
