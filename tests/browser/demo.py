@@ -17,7 +17,13 @@ from tests.factories import PASSWORD, make_customer, make_group, make_order, mak
 
 STOREFRONT = "http://localhost:5001"
 WIDTHS = (1280, 390)
-ADDRESS = {"line_1": "12 Via Roma", "city": "Milano", "zip_code": "20121", "country_code": "IT", "phone": "+39 02 1"}
+ADDRESS = {
+    "line_1": "12 Via Roma",
+    "city": "Milano",
+    "zip_code": "20121",
+    "country_code": "IT",
+    "phone": "+39 02 1",
+}
 
 
 @pytest.fixture()
