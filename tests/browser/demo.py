@@ -40,7 +40,7 @@ def demo(live_server) -> dict:
         people = [make_customer(org, f"{n}-{unique('c')}@example.com", password=PASSWORD) for n in "abcdefgh"]
         deletion = deletion_requests.create(Actor.of_customer(people[-1]), org, people[-1])
         address = addresses.add_to_address_book(
-            SYSTEM, org, people[0], {**ADDRESS, "first_name": "Ada", "last_name": "Lovelace"}
+            SYSTEM, org, people[0], {**ADDRESS, "first_name": "Grace", "last_name": "Hopper"}
         )
         order = make_order(org, people[0], placed=False, total_amount_cents=4200)
         orders.add_line_item(org, order, {"name": "Linen shirt", "quantity": 3, "unit_amount_cents": 1400})
