@@ -7,6 +7,7 @@ import json
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
+    ColorField,
     EmailField,
     IntegerField,
     PasswordField,
@@ -130,7 +131,8 @@ class RejectForm(FlaskForm):
 
 class SettingsForm(FlaskForm):
     name = StringField("Organization name", validators=[DataRequired(), Length(max=column_length(Organization.name))])
-    primary_color = StringField("Primary colour", validators=[DataRequired(), Length(min=7, max=7)])
+    # a colour picker in the browser; the service still checks the hex value whatever is posted
+    primary_color = ColorField("Primary colour", validators=[DataRequired(), Length(min=7, max=7)])
     logo_url = StringField(
         "Logo URL (https)", validators=[Optional(), Length(max=column_length(Organization.logo_url))]
     )

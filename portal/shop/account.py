@@ -97,3 +97,12 @@ def sign_out_everywhere() -> Response:
     sessions.end()
     flash(_("You are signed out on every device."), "success")
     return see_other("shop.login")
+
+
+@bp.get("/<path:_unknown>")
+@allow(Policy.PUBLIC)
+def unknown_page(_unknown: str) -> Response:
+    """A path under the store's account area that is no page: answered here rather than by the app's own 404, so
+    the org is resolved and the error page wears the store's layout and brand colour (routes with fixed parts win
+    over this one)."""
+    abort(404)

@@ -79,7 +79,7 @@ def walk(chromium, demo: dict, width: int) -> Iterator[tuple[str, object]]:
         ("viewer", demo["viewer"], viewer_pages(demo)),
     ):
         with _browser(chromium, width, "en") as page:
-            yield from _visit(page, demo, [("login", "/admin/login")], role)
+            yield from _visit(page, demo, [("home", "/"), ("login", "/admin/login")], role)
             staff_sign_in(page, demo, email)
             yield from _visit(page, demo, listing, role)
 
