@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from flask import (
     Flask,
@@ -155,6 +155,23 @@ def external_url(endpoint: str, **values: Any) -> str:
     return adapter.build(endpoint, values, force_external=True)
 
 
+NEXT_MAX = 2000
+
+
+def local_path(target: str | None, prefix: str) -> str | None:
+    """`target` when it is a safe place to send the browser after a form (`next`), else None: a path under `prefix`
+    with no scheme or host, no backslash, nothing unprintable (a CR/LF would split the Location header), no `.` or
+    `..` segment that climbs out of `prefix`, and of a sane length. The one open-redirect rule of both HTML doors."""
+    if not target or len(target) > NEXT_MAX or "\\" in target or not target.isprintable():
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not parts.path.startswith(prefix):
+        return None
+    if any(segment in (".", "..") for segment in unquote(parts.path).split("/")):
+        return None
+    return target.rstrip("?")
+
+
 def csp_nonce() -> str:
     if "csp_nonce" not in g:
         g.csp_nonce = secrets.token_urlsafe(16)
@@ -222,10 +239,11 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(OperationalError, _database_unavailable)
     app.register_error_handler(InterfaceError, _database_unavailable)
     for status in (400, 403, 404, 405, 413, 429, 500):
-        app.register_error_handler(status, _error_page)
+        app.register_error_handler(status, error_page)
 
 
-def _error_page(error: Any) -> Response:
+def error_page(error: Any) -> Response:
+    """The app-wide error response: JSON for the bearer doors, a page for the HTML doors."""
     status = getattr(error, "code", 500) or 500
     if _json_path():
         name = getattr(error, "name", "Error")

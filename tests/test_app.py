@@ -2,7 +2,7 @@
 
 import pytest
 
-from portal import create_app
+from portal import create_app, web
 from portal.config import DEMO_SECRET_KEY
 
 
@@ -70,3 +70,27 @@ def test_environment_configures_the_app(tmp_path, monkeypatch):
     app = create_app()
     assert app.config["DATABASE_URL"].endswith("env.db")
     assert app.config["ANONYMIZATION_DELAY"] == 90
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        "https://evil.example/demo/account/",
+        "//evil.example/demo/account/",
+        "/demo/account/../../admin/demo/settings",
+        "/demo/account/%2e%2e/%2e%2e/admin/",
+        "/demo/account/\r\nSet-Cookie: x=y",
+        "/demo/account/\\\\evil.example",
+        "/demo/account/" + "a" * 3000,
+        "/demo/accountx/",
+        "/demo/account/\ud800",
+    ],
+)
+def test_next_refuses_anything_but_a_plain_path_inside_the_area(target):
+    """The one open-redirect rule of both HTML doors (the attacker's review: `..` climbing out of the area, CR/LF
+    in the Location header, a 100 KB echo)."""
+    assert web.local_path(target, "/demo/account/") is None
+
+
+def test_next_keeps_a_plain_path_inside_the_area():
+    assert web.local_path("/demo/account/orders?page=2", "/demo/account/") == "/demo/account/orders?page=2"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from urllib.parse import urlsplit
 
 import segno
 from flask import g, request, session, url_for
@@ -20,7 +19,7 @@ from portal.security import sessions
 from portal.security.routes import Policy, allow
 from portal.services import staff
 from portal.services.audit import Actor
-from portal.web import form_status, render, see_other
+from portal.web import form_status, local_path, render, see_other
 
 PENDING_TTL = 300  # seconds between the password step and the code step
 
@@ -35,11 +34,7 @@ def qr_svg(uri: str) -> Markup:
 
 
 def _safe_next(default: str) -> str:
-    target = request.values.get("next") or ""
-    parts = urlsplit(target)
-    if target.startswith("/admin/") and not parts.scheme and not parts.netloc:
-        return target
-    return default
+    return local_path(request.values.get("next"), "/admin/") or default
 
 
 def _after_login(user: User):

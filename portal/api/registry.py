@@ -18,6 +18,7 @@ from portal.api.jsonapi import ApiError
 from portal.errors import Invalid
 from portal.models.staff import ApplicationKind, Role
 from portal.security.tokens import TokenContext
+from portal.services import validation
 from portal.services.audit import Actor
 
 READ = frozenset({"list", "retrieve"})
@@ -142,6 +143,8 @@ def related(rel_type: str, ctx: TokenContext, public_id: str | None, name: str) 
     """The related record a write names by id, looked up within what the token may see; 422 when absent."""
     if public_id is None:
         return None
+    if not isinstance(public_id, str) or validation.has_control_characters(public_id):
+        raise Invalid("The related resource was not found", field=name, code="not_found")
     resource = REGISTRY[rel_type]
     obj = db.session.scalar(resource.query(ctx).where(resource.model.public_id == public_id))
     if obj is None:

@@ -17,7 +17,7 @@ from portal.oauth.errors import (
     InvalidRequestError,
     InvalidScopeError,
 )
-from portal.services import groups, orgs
+from portal.services import groups, orgs, validation
 
 FIELDS = (
     "grant_type",
@@ -63,6 +63,8 @@ def read_params(request: Request) -> dict[str, str]:
             continue
         if not isinstance(value, str):
             raise InvalidRequestError(description=f"{name} must be a string")
+        if validation.has_control_characters(value):
+            raise InvalidRequestError(description=f"{name} contains characters that are not allowed")
         params[name] = value
     basic = _basic_credentials(request)
     if basic and "client_id" in params and params["client_id"] != basic["client_id"]:

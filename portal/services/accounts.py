@@ -114,6 +114,18 @@ def authenticate(org: Organization, email: Any, password: Any, ip: str | None) -
     return customer if throttle.check(throttle.customer_scope(org.id), account, ip, verify) else None
 
 
+def _confirm_current_password(org: Organization, customer: Customer, password: Any, field: str) -> None:
+    """The current password, asked before a change that could take the account over, counts against the same
+    lockout as signing in: a stolen session or token must not get unlimited guesses at it."""
+
+    def verify() -> bool:
+        ok = isinstance(password, str) and len(password) <= MAX_PASSWORD
+        return ok and passwords.verify_password(customer.password_hash, password)
+
+    if not throttle.check(throttle.customer_scope(org.id), validation.email_key(customer.email), None, verify):
+        raise Invalid("is incorrect", field=field, code="invalid")
+
+
 def market_refusal(org: Organization, code: str | None, customer: Customer) -> str | None:
     """Why this customer may not sign in to the storefront market `code` (None when they may)."""
     if not code:
@@ -128,8 +140,7 @@ def market_refusal(org: Organization, code: str | None, customer: Customer) -> s
 
 def request_email_change(org: Organization, customer: Customer, new_email: str, password: str) -> None:
     """Email a confirmation link to the new address and a notice to the current one. Nothing changes yet."""
-    if not passwords.verify_password(customer.password_hash, password):
-        raise Invalid("is incorrect", field="current_password", code="invalid")
+    _confirm_current_password(org, customer, password, "current_password")
     new_email = validation.email(new_email)
     if new_email == customer.email:
         raise Invalid("is already your email address", field="email", code="invalid")
@@ -172,8 +183,7 @@ def update_own(org: Organization, customer: Customer, attributes: dict[str, Any]
     if ("email" in attributes or "password" in attributes) and customer.has_password:
         if not isinstance(current, str) or not current:
             raise Invalid("can't be blank", field="_current_password", code="blank")
-        if not passwords.verify_password(customer.password_hash, current):
-            raise Invalid("is incorrect", field="_current_password", code="invalid")
+        _confirm_current_password(org, customer, current, "_current_password")
     old = customer.email
     customers.update_customer(Actor.of_customer(customer), org, customer, attributes)
     if customer.email != old:
@@ -187,8 +197,7 @@ def update_own(org: Organization, customer: Customer, attributes: dict[str, Any]
 
 def change_password(org: Organization, customer: Customer, current: str, new: str) -> None:
     """Change the password knowing the current one; every session and token ends, a notice is emailed."""
-    if not passwords.verify_password(customer.password_hash, current):
-        raise Invalid("is incorrect", field="current_password", code="invalid")
+    _confirm_current_password(org, customer, current, "current_password")
     customers.set_password(Actor.of_customer(customer), org, customer, new)
     mail.send(org, customer.email, "password_changed", customer=customer)
 

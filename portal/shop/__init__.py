@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import re
 from typing import Any
-from urllib.parse import urlsplit
 
 from flask import Blueprint, abort, current_app, g, request, url_for
 from flask_babel import get_locale
 from flask_login import current_user
+from flask_wtf.csrf import CSRFError
 from sqlalchemy import select
 
 from portal import db
@@ -23,7 +23,14 @@ from portal.models.orgs import Organization
 from portal.security.cookies import same_origin_post
 from portal.security.routes import Policy, policy_of
 from portal.services import customers
-from portal.web import current_page, not_found_page, send_to_login, set_frame_ancestors
+from portal.web import (
+    current_page,
+    error_page,
+    local_path,
+    not_found_page,
+    send_to_login,
+    set_frame_ancestors,
+)
 
 bp = Blueprint("shop", __name__, url_prefix="/<org_slug>/account")
 bp.register_error_handler(NotFound, not_found_page)
@@ -71,6 +78,16 @@ def _guard():
     return None
 
 
+@bp.errorhandler(CSRFError)
+def _csrf_refused(error: CSRFError):
+    """A form posted after its session ended fails the CSRF check first (the token lived in that session). That is
+    an ended session, not a forged request: the browser goes to the login page like any other expired request."""
+    public = policy_of(current_app.view_functions[request.endpoint]) is Policy.PUBLIC
+    if "org" in g and not public and customer() is None:
+        return send_to_login(url_for("shop.login", next=_local_path(current_page())), 302)
+    return error_page(error)
+
+
 def customer() -> Customer | None:
     """The signed-in customer of *this* organization (a session of another org or an admin user is ignored)."""
     user = current_user._get_current_object()
@@ -81,13 +98,7 @@ def customer() -> Customer | None:
 
 def _local_path(target: str | None) -> str | None:
     """Only a path inside this org's account area is a safe `next` (no open redirect)."""
-    if not target:
-        return None
-    parts = urlsplit(target)
-    prefix = f"/{g.org.slug}/account/"
-    if parts.scheme or parts.netloc or not parts.path.startswith(prefix) or "\\" in target:
-        return None
-    return target.rstrip("?")
+    return local_path(target, f"/{g.org.slug}/account/")
 
 
 @bp.context_processor

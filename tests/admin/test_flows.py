@@ -249,3 +249,18 @@ def test_disabled_user_cannot_sign_in(client, org):
     csrf = token(client, "/admin/login")
     r = client.post("/admin/login", data={"email": user.email, "password": PASSWORD, "csrf_token": csrf})
     assert r.status_code == 422
+
+
+def test_a_form_posted_after_signing_out_elsewhere_goes_to_the_login_page(client, org, admin, customer, group):
+    """Signing out in another tab empties the session, so the open page's form fails the CSRF check: an ended
+    session, not a forgery. The browser goes to the login page (htmx: the whole page), nothing is written."""
+    login(client, admin)
+    page = f"/admin/{org.slug}/customers/{customer.public_id}"
+    csrf = token(client, page)
+    client.post("/admin/logout", data={"csrf_token": csrf})
+    form = {"csrf_token": csrf, "group": group.public_id}
+    response = client.post(f"{page}/group", data=form, headers={"HX-Request": "true"})
+    assert response.status_code == 401 and response.headers["HX-Redirect"].startswith("/admin/login?next=")
+    response = client.post(f"{page}/group", data=form)
+    assert response.status_code == 303 and response.headers["Location"].startswith("/admin/login")
+    assert customer.customer_group_id is None

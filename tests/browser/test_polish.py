@@ -23,7 +23,7 @@ LONG_WORD = "Llanfairpwllgwyngyll" * 12  # 240 letters, no break opportunity
 
 def _no_horizontal_scroll(page) -> None:
     overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
-    assert overflow <= 0, f"the page is {overflow}px wider than the screen"
+    assert overflow <= 0, f"{page.url} is {overflow}px wider than the screen"
 
 
 @pytest.fixture()

@@ -11,6 +11,7 @@ import pytest
 
 from portal import ROOT, create_app, db
 from portal.jobs import mailer
+from portal.models import Customer
 from portal.services import accounts, password_resets, staff
 from portal.services.audit import SYSTEM
 from portal.web import external_url
@@ -49,12 +50,15 @@ def test_forgot_password_with_a_forged_host_mails_a_link_on_the_base_url(client,
     assert not any("attacker" in link for link in links)
 
 
-def _mail_every_template(app, org, shopper, user) -> None:
+def _mail_every_template(app, org, shopper, user, second) -> None:
     accounts.sign_up(org, "new-person@example.com", "a good long secret")  # verify_email
     accounts.sign_up(org, shopper.email, "a good long secret")  # account_exists
     accounts.request_email_change(org, shopper, "moved@example.com", PASSWORD)  # change_email + notice
     accounts.change_password(org, shopper, PASSWORD, "another good secret")  # password_changed
     password_resets.send_reset_link(SYSTEM, org, shopper.email)  # password_reset
+    own = db.session.get(Customer, second.id)  # in this session (a forged-host request has its own)
+    accounts.update_own(org, own, {"email": "own-token@example.com", "_current_password": PASSWORD})
+    # ^ email_changed to the old address, confirm_address to the new one
     staff.send_invite(org, user, "tok", external_url("admin.invite_accept", token="tok"))  # admin_invite
 
 
@@ -72,23 +76,26 @@ def test_every_mail_template_links_to_the_base_url(app, db_session, base_url, sm
     org = make_org()
     shopper = make_customer(org, password=PASSWORD)
     user = make_user(org)
+    second = make_customer(org, "second@example.com", password=PASSWORD)
     if inside_request:
         with app.test_request_context("/", base_url=ATTACKER, method="POST"):
-            _mail_every_template(app, org, shopper, user)
+            _mail_every_template(app, org, shopper, user, second)
             db.session.commit()  # the request's own session (the test's transaction keeps it)
     else:
-        _mail_every_template(app, org, shopper, user)
+        _mail_every_template(app, org, shopper, user, second)
     mailer.deliver_due(app)
     topics = {m["Subject"]: _links(m) for m in smtp.messages}
-    assert len(smtp.messages) == 7
+    assert len(smtp.messages) == 9
+    assert [subject for subject, links in topics.items() if not links] == [
+        "The email of your Test Org account was changed"  # a notice to the old address: nothing to follow
+    ]
     for subject, links in topics.items():
-        assert links, subject
         assert all(link.startswith(f"{BASE}/") for link in links), (subject, links)
 
 
 def test_the_link_check_above_covers_every_template_that_has_a_link():
     covered = {"verify_email", "account_exists", "change_email", "email_change_notice", "password_changed"}
-    covered |= {"password_reset", "admin_invite"}
+    covered |= {"password_reset", "admin_invite", "confirm_address"}
     assert _templates_with_links() <= covered
 
 

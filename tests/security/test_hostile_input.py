@@ -114,6 +114,10 @@ def test_api_hostile_attributes_are_422_naming_the_field(api, tenant, body, fiel
         '{"grant_type":"password","username":"a@example.com","password":' + LONE + "}",
         '{"grant_type":"password","username":"a@example.com","password":12345678}',
         '{"grant_type":"password","username":["a@example.com"],"password":"x"}',
+        '{"grant_type":"password","username":"a@example.com","password":"x","scope":"market:code:' + LONE[1:-1] + '"}',
+        '{"grant_type":"refresh_token","refresh_token":' + LONE + "}",
+        '{"grant_type":"client_credentials","client_secret":' + LONE + "}",
+        '{"grant_type":"urn:ietf:params:oauth:grant-type:jwt-bearer","assertion":' + LONE + "}",
     ],
 )
 def test_token_endpoint_hostile_bodies_are_400(client, tenant, body):
@@ -122,6 +126,30 @@ def test_token_endpoint_hostile_bodies_are_400(client, tenant, body):
     response = client.post("/oauth/token", data=body, headers={"Content-Type": "application/json"})
     assert response.status_code == 400, response.get_data(as_text=True)[:300]
     assert response.json["errors"][0]["title"] in ("invalid_request", "invalid_grant"), response.json
+
+
+def test_a_lone_surrogate_client_id_is_400_naming_it(client, tenant):
+    body = '{"grant_type":"client_credentials","client_id":' + LONE + "}"
+    response = client.post("/oauth/token", data=body, headers={"Content-Type": "application/json"})
+    assert response.status_code == 400 and "client_id" in response.json["errors"][0]["detail"]
+
+
+def test_token_revocation_with_a_lone_surrogate_is_400(client, tenant):
+    client_id = tenant.sales_channel.client_id
+    body = '{"client_id":"' + client_id + '","token":' + LONE + "}"
+    response = client.post("/oauth/revoke", data=body, headers={"Content-Type": "application/json"})
+    assert response.status_code == 400, response.get_data(as_text=True)[:300]
+
+
+def test_a_lone_surrogate_relationship_id_is_422_naming_the_relationship(api, tenant):
+    body = (
+        '{"data":{"type":"customers","attributes":{"email":"rel@example.com"},'
+        '"relationships":{"customer_group":{"data":{"type":"customer_groups","id":' + LONE + "}}}}}"
+    )
+    response = api("POST", "/api/customers", tenant.admin, body)
+    problem = _problem(response)
+    assert response.status_code == 422 and _names(problem, "customer_group"), problem
+    assert db.session.scalar(select(func.count()).select_from(Customer)) == 0
 
 
 @pytest.fixture()

@@ -4,7 +4,9 @@ grant (issue 12 item 2): the lockout key is the address as the lookup normalizes
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import select
 
+from portal import db
 from portal.services import accounts, staff, validation
 from tests.admin.conftest import csrf_from
 from tests.factories import PASSWORD, make_application, make_customer, make_org, make_user
@@ -79,3 +81,29 @@ def test_one_check_per_principal():
         assert "throttle" not in inspect.getsource(door)
     assert "throttle.check" in inspect.getsource(accounts.authenticate)
     assert "throttle.check" in inspect.getsource(staff.authenticate)
+
+
+def test_guessing_the_current_password_shares_the_sign_in_lockout(client, org):
+    """A stolen session or token must not get unlimited guesses at the current password (the attacker's review):
+    wrong current passwords on the shop's password page and through a customer token count against the same budget
+    as signing in, and once it is spent the right password is refused too."""
+    from portal.models import Customer
+    from tests.api.conftest import Api
+    from tests.factories import token_for
+    from tests.shop.conftest import login
+
+    customer = db.session.scalar(select(Customer).where(Customer.email == ADDRESS))
+    login(client, org, ADDRESS)
+    page = f"/{org.slug}/account/password"
+    new = {"password": "a new good secret", "confirm": "a new good secret"}
+    for i in range(5):
+        assert post_form(client, page, {"current_password": f"wrong {i}", **new}).status_code == 422
+    api, token = Api(client), token_for(org.sales_channel, customer)
+    body = {"data": {"type": "customers", "id": customer.public_id, "attributes": {"password": "a new good secret"}}}
+    for i in range(5):
+        body["data"]["attributes"]["_current_password"] = f"wrong {i}"
+        assert api("PATCH", f"/api/customers/{customer.public_id}", token, body).status_code == 422
+    assert post_form(client, page, {"current_password": PASSWORD, **new}).status_code == 422
+    body["data"]["attributes"]["_current_password"] = PASSWORD
+    assert api("PATCH", f"/api/customers/{customer.public_id}", token, body).status_code == 422
+    assert not _grant(client, org, ADDRESS, PASSWORD)  # the sign-in budget is the one spent

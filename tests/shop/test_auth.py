@@ -46,6 +46,22 @@ def test_login_then_logout(client, org, shopper):
 
 
 
+def test_a_form_posted_after_signing_out_elsewhere_goes_to_the_login_page(client, org, shopper, hx):
+    """Signing out in another tab empties the session, so the open page's form fails the CSRF check: that is an
+    ended session, not a forgery, and it goes to the login page (htmx: the whole page) instead of a 400."""
+    login(client, org, shopper.email)
+    token = csrf_from(client.get(f"/{org.slug}/account/addresses").get_data(as_text=True))
+    post_form(client, f"/{org.slug}/account/", {}, url=f"/{org.slug}/account/logout")
+    form = {"csrf_token": token, "first_name": "Ada", "line_1": "1 Way", "city": "Rome", "country_code": "IT"}
+    response = client.post(f"/{org.slug}/account/addresses", data=form, headers=hx)
+    assert response.status_code == 401
+    assert response.headers["HX-Redirect"].startswith(f"/{org.slug}/account/login?next=")
+    response = client.post(f"/{org.slug}/account/addresses", data=form)
+    assert response.status_code == 302 and response.headers["Location"].startswith(f"/{org.slug}/account/login")
+    signed_out = client.post(f"/{org.slug}/account/login", data={"email": shopper.email, "password": PASSWORD})
+    assert signed_out.status_code == 400  # a public form without its token is still refused as before
+
+
 def test_whole_page_moves_answer_htmx_with_hx_redirect(client, org, shopper, hx):
     """A shop form posted by htmx (a storefront or a boosted page) changes the whole page: HX-Redirect, not a 303
     whose target page htmx would swap into the form's element."""
