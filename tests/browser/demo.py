@@ -93,6 +93,14 @@ def shop_sign_in(page, demo, email: str, *, embed: bool = False) -> None:
     page.get_by_role("heading", name="Hello").wait_for()
 
 
+def account_link(page, name: str) -> None:
+    """Follow a link of the shopper's header; at phone width it sits behind the Menu disclosure, opened first."""
+    menu = page.locator("details.account-menu.phone")
+    if menu.is_visible() and menu.get_attribute("open") is None:
+        menu.locator("summary").click()
+    page.get_by_role("link", name=name, exact=True).click()
+
+
 def shot(page, name: str) -> None:
     """A screenshot to look at while working (not committed, not asserted)."""
     folder = tempfile.gettempdir()
