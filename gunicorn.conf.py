@@ -17,7 +17,18 @@ from pathlib import Path
 
 from gunicorn import glogging
 
-from portal.ops import logs
+# Prometheus multiprocess mode: every worker writes its metrics to files in this directory and a scrape of any worker
+# sums them. One directory per gunicorn instance (systemd: RuntimeDirectory); emptied when the master starts. Set
+# before prometheus_client is first imported (portal.ops imports it, so before portal too): it picks its
+# multiprocess value class at import time.
+OWN_METRICS_DIR = not os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+METRICS_DIR = os.environ.get("PROMETHEUS_MULTIPROC_DIR") or tempfile.mkdtemp(prefix="portal-metrics-")
+os.environ["PROMETHEUS_MULTIPROC_DIR"] = METRICS_DIR
+# Imported here, in the master, once the variable is set (not in child_exit: an import inside a signal handler
+# during shutdown fails).
+from prometheus_client import multiprocess  # noqa: E402
+
+from portal.ops import logs  # noqa: E402 - after PROMETHEUS_MULTIPROC_DIR is set
 
 
 def _setting(name: str, default: int) -> int:
@@ -76,15 +87,6 @@ class JsonAccessLogger(glogging.Logger):
 
 logger_class = JsonAccessLogger
 
-# Prometheus multiprocess mode: every worker writes its metrics to files in this directory and a scrape of any worker
-# sums them. One directory per gunicorn instance (systemd: RuntimeDirectory); emptied when the master starts. Set
-# before prometheus_client is first imported: it picks its multiprocess value class at import time.
-OWN_METRICS_DIR = not os.environ.get("PROMETHEUS_MULTIPROC_DIR")
-METRICS_DIR = os.environ.get("PROMETHEUS_MULTIPROC_DIR") or tempfile.mkdtemp(prefix="portal-metrics-")
-os.environ["PROMETHEUS_MULTIPROC_DIR"] = METRICS_DIR
-# Imported here, in the master, once the variable is set (not in child_exit: an import inside a signal handler
-# during shutdown fails).
-from prometheus_client import multiprocess  # noqa: E402
 
 
 def on_starting(server) -> None:

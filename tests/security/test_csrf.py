@@ -81,6 +81,7 @@ def form_body(endpoint: str, world: World) -> dict[str, str]:
         "shop.login": {"email": world.shopper.email, "password": PASSWORD},
         "shop.signup": {"email": "csrf-new@example.com", "password": NEW_PASSWORD, "confirm": NEW_PASSWORD},
         "shop.password_forgot": {"email": world.shopper.email},
+        "shop.language": {"locale": "it"},
         "shop.password": {"current_password": PASSWORD, "password": NEW_PASSWORD, "confirm": NEW_PASSWORD},
         "shop.profile": {"current_password": PASSWORD, "email": "csrf-moved@example.com"},
         "shop.addresses_create": address,
