@@ -47,6 +47,12 @@ class ApiError(Exception):
         self.pointer, self.parameter, self.meta = pointer, parameter, meta
 
 
+def param_not_allowed(detail: str, **source: str) -> ApiError:
+    """Commerce Layer's 400 for a member or query parameter the request may not send; `source` is `pointer=` (a body
+    member) or `parameter=` (a query parameter)."""
+    return ApiError(400, "PARAM_NOT_ALLOWED", "Param not allowed", detail, **source)
+
+
 def filter_not_allowed(predicate: str) -> ApiError:
     return ApiError(
         400,
@@ -163,9 +169,7 @@ def parse_document(expected_type: str, *, resource_id: str | None = None) -> Doc
     unknown = set(data) - {"type", "id", "attributes", "relationships", "meta", "links"}
     if unknown:
         name = sorted(unknown)[0]
-        raise ApiError(
-            400, "PARAM_NOT_ALLOWED", "Param not allowed", f"{name} is not allowed.", pointer=f"/data/{name}"
-        )
+        raise param_not_allowed(f"{name} is not allowed.", pointer=f"/data/{name}")
     if data.get("type") != expected_type:
         raise ApiError(
             400,
@@ -295,13 +299,7 @@ def parse_query() -> Query:
     for key in request.args:
         values = request.args.getlist(key)
         if len(values) > 1:
-            raise ApiError(
-                400,
-                "PARAM_NOT_ALLOWED",
-                "Param not allowed",
-                f"{key} is given more than once.",
-                parameter=key,
-            )
+            raise param_not_allowed(f"{key} is given more than once.", parameter=key)
         value = values[0]
         if match := _FILTER_RE.match(key):
             predicate = match.group(1)
@@ -320,15 +318,13 @@ def parse_query() -> Query:
             else:
                 _page(query, name, value, key)
         else:
-            raise ApiError(
-                400, "PARAM_NOT_ALLOWED", "Param not allowed", f"{key} is not allowed.", parameter=key
-            )
+            raise param_not_allowed(f"{key} is not allowed.", parameter=key)
     return query
 
 
 def _page(query: Query, name: str, value: str, key: str) -> None:
     if name not in ("number", "size"):
-        raise ApiError(400, "PARAM_NOT_ALLOWED", "Param not allowed", f"{key} is not allowed.", parameter=key)
+        raise param_not_allowed(f"{key} is not allowed.", parameter=key)
     limit = PAGE_SIZE_MAX if name == "size" else 10**9
     if not value.isdigit() or not 1 <= int(value) <= limit:
         raise ApiError(

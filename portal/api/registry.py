@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import Select, false, select
 
 from portal import db
-from portal.api.jsonapi import ApiError
+from portal.api.jsonapi import param_not_allowed
 from portal.errors import Invalid
 from portal.models.staff import ApplicationKind, Role
 from portal.security.tokens import TokenContext
@@ -129,14 +129,9 @@ def writable(resource: Resource, attributes: dict[str, Any], mode: str) -> dict[
     allowed = {a.name for a in resource.attrs if getattr(a, flag)}
     for name in attributes:
         if name not in allowed:
-            raise ApiError(
-                400,
-                "PARAM_NOT_ALLOWED",
-                "Param not allowed",
-                f"{name} is not allowed.",
-                pointer=f"/data/attributes/{name}",
-            )
+            raise param_not_allowed(f"{name} is not allowed.", pointer=f"/data/attributes/{name}")
     return attributes
+
 
 
 def related(rel_type: str, ctx: TokenContext, public_id: str | None, name: str) -> Any:
@@ -156,13 +151,7 @@ def refuse_relationships(relationships: dict[str, Any], allowed: set[str]) -> No
     """A 400 naming the first relationship this write does not accept."""
     for name in relationships:
         if name not in allowed:
-            raise ApiError(
-                400,
-                "PARAM_NOT_ALLOWED",
-                "Param not allowed",
-                f"{name} is not allowed.",
-                pointer=f"/data/relationships/{name}",
-            )
+            raise param_not_allowed(f"{name} is not allowed.", pointer=f"/data/relationships/{name}")
 
 
 def plain_create(service: Callable) -> Callable:

@@ -20,7 +20,7 @@ from portal.models import ActionToken, AuditEvent, Customer, DeletionRequest, Lo
 from portal.models.orders import OrderStatus
 from portal.models.orgs import Market, Organization
 from portal.security import passwords, sessions, throttle
-from portal.services import anonymization, customers, groups, mail, orders, password_resets, validation
+from portal.services import anonymization, audit, customers, groups, mail, orders, password_resets, validation
 from portal.services.audit import Actor, record
 
 LINK_LIFETIME = timedelta(hours=24)
@@ -240,18 +240,7 @@ def end_session(customer: Customer, session_id: int) -> None:
 
 
 def account_changes(org: Organization, customer: Customer, limit: int = 20) -> list[AuditEvent]:
-    return list(
-        db.session.scalars(
-            select(AuditEvent)
-            .where(
-                AuditEvent.organization_id == org.id,
-                AuditEvent.resource_type == "customers",
-                AuditEvent.resource_id == customer.public_id,
-            )
-            .order_by(AuditEvent.id.desc())
-            .limit(limit)
-        )
-    )
+    return audit.customer_events(org, customer, limit)
 
 
 def orders_of(customer: Customer) -> list[Order]:

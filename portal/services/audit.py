@@ -80,6 +80,22 @@ def apply_changes(actor: Actor, org: Organization, action: str, resource: Any, v
     return names
 
 
+def customer_events(org: Organization, customer: Customer, limit: int) -> list[AuditEvent]:
+    """The newest events about one customer: the shopper's "account changes" and the admin page's timeline."""
+    return list(
+        db.session.scalars(
+            select(AuditEvent)
+            .where(
+                AuditEvent.organization_id == org.id,
+                AuditEvent.resource_type == "customers",
+                AuditEvent.resource_id == customer.public_id,
+            )
+            .order_by(AuditEvent.id.desc())
+            .limit(limit)
+        )
+    )
+
+
 ACTOR_WORDS = {"customer": "the customer", "system": "the system", "worker": "the system"}
 
 

@@ -11,7 +11,6 @@ from portal import db
 from portal.db import new_public_id
 from portal.errors import Invalid, Locked, NotFound
 from portal.models import (
-    AuditEvent,
     Customer,
     CustomerGroup,
     DeletionRequest,
@@ -24,7 +23,7 @@ from portal.models.customers import CustomerStatus
 from portal.models.orders import OrderStatus
 from portal.models.orgs import Organization
 from portal.security import passwords
-from portal.services import traces, validation
+from portal.services import audit, traces, validation
 from portal.services.audit import Actor, emit, record
 
 # Attributes a caller may set, and how each is checked. `password` is handled apart (hashed, write-only).
@@ -288,16 +287,7 @@ def customer_page(org: Organization, customer: Customer) -> dict[str, Any]:
     orders = db.session.scalars(
         select(Order).where(Order.customer_id == customer.id).order_by(Order.id.desc()).limit(10)
     ).all()
-    timeline = db.session.scalars(
-        select(AuditEvent)
-        .where(
-            AuditEvent.organization_id == org.id,
-            AuditEvent.resource_type == "customers",
-            AuditEvent.resource_id == customer.public_id,
-        )
-        .order_by(AuditEvent.id.desc())
-        .limit(50)
-    ).all()
+    timeline = audit.customer_events(org, customer, 50)
     deletion = db.session.scalar(
         select(DeletionRequest)
         .where(DeletionRequest.customer_id == customer.id)

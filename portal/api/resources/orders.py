@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlalchemy import false
 
-from portal.api.jsonapi import ApiError
+from portal.api.jsonapi import param_not_allowed
 from portal.api.registry import (
     READ,
     Attr,
@@ -50,13 +50,8 @@ def _update_order(ctx: TokenContext, order: Order, attributes: dict[str, Any], r
     refuse_relationships(relationships, set())
     place = attributes.pop("_place", None)
     if attributes:
-        raise ApiError(
-            400,
-            "PARAM_NOT_ALLOWED",
-            "Param not allowed",
-            f"{sorted(attributes)[0]} is not allowed.",
-            pointer=f"/data/attributes/{sorted(attributes)[0]}",
-        )
+        name = sorted(attributes)[0]
+        raise param_not_allowed(f"{name} is not allowed.", pointer=f"/data/attributes/{name}")
     if place is not None:
         if place is not True:
             raise Invalid("must be true", field="_place", code="invalid")
