@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 
 import pytest
 import requests
@@ -53,12 +54,23 @@ def test_metrics_need_the_token_and_sum_every_worker_process(served):
     assert [ready_count() - before for _ in range(6)] == [20.0] * 6
 
 
+def _log_lines(access_log, request_ids: set[str], seconds: float = 10) -> list[dict]:
+    """The access log's lines once every one of `request_ids` is in it: a worker writes its line after the response
+    has gone, so a loaded machine may show it a moment later."""
+    deadline = time.monotonic() + seconds
+    while True:
+        lines = [json.loads(line) for line in access_log.read_text().splitlines() if line.strip()]
+        if request_ids <= {line.get("request_id") for line in lines} or time.monotonic() > deadline:
+            return lines
+        time.sleep(0.05)
+
+
 def test_the_access_log_is_json_with_the_request_id_and_no_path(served):
     base, access_log = served
     response = requests.get(base + SECRET_PATH, headers={"X-Request-Id": "trace-0123456789"}, timeout=10)
     assert response.headers["X-Request-Id"] == "trace-0123456789"
     requests.get(f"{base}/health", headers={"X-Request-Id": "trace-health-42"}, timeout=10)
-    lines = [json.loads(line) for line in access_log.read_text().splitlines()]
+    lines = _log_lines(access_log, {"trace-health-42", "trace-0123456789"})
     (health,) = [line for line in lines if line["request_id"] == "trace-health-42"]
     assert health["endpoint"] == "ops.health" and health["route"] == "/health" and health["status"] == 200
     assert health["method"] == "GET" and health["duration_ms"] >= 0

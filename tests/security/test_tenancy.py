@@ -72,7 +72,7 @@ NEW_PASSWORD = "tenancy probe passphrase 42"
 MIN_CASES = 161
 
 # URL arguments that do not identify a record, and rules with ids that no org scopes.
-NOT_IDS = {"org_slug", "resource_type", "filename"}
+NOT_IDS = {"org_slug", "resource_type", "filename", "_unknown"}  # _unknown: the shop's catch-all for no page
 NOT_TENANT_SCOPED = {
     "static": "files",
     "admin.invite_accept": "an invitation is addressed to a person; its URL names no org",
@@ -302,6 +302,8 @@ def _values(rule: Rule, world: World | None, foreign: Foreign | None) -> Iterato
 
 def _build(rule: Rule, slug: str, values: dict[str, object]) -> str:
     arguments = {**values, **({"org_slug": slug} if "org_slug" in rule.arguments else {})}
+    if "_unknown" in rule.arguments:
+        arguments["_unknown"] = "no-such-page"  # the shop's catch-all: its 404 page is crawled too
     built = rule.build(arguments, append_unknown=False)
     assert built is not None, rule.rule
     return built[1]
