@@ -129,9 +129,11 @@ def assign_to_group(actor: Actor, org: Organization, customer: Customer, group: 
 
 
 def bulk_assign(actor: Actor, org: Organization, customer_ids: list[str], group: CustomerGroup | None) -> int:
-    """Assign many customers (by public id) at once; ids of other orgs and anonymized customers are ignored."""
+    """Assign many customers (by public id) at once; ids of other orgs, anonymized customers and ids that can't be
+    public ids (a NUL byte, which PostgreSQL refuses in text) are ignored."""
     if group is not None and group.organization_id != org.id:
         raise NotFound("The requested resource was not found", field="customer_group")
+    customer_ids = [i for i in customer_ids if not validation.has_control_characters(i)]
     customers = db.session.scalars(
         select(Customer).where(
             Customer.organization_id == org.id,

@@ -217,3 +217,13 @@ def test_audit_events_hold_field_names_not_values(org):
     assert {e.action for e in events} == {"customer.create", "customer.update"}
     dumped = repr([(e.changed_fields, e.details) for e in events])
     assert "CRM-SECRET" not in dumped and "private.person" not in dumped
+
+
+def test_bulk_assign_ignores_ids_that_cannot_be_public_ids(db_session):
+    """Found by the form fuzzing on PostgreSQL: a NUL byte among the posted ids reached the query (PostgreSQL refuses
+    NUL in text: a 500). Such an id names no customer, so it is ignored like another org's id."""
+    org = make_org()
+    group = make_group(org, "VIP")
+    customer = make_customer(org)
+    assert groups.bulk_assign(SYSTEM, org, ["\x00", customer.public_id], group) == 1
+    assert customer.customer_group_id == group.id
