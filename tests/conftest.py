@@ -155,3 +155,14 @@ def smtp(app, monkeypatch):
     monkeypatch.setitem(app.config, "SMTP_URL", f"smtp://127.0.0.1:{controller.port}")
     yield inbox
     controller.stop()
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    """`postgres_only` tests need PostgreSQL's features (row locks, SKIP LOCKED, pg_dump, several machines on one
+    database): on SQLite they are skipped here, with the reason, and `make test-postgres` (CI) runs them."""
+    if os.environ.get("PORTAL_TEST_DATABASE") == "postgresql":
+        return
+    skip = pytest.mark.skip(reason="needs PostgreSQL: runs in make test-postgres (PORTAL_TEST_DATABASE=postgresql)")
+    for item in items:
+        if item.get_closest_marker("postgres_only"):
+            item.add_marker(skip)

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 import secrets
 import subprocess
@@ -34,8 +33,6 @@ def counts() -> tuple[int, int]:
 
 
 def test_a_pg_dump_restores_into_a_database_the_portal_serves(tmp_path):
-    if os.environ.get("PORTAL_TEST_DATABASE") != "postgresql":
-        pytest.skip("pg_dump backups are for PostgreSQL (PORTAL_TEST_DATABASE=postgresql)")
     databases = [create_postgres_database(), create_postgres_database()]
     (_, source), (_, copy) = databases
     config = {"SECRET_KEY": secrets.token_hex(32), "JWT_KEYS_PATH": str(tmp_path / "keys.json")}

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import re
 import secrets
 import signal
@@ -66,10 +65,6 @@ class Cluster:
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory) -> Iterator[Cluster]:
-    if os.environ.get("PORTAL_TEST_DATABASE") != "postgresql":
-        pytest.skip(
-            "scale-out needs PostgreSQL: SQLite is one machine's file (PORTAL_TEST_DATABASE=postgresql)"
-        )
     name, url = create_postgres_database()
     migrate.upgrade(url)
     setup = tmp_path_factory.mktemp("setup")
