@@ -63,6 +63,15 @@ def defaults(instance_path: str) -> dict[str, Any]:
         "BABEL_DEFAULT_LOCALE": "en",
         # Reverse proxies in front of gunicorn whose X-Forwarded-For/-Proto are trusted (0: none, never forged).
         "PROXY_HOPS": 0,
+        # Webhooks (portal/jobs/webhooks.py, SSRF policy in portal/security/outbound.py). ALLOW_LOCAL lets callback
+        # URLs use http and loopback addresses (a local receiver): None means on in development, off in production,
+        # where turning it on refuses to start.
+        "WEBHOOK_ALLOW_LOCAL": None,
+        "WEBHOOK_TIMEOUT": 5,  # seconds to connect, and to wait for the answer
+        "WEBHOOK_CIRCUIT_THRESHOLD": 30,  # consecutive failures that open a webhook's circuit (Commerce Layer)
+        "WEBHOOK_MAX_ATTEMPTS": 10,  # a delivery is given up after this many failed attempts
+        "WEBHOOK_BACKOFF": 30,  # seconds before the first retry; doubled each attempt, at most a day
+        "WEBHOOK_FAULT": None,  # crash-drill hook (tests): "after_send" dies between the POST and its bookkeeping
         # Bearer token of GET /metrics (Prometheus); None: the endpoint does not exist (404).
         "METRICS_TOKEN": None,
     }
@@ -79,6 +88,8 @@ def load(app: Flask, overrides: dict[str, Any] | None) -> None:
     if app.config["SESSION_COOKIE_SECURE"] and app.config.get("SESSION_COOKIE_NAME", "session") == "session":
         # HTTPS: the __Host- prefix pins the cookie to this host and path / (ASVS 3.3.3).
         app.config["SESSION_COOKIE_NAME"] = "__Host-session"
+    if app.config["WEBHOOK_ALLOW_LOCAL"] is None:
+        app.config["WEBHOOK_ALLOW_LOCAL"] = app.config["ENV_MODE"] != "production"
     if app.config["ENV_MODE"] == "production":
         check_production(app.config)
         app.config["TRUSTED_HOSTS"] = trusted_hosts(app.config)
@@ -113,6 +124,8 @@ def check_production(config: dict[str, Any]) -> None:
         problems.append("PORTAL_SESSION_COOKIE_SECURE must be true (HTTPS)")
     if os.environ.get("FLASK_DEBUG") not in (None, "", "0"):
         problems.append("FLASK_DEBUG must be unset")
+    if config.get("WEBHOOK_ALLOW_LOCAL") not in (None, False, "", "0", "false"):
+        problems.append("PORTAL_WEBHOOK_ALLOW_LOCAL must be off (webhooks to local addresses)")
     if problem := _base_url_problem(config.get("BASE_URL")):
         problems.append(problem)
     if problems:

@@ -10,4 +10,6 @@ bp.before_request(check_headers)
 bp.register_error_handler(ApiError, api_error)
 bp.register_error_handler(DomainError, domain_error)
 
-from portal.api import openapi, views  # noqa: E402,F401 - registers the routes
+from portal.api import openapi, payloads, views  # noqa: E402,F401 - registers the routes
+
+bp.record_once(lambda state: state.app.extensions.__setitem__("webhook_payload", payloads.build))

@@ -134,6 +134,12 @@ def writable(resource: Resource, attributes: dict[str, Any], mode: str) -> dict[
 
 
 
+def check_trigger(name: str, value: Any) -> None:
+    """A trigger attribute (`_reset_circuit`, `_request_anonymization`, ...) is sent as true, or refused."""
+    if value is not True and value not in ("true", "1", 1):
+        raise Invalid("must be true", field=name, code="invalid")
+
+
 def related(rel_type: str, ctx: TokenContext, public_id: str | None, name: str) -> Any:
     """The related record a write names by id, looked up within what the token may see; 422 when absent."""
     if public_id is None:

@@ -49,9 +49,10 @@ class InjectedFault(RuntimeError):
     """Raised by the crash-drill hook in `<point>:raise` mode."""
 
 
-def fault(app: Flask, point: str) -> None:
-    """The crash-drill hook (PORTAL_ANONYMIZATION_FAULT): a real SIGKILL, so no `finally` and no rollback runs."""
-    wanted = app.config.get("ANONYMIZATION_FAULT")
+def fault(app: Flask, point: str, *, setting: str = "ANONYMIZATION_FAULT") -> None:
+    """The crash-drill hook (PORTAL_ANONYMIZATION_FAULT, or the job's own `setting`): a real SIGKILL, so no
+    `finally` and no rollback runs."""
+    wanted = app.config.get(setting)
     if wanted == point:
         os.kill(os.getpid(), signal.SIGKILL)
     if wanted == f"{point}:raise":

@@ -10,13 +10,18 @@ from collections.abc import Callable
 from flask import Flask
 
 from portal import db
-from portal.jobs import anonymizer, mailer
+from portal.jobs import anonymizer, mailer, webhooks
 from portal.security import counters
 
 log = logging.getLogger(__name__)
 
 # Each job handles what is due and returns how many items it processed. Jobs commit their own work.
-JOBS: list[Callable[[Flask], int]] = [mailer.deliver_due, anonymizer.process_due, counters.purge_expired]
+JOBS: list[Callable[[Flask], int]] = [
+    mailer.deliver_due,
+    webhooks.deliver_due,
+    anonymizer.process_due,
+    counters.purge_expired,
+]
 
 
 def run_due(app: Flask) -> int:

@@ -15,6 +15,7 @@ from portal.models.customers import (
 from portal.models.orders import LineItem, Order
 from portal.models.orgs import CustomerGroup, Market, Organization
 from portal.models.staff import Application, Membership, User
+from portal.models.webhooks import EventCallback, Webhook
 
 
 def column_length(column: Any) -> int:
@@ -33,6 +34,7 @@ __all__ = [
     "CustomerAddress",
     "CustomerGroup",
     "DeletionRequest",
+    "EventCallback",
     "LineItem",
     "LoginSession",
     "Market",
@@ -45,5 +47,6 @@ __all__ = [
     "ThrottleCounter",
     "UsedAssertion",
     "User",
+    "Webhook",
     "column_length",
 ]

@@ -193,6 +193,7 @@ def update_customer(
     if changed:
         _flush_unique(customer)
         record(actor, org, "customer.update", customer, changed)
+        emit(org, "customers.update", customer, customer=customer)
         if "metadata" in changed:
             emit(org, "customers.metadata_update", customer, customer=customer)
     return customer

@@ -14,7 +14,7 @@ from portal.models import Customer, PasswordReset
 from portal.models.orgs import Organization
 from portal.security import passwords
 from portal.services import customers, mail, orders
-from portal.services.audit import Actor, record
+from portal.services.audit import Actor, emit, record
 
 LIFETIME = timedelta(hours=1)
 
@@ -35,6 +35,7 @@ def request_reset(actor: Actor, org: Organization, email: str) -> tuple[Password
     db.session.add(reset)
     db.session.flush()
     record(actor, org, "customer_password_reset.create", reset)
+    emit(org, "customer_password_resets.create", reset, customer=customer)
     return reset, token
 
 

@@ -9,6 +9,7 @@ never is).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,7 @@ from flask import current_app
 from sqlalchemy import and_, delete, func, null, or_, select, text, update
 
 from portal import db
-from portal.models import ActionToken, LoginSession, OAuthToken, OutboxMessage
+from portal.models import ActionToken, EventCallback, LoginSession, OAuthToken, OutboxMessage
 
 # What an event payload may keep: ids only.
 EVENT_KEYS = frozenset({"type", "id", "request"})
@@ -27,6 +28,7 @@ WRITES = {
     "oauth_tokens": {"custom_claim", "revoked_at"},
     "action_tokens": {"token_hash", "purpose", "payload"},
     "outbox_messages": {"payload", "recipients"},
+    "event_callbacks": {"payload", "response_message"},
 }
 
 
@@ -50,6 +52,7 @@ def erase(customer_ids: list[int], addresses: set[tuple[int, str]]) -> None:
     addresses = addresses | _former_addresses(customer_ids)
     _delete_action_tokens(customer_ids, addresses)
     _erase_outbox(customer_ids, addresses)
+    _erase_event_callbacks(customer_ids)
 
 
 def _former_addresses(customer_ids: list[int]) -> set[tuple[int, str]]:
@@ -109,6 +112,25 @@ def _erase_outbox(customer_ids: list[int], addresses: set[tuple[int, str]]) -> N
         kept = {name: value for name, value in (payload or {}).items() if name in EVENT_KEYS}
         if kept != payload:
             db.session.execute(update(outbox).where(outbox.c.id == message_id).values(payload=kept))
+
+
+def _erase_event_callbacks(customer_ids: list[int]) -> None:
+    """Webhook bodies about these customers keep the record's identifier only, sent or not (a pending one still
+    goes out, without the personal data); the receiver's answer excerpt may echo the body, so it goes too."""
+    table = EventCallback.__table__
+    for callback_id, payload in db.session.execute(
+        select(table.c.id, table.c.payload).where(table.c.customer_id.in_(customer_ids))
+    ).all():
+        try:
+            data = json.loads(payload).get("data") or {}
+        except (ValueError, AttributeError):
+            data = {}
+        identifier = {"data": {"id": data.get("id"), "type": data.get("type")}}
+        db.session.execute(
+            update(table)
+            .where(table.c.id == callback_id)
+            .values(payload=json.dumps(identifier, separators=(",", ":")), response_message=None)
+        )
 
 
 def _emails(mine: Any, addresses: set[tuple[int, str]]) -> list[Any]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from portal.api.registry import REGISTRY, register
-from portal.api.resources import addresses, customers, groups, orders, password_resets
+from portal.api.resources import addresses, customers, groups, orders, password_resets, webhooks
 
 register(
     customers.CUSTOMERS,
@@ -13,6 +13,9 @@ register(
     addresses.CUSTOMER_ADDRESSES,
     orders.ORDERS,
     password_resets.PASSWORD_RESETS,
+    webhooks.WEBHOOKS,
+    webhooks.EVENTS,
+    webhooks.EVENT_CALLBACKS,
 )
 
 __all__ = ["REGISTRY"]

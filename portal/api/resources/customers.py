@@ -16,12 +16,13 @@ from portal.api.registry import (
     Rel,
     Resource,
     actor_of,
+    check_trigger,
     common_attrs,
     plain_delete,
     refuse_relationships,
     related,
 )
-from portal.errors import Forbidden, Invalid
+from portal.errors import Forbidden
 from portal.extensions import limiter
 from portal.models import AnonymizationRequest, Customer, CustomerAddress, CustomerGroup, Order
 from portal.models.staff import ApplicationKind, Role
@@ -88,8 +89,7 @@ def _anonymization_trigger(ctx: TokenContext, customer: Customer, triggers: dict
             "of this organization (JWT bearer flow)"
         )
     for name, value in triggers.items():
-        if value is not True and value not in ("true", "1", 1):
-            raise Invalid("must be true", field=name, code="invalid")
+        check_trigger(name, value)
     actor = actor_of(ctx)
     if "_cancel_anonymization" in triggers:
         anonymization.cancel_anonymization(actor, ctx.organization, customer)
