@@ -21,6 +21,7 @@ from portal.extensions import limiter
 from tests.databases import create_postgres_database, drop_postgres_database
 from tests.headers import header_problems
 from tests.live import live_server  # noqa: F401 - fixture for browser and interop tests
+from tests.receiver import receiver  # noqa: F401 - a real HTTP receiver for webhook tests
 
 
 @pytest.fixture(scope="session")

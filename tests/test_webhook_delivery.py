@@ -20,7 +20,6 @@ from portal.models import EventCallback, OutboxMessage
 from portal.services import customers, webhooks
 from portal.services.audit import SYSTEM
 from tests.factories import make_customer, make_group, make_org
-from tests.receiver import receiver  # noqa: F401 - fixture
 
 
 def subscribe(org, url, topic="customers.create", **attributes):
@@ -51,7 +50,9 @@ def test_an_event_is_posted_signed_with_topic_and_idempotency_headers(app, db_se
     assert delivery.deliver_due(app, now=later(1)) == 0
     [post] = receiver.received
     assert post.path == "/hook"
-    expected = base64.b64encode(hmac.new(hook.shared_secret.encode(), post.body, hashlib.sha256).digest()).decode()
+    expected = base64.b64encode(
+        hmac.new(hook.shared_secret.encode(), post.body, hashlib.sha256).digest()
+    ).decode()
     assert post.headers["X-CommerceLayer-Signature"] == expected
     assert post.headers["X-CommerceLayer-Topic"] == "customers.create"
     assert post.headers["Content-Type"] == "application/vnd.api+json"
@@ -128,7 +129,9 @@ def test_retries_run_out(app, db_session, receiver, monkeypatch):
     assert len(receiver.received) == 2
 
 
-def test_the_circuit_opens_after_consecutive_failures_and_reset_resumes(app, db_session, receiver, monkeypatch):
+def test_the_circuit_opens_after_consecutive_failures_and_reset_resumes(
+    app, db_session, receiver, monkeypatch
+):
     monkeypatch.setitem(app.config, "WEBHOOK_CIRCUIT_THRESHOLD", 3)
     monkeypatch.setitem(app.config, "WEBHOOK_BACKOFF", 1)
     org = make_org()
@@ -184,7 +187,9 @@ def test_a_url_that_became_unsafe_is_refused_at_delivery(app, db_session, receiv
     assert callback.response_message.startswith("refused: callback_url") and callback.delivered_at is None
 
 
-def test_a_crash_between_send_and_bookkeeping_redelivers_with_the_same_id(app, db_session, receiver, monkeypatch):
+def test_a_crash_between_send_and_bookkeeping_redelivers_with_the_same_id(
+    app, db_session, receiver, monkeypatch
+):
     org = make_org()
     subscribe(org, receiver.url())
     make_customer(org)

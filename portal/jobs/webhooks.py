@@ -97,7 +97,9 @@ def _fan_out_one(build, event: OutboxMessage, moment: datetime) -> None:
         )
     ).all()
     existing = set(
-        db.session.scalars(select(EventCallback.webhook_id).where(EventCallback.outbox_message_id == event.id))
+        db.session.scalars(
+            select(EventCallback.webhook_id).where(EventCallback.outbox_message_id == event.id)
+        )
     )
     org = db.session.get(Organization, event.organization_id) if webhooks else None
     for webhook in webhooks:
@@ -188,9 +190,7 @@ def _record(
     callback.response_code, callback.response_message = status, message[:1000]
     if status is not None and 200 <= status < 300:
         callback.delivered_at = db.utcnow()
-        db.session.execute(
-            update(Webhook).where(Webhook.id == webhook.id).values(circuit_failure_count=0)
-        )
+        db.session.execute(update(Webhook).where(Webhook.id == webhook.id).values(circuit_failure_count=0))
         log.info("webhook callback %s delivered (%s, %d)", callback.public_id, callback.topic, status)
         return
     if callback.attempts >= int(app.config["WEBHOOK_MAX_ATTEMPTS"]):
@@ -210,5 +210,8 @@ def _record(
         .values(circuit_state="open")
     )
     log.warning(
-        "webhook callback %s failed (%s), attempt %d", callback.public_id, status or message, callback.attempts
+        "webhook callback %s failed (%s), attempt %d",
+        callback.public_id,
+        status or message,
+        callback.attempts,
     )

@@ -62,7 +62,7 @@ def _forbidden(address: IPAddress) -> bool:
         or address.is_multicast
         or address.is_reserved
         or address.is_unspecified
-        or address.is_site_local
+        or getattr(address, "is_site_local", False)
         or not address.is_global
     )
 

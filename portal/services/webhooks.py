@@ -64,7 +64,9 @@ def get_webhook(org: Organization, public_id: str) -> Webhook:
 
 
 def list_webhooks(org: Organization) -> list[Webhook]:
-    return list(db.session.scalars(select(Webhook).where(Webhook.organization_id == org.id).order_by(Webhook.id)))
+    return list(
+        db.session.scalars(select(Webhook).where(Webhook.organization_id == org.id).order_by(Webhook.id))
+    )
 
 
 def check_callback_url(value: Any) -> str:

@@ -153,7 +153,13 @@ EVENTS = EventResource(
     type="events",
     model=OutboxMessage,
     attrs=[
-        Attr("id", read=lambda o, c: o.public_id, column=OutboxMessage.public_id, filterable=True, sortable=True),
+        Attr(
+            "id",
+            read=lambda o, c: o.public_id,
+            column=OutboxMessage.public_id,
+            filterable=True,
+            sortable=True,
+        ),
         Attr("name", read=lambda o, c: o.topic, column=OutboxMessage.topic, filterable=True, sortable=True),
         Attr("created_at", column=OutboxMessage.created_at, kind="datetime", filterable=True, sortable=True),
         Attr("updated_at", read=lambda o, c: timestamp(o.delivered_at or o.created_at), kind="datetime"),
@@ -180,16 +186,28 @@ EVENT_CALLBACKS = Resource(
     type="event_callbacks",
     model=EventCallback,
     attrs=[
-        Attr("id", read=lambda o, c: o.public_id, column=EventCallback.public_id, filterable=True, sortable=True),
+        Attr(
+            "id",
+            read=lambda o, c: o.public_id,
+            column=EventCallback.public_id,
+            filterable=True,
+            sortable=True,
+        ),
         Attr("callback_url"),
         Attr("payload", read=lambda o, c: o.payload_object, kind="object"),
         Attr(
-            "response_code", column=EventCallback.response_code, kind="integer", filterable=True, sortable=True
+            "response_code",
+            column=EventCallback.response_code,
+            kind="integer",
+            filterable=True,
+            sortable=True,
         ),
         Attr("response_message"),
         Attr("topic", column=EventCallback.topic, filterable=True, sortable=True),
         Attr("attempts", kind="integer"),
-        Attr("delivered_at", column=EventCallback.delivered_at, kind="datetime", filterable=True, sortable=True),
+        Attr(
+            "delivered_at", column=EventCallback.delivered_at, kind="datetime", filterable=True, sortable=True
+        ),
         Attr("created_at", column=EventCallback.created_at, kind="datetime", filterable=True, sortable=True),
         Attr("updated_at", column=EventCallback.updated_at, kind="datetime", filterable=True, sortable=True),
     ],
