@@ -28,7 +28,7 @@ from wtforms.validators import (
     ValidationError,
 )
 
-from portal.models import Application, Customer, CustomerGroup, Organization, User, column_length
+from portal.models import Application, Customer, CustomerGroup, Organization, User, Webhook, column_length
 
 
 def choices(pairs) -> list[SelectChoice]:
@@ -178,3 +178,21 @@ class AcceptInviteForm(FlaskForm):
     last_name = StringField("Last name", validators=[Optional(), Length(max=column_length(User.last_name))])
     password = PasswordField("Password", validators=[InputRequired(), Length(min=8, max=128)])
     confirm = PasswordField("Repeat password", validators=[EqualTo("password", "must match the password")])
+
+
+class WebhookForm(FlaskForm):
+    name = StringField("Name", validators=[Optional(), Length(max=column_length(Webhook.name))])
+    topic = SelectField("Topic", choices=[], validate_choice=True)
+    callback_url = StringField(
+        "Callback URL (https)", validators=[DataRequired(), Length(max=column_length(Webhook.callback_url))]
+    )
+    include_resources = StringField("Include resources (comma-separated)", validators=[Length(max=640)])
+
+    def attributes(self) -> dict:
+        includes = [name.strip() for name in (self.include_resources.data or "").split(",") if name.strip()]
+        return {
+            "name": self.name.data or None,
+            "topic": self.topic.data,
+            "callback_url": self.callback_url.data,
+            "include_resources": includes,
+        }

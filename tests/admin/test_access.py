@@ -51,6 +51,17 @@ ROUTES = [
     ("POST", "/settings/applications/{application}", {"action": "rotate"}, True, 200),
     ("POST", "/settings/credentials", {}, False, 200),
     ("GET", "/reauth", {}, False, 200),
+    ("GET", "/settings/webhooks", {}, False, 200),
+    (
+        "POST",
+        "/settings/webhooks",
+        {"topic": "customers.create", "callback_url": "http://127.0.0.1:9/hook"},
+        True,
+        201,
+    ),
+    ("GET", "/settings/webhooks/{webhook}", {}, False, 200),
+    ("POST", "/settings/webhooks/{webhook}", {"action": "reset"}, True, 303),
+    ("POST", "/settings/webhooks/{webhook}/delete", {}, True, 303),
 ]
 CALLERS = ["anonymous", "anonymous_htmx", "shopper", "read_only", "admin", "other_org_admin"]
 
@@ -69,7 +80,13 @@ def world(org, customer, group):
     from portal.models import Market
 
     market = db.session.scalar(select(Market).where(Market.organization_id == org.id))
+    from portal.services import webhooks
+
+    webhook = webhooks.create_webhook(
+        SYSTEM, org, {"topic": "customers.create", "callback_url": "http://127.0.0.1:9/hook"}
+    )
     return {
+        "webhook": webhook.public_id,
         "customer": customer.public_id,
         "group": group.public_id,
         "deletion": deletion.public_id,
