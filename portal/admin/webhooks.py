@@ -14,7 +14,7 @@ from portal.models import Webhook
 from portal.models.staff import Role
 from portal.services import webhooks
 from portal.services.audit import Actor
-from portal.web import form_status, render, see_other
+from portal.web import render, see_other
 
 ACTIONS = {
     "rotate": ("rotate_secret", "A new secret was generated: copy it now."),
@@ -31,9 +31,9 @@ def _form(**kwargs) -> WebhookForm:
 
 
 def _list_page(form: WebhookForm, status: int = 200):
+    # Creating answers the new webhook's page (its secret shown once): a plain form POST, no fragment.
     return render(
         "admin/webhooks/list.html",
-        "webhook_form",
         status=status,
         org=g.org,
         hooks=webhooks.list_webhooks(g.org),
@@ -71,7 +71,7 @@ def webhook_create():
             show_error(form, error)
         else:
             return _detail_page(hook, status=201, secret=True)
-    return _list_page(form, form_status(form) if form.errors else 422)
+    return _list_page(form, 422)
 
 
 @bp.get("/<org_slug>/settings/webhooks/<webhook_id>")

@@ -124,9 +124,12 @@ def test_events_and_their_callbacks(app, api, tenant, receiver):
     assert ("webhooks", hook_id) in included
     [callback] = api("GET", f"/api/webhooks/{hook_id}/last_event_callbacks", tenant.admin).json["data"]
     attributes = callback["attributes"]
-    assert attributes["callback_url"] == receiver.url() and attributes["response_code"] == 200
+    assert attributes["callback_url"] == receiver.url() and attributes["response_code"] == "200"
     assert attributes["payload"]["data"]["id"] == customer.public_id
     assert attributes["response_message"] == "answer 200"
+    failed = api("GET", "/api/event_callbacks?filter[q][response_code_eq]=500", tenant.admin).json["data"]
+    delivered = api("GET", "/api/event_callbacks?filter[q][response_code_eq]=200", tenant.admin).json["data"]
+    assert failed == [] and [c["id"] for c in delivered] == [callback["id"]]
     event_id = events["data"][0]["id"]
     body = doc("events", {"_trigger": True}, id=event_id)
     assert api("PATCH", f"/api/events/{event_id}", tenant.read_only, body).status_code == 401

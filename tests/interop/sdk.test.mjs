@@ -46,6 +46,24 @@ async function userOwnedClient () {
 }
 
 if (phase === 'main') {
+  test('webhooks: create (secret returned), disable, enable, reset circuit, validation', async () => {
+    const cl = await integrationClient()
+    const hook = await cl.webhooks.create({ name: 'SDK hook', topic: 'customers.create', callback_url: env.receiver, include_resources: ['customer_group'] })
+    assert.equal(hook.topic, 'customers.create')
+    assert.equal(hook.shared_secret.length, 32)
+    assert.equal(hook.circuit_state, 'closed')
+    assert.deepEqual(hook.include_resources, ['customer_group'])
+    assert.ok((await cl.webhooks._disable(hook.id)).disabled_at)
+    assert.equal((await cl.webhooks._enable(hook.id)).disabled_at, null)
+    assert.equal((await cl.webhooks._reset_circuit(hook.id)).circuit_failure_count, 0)
+    await assert.rejects(cl.webhooks.create({ topic: 'orders.place', callback_url: env.receiver }), (error) => {
+      assert.ok(isApiError(error))
+      assert.equal(error.status, 422)
+      assert.equal(error.errors[0].source.pointer, '/data/attributes/topic')
+      return true
+    })
+  })
+
   test('customers: create, list with filters/sort/pagination, retrieve with include, update, delete', async () => {
     const cl = await integrationClient()
     const group = await cl.customer_groups.create({ name: 'SDK VIP', code: 'sdk_vip' })
@@ -118,6 +136,28 @@ if (phase === 'main') {
 }
 
 if (phase === 'after_worker') {
+  test('webhooks: event callbacks and events after the worker ran', async () => {
+    const cl = await integrationClient()
+    const [hook] = await cl.webhooks.list({ filters: { name_eq: 'SDK hook' } })
+    const callbacks = await cl.webhooks.last_event_callbacks(hook.id)
+    assert.ok(callbacks.length >= 3)
+    for (const callback of callbacks) {
+      assert.equal(callback.response_code, '200')
+      assert.equal(callback.callback_url, env.receiver)
+      assert.equal(callback.payload.data.type, 'customers')
+    }
+    const alice = Array.from(callbacks).find((c) => c.payload.data.attributes?.email === 'alice@sdk.example')
+    assert.ok(alice, 'the body is the customer as the worker found it (a deleted one is its identifier)')
+    const listed = await cl.event_callbacks.list({ filters: { response_code_eq: 200 } })
+    assert.equal(listed.length, callbacks.length)
+    assert.equal((await cl.event_callbacks.webhook(listed[0].id)).id, hook.id)
+    const events = await cl.events.list({ filters: { name_eq: 'customers.create' }, include: ['last_event_callbacks'] })
+    assert.ok(events.length >= 3)
+    const triggered = await cl.events._trigger(events[0].id)
+    assert.equal(triggered.name, 'customers.create')
+  })
+
+
   test('anonymization: completed after the worker ran', async () => {
     const cl = await userOwnedClient()
     const done = await cl.customers.list({ filters: { anonymization_status_eq: 'completed' } })

@@ -9,9 +9,12 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
 from portal import db
+from portal.jobs import webhooks as webhook_delivery
 from portal.jobs import worker
+from portal.models import Webhook
 from portal.models.staff import ApplicationKind
 from portal.services import orgs
 from portal.services.audit import SYSTEM
@@ -35,7 +38,7 @@ def run_node(script: str, env: dict, phase: str) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_official_sdk(live_server):
+def test_official_sdk(live_server, receiver):
     with live_server.data():
         org = orgs.create_org(SYSTEM, slug="sdk-interop", name="SDK interop")
         org.anonymization_delay_seconds = 0
@@ -60,9 +63,17 @@ def test_official_sdk(live_server):
             "admin_email": admin.email,
             "integration": {"client_id": integration.client_id, "client_secret": secret},
             "provisioning": {"client_id": provisioning.client_id, "client_secret": provisioning_secret},
+            "receiver": receiver.url("/sdk-hook"),
         }
         db.session.commit()
     run_node("sdk.test.mjs", env, "main")
     with live_server.data():
         assert worker.run_due(live_server.app) >= 1
+        hook = db.session.scalar(select(Webhook).where(Webhook.name == "SDK hook"))
+        secret = hook.shared_secret
+    # What the SDK's webhook received: every body signed with the secret the SDK was given.
+    assert len(receiver.received) >= 3
+    for post in receiver.received:
+        assert post.headers["X-CommerceLayer-Topic"] == "customers.create"
+        assert post.headers["X-CommerceLayer-Signature"] == webhook_delivery.signature(secret, post.body)
     run_node("sdk.test.mjs", env, "after_worker")

@@ -14,8 +14,8 @@ from sqlalchemy import select
 
 from portal import db
 from portal.db import Base
-from portal.models import Market
-from portal.services import addresses, deletion_requests, password_resets
+from portal.models import EventCallback, Market, OutboxMessage
+from portal.services import addresses, deletion_requests, password_resets, webhooks
 from portal.services.audit import SYSTEM
 from tests.conftest import TransactionalClient
 from tests.factories import (
@@ -110,6 +110,22 @@ def build_world() -> World:
     leaving = make_customer(org, password=PASSWORD)
     deletion = deletion_requests.create(SYSTEM, org, leaving)
     reset, _token = password_resets.request_reset(SYSTEM, org, shopper.email)
+    webhook = webhooks.create_webhook(
+        SYSTEM, org, {"topic": "customers.create", "callback_url": "http://127.0.0.1:9/hook"}
+    )
+    db.session.flush()
+    event = db.session.scalars(
+        select(OutboxMessage).where(OutboxMessage.organization_id == org.id, OutboxMessage.kind == "event")
+    ).first()
+    callback = EventCallback(
+        organization_id=org.id,
+        webhook_id=webhook.id,
+        outbox_message_id=event.id,
+        topic=event.topic,
+        callback_url=webhook.callback_url,
+        payload="{}",
+    )
+    db.session.add(callback)
     db.session.flush()
     return World(
         org=org,
@@ -128,6 +144,7 @@ def build_world() -> World:
             "order_id": order.public_id,
             "token": "not-a-real-token",
             "session_id": "1",
+            "webhook_id": webhook.public_id,
         },
         api_ids={
             "customers": shopper.public_id,
@@ -137,6 +154,9 @@ def build_world() -> World:
             "addresses": entry.address.public_id,
             "customer_addresses": entry.public_id,
             "customer_password_resets": reset.public_id if reset else "none",
+            "webhooks": webhook.public_id,
+            "events": event.public_id,
+            "event_callbacks": callback.public_id,
         },
     )
 

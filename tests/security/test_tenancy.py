@@ -39,11 +39,14 @@ from portal.models import (
     CustomerAddress,
     CustomerGroup,
     DeletionRequest,
+    EventCallback,
     LoginSession,
     Market,
     Order,
+    OutboxMessage,
     PasswordReset,
     User,
+    Webhook,
 )
 from portal.models.staff import Role
 from portal.security import tokens
@@ -147,8 +150,13 @@ def mark(world: World, canary: str) -> set[str]:
     _by_public_id(Application, world.ids["application_id"]).name = f"{canary} app"
     reset = _by_public_id(PasswordReset, world.api_ids["customer_password_resets"])
     reset.reference = f"{canary}-reset"
+    hook = _by_public_id(Webhook, world.api_ids["webhooks"])
+    hook.name, hook.callback_url = f"{canary} hook", f"http://127.0.0.1:9/{canary}"
+    callback = _by_public_id(EventCallback, world.api_ids["event_callbacks"])
+    callback.response_message, callback.payload = canary, json.dumps({"note": canary})
     db.session.flush()
     owned = [Customer, CustomerAddress, Address, CustomerGroup, Market, Order, DeletionRequest, Application]
+    owned += [Webhook, EventCallback, OutboxMessage]
     ids = {
         i
         for model in owned

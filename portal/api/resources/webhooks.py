@@ -195,8 +195,10 @@ EVENT_CALLBACKS = Resource(
         ),
         Attr("callback_url"),
         Attr("payload", read=lambda o, c: o.payload_object, kind="object"),
+        # A string, as Commerce Layer sends it ("200"); filters compare numbers.
         Attr(
             "response_code",
+            read=lambda o, c: None if o.response_code is None else str(o.response_code),
             column=EventCallback.response_code,
             kind="integer",
             filterable=True,
