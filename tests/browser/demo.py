@@ -11,7 +11,8 @@ import pyotp
 import pytest
 
 from portal import db
-from portal.services import addresses, deletion_requests, orders, staff
+from portal.jobs import webhooks as webhook_delivery
+from portal.services import addresses, deletion_requests, orders, staff, webhooks
 from portal.services.audit import SYSTEM, Actor
 from tests.factories import PASSWORD, make_customer, make_group, make_order, make_org, make_user, unique
 
@@ -37,6 +38,11 @@ def demo(live_server) -> dict:
         staff.enable_totp(SYSTEM, admin, secret, pyotp.TOTP(secret).at(time.time() - 30))
         viewer = make_user(org, "read_only")
         group = make_group(org, "VIP")
+        hook = webhooks.create_webhook(
+            SYSTEM,
+            org,
+            {"name": "CRM sync", "topic": "customers.create", "callback_url": "http://127.0.0.1:9/crm"},
+        )
         people = [make_customer(org, f"{n}-{unique('c')}@example.com", password=PASSWORD) for n in "abcdefgh"]
         deletion = deletion_requests.create(Actor.of_customer(people[-1]), org, people[-1])
         address = addresses.add_to_address_book(
@@ -55,8 +61,10 @@ def demo(live_server) -> dict:
             "deletion": deletion.public_id,
             "address": address.public_id,
             "order": order.public_id,
+            "webhook": hook.public_id,
         }
         db.session.commit()
+        webhook_delivery.deliver_due(live_server.app)  # nothing listens there: the page shows failed attempts
         db.session.remove()
     return data
 

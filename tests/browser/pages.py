@@ -55,6 +55,8 @@ def admin_pages(demo: dict) -> list[tuple[str, str]]:
         ("privacy", f"{org}/privacy"),
         ("audit", f"{org}/audit"),
         ("settings", f"{org}/settings"),
+        ("webhooks", f"{org}/settings/webhooks"),
+        ("webhook", f"{org}/settings/webhooks/{demo['webhook']}"),
         ("two-factor", "/admin/account/two-factor"),
     ]
 
