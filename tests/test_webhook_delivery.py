@@ -243,3 +243,16 @@ def test_anonymization_reduces_stored_bodies_to_the_identifier(app, db_session, 
     traces.erase([customer.id], {(org.id, "grace@example.com")})
     [callback] = callbacks()
     assert json.loads(callback.payload) == {"data": {"id": customer.public_id, "type": "customers"}}
+
+
+def test_pending_deliveries_follow_a_corrected_url(app, db_session, receiver):
+    org = make_org()
+    hook = subscribe(org, "http://127.0.0.1:9/wrong")
+    make_customer(org)
+    delivery.deliver_due(app, now=later())
+    assert receiver.received == []
+    webhooks.update_webhook(SYSTEM, org, hook, {"callback_url": receiver.url("/right")})
+    delivery.send_due(app, now=later(3600))
+    assert [r.path for r in receiver.received] == ["/right"]
+    [callback] = callbacks()
+    assert callback.callback_url == receiver.url("/right") and callback.delivered_at is not None

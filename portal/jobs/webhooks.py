@@ -168,6 +168,8 @@ def attempt(app: Flask, callback: EventCallback, webhook: Webhook) -> tuple[int 
         "X-CommerceLayer-Signature": signature(webhook.shared_secret, body),
         "X-CommerceLayer-Idempotency-Id": callback.public_id,
     }
+    # The webhook's current URL: an admin who corrects it redirects the deliveries still pending.
+    callback.callback_url = webhook.callback_url
     try:
         target = outbound.check(callback.callback_url, allow_local=bool(app.config["WEBHOOK_ALLOW_LOCAL"]))
         response = outbound.pinned_post(target, body, headers, timeout=float(app.config["WEBHOOK_TIMEOUT"]))
