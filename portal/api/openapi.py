@@ -20,6 +20,7 @@ _TYPES = {
     "boolean": {"type": ["boolean", "null"]},
     "datetime": {"type": ["string", "null"], "format": "date-time"},
     "object": {"type": ["object", "null"]},
+    "array": {"type": ["array", "null"], "items": {"type": "string"}},
 }
 ERRORS = {"$ref": "#/components/schemas/errors"}
 

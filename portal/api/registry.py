@@ -38,7 +38,7 @@ class Attr:
     name: str
     read: Callable[[Any, TokenContext], Any] | None = None  # default: getattr(model, name)
     column: Any = None  # SQL expression for filtering/sorting
-    kind: str = "string"  # string | integer | datetime | boolean | object | enum | float
+    kind: str = "string"  # string | integer | datetime | boolean | object | enum | float | array
     filterable: bool = False
     sortable: bool = False
     creatable: bool = False

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select
+from sqlalchemy import Select, String, cast
 
 from portal.api.registry import (
     ALL,
@@ -104,7 +104,7 @@ WEBHOOKS = Resource(
         Attr("name", column=Webhook.name, filterable=True, sortable=True, creatable=True, updatable=True),
         Attr("topic", column=Webhook.topic, filterable=True, sortable=True, creatable=True, updatable=True),
         Attr("callback_url", creatable=True, updatable=True),
-        Attr("include_resources", kind="object", creatable=True, updatable=True),
+        Attr("include_resources", kind="array", creatable=True, updatable=True),
         Attr("shared_secret", read=_secret),
         Attr("disabled_at", column=Webhook.disabled_at, kind="datetime", filterable=True, sortable=True),
         Attr("circuit_state", column=Webhook.circuit_state, filterable=True, sortable=True),
@@ -195,12 +195,11 @@ EVENT_CALLBACKS = Resource(
         ),
         Attr("callback_url"),
         Attr("payload", read=lambda o, c: o.payload_object, kind="object"),
-        # A string, as Commerce Layer sends it ("200"); filters compare numbers.
+        # A string, as Commerce Layer sends it ("200"), and filtered as one.
         Attr(
             "response_code",
             read=lambda o, c: None if o.response_code is None else str(o.response_code),
-            column=EventCallback.response_code,
-            kind="integer",
+            column=cast(EventCallback.response_code, String),
             filterable=True,
             sortable=True,
         ),
