@@ -16,12 +16,12 @@ from portal.models import EventCallback
 from portal.services import webhooks
 from portal.services.audit import SYSTEM
 from tests.factories import make_customer, make_org
-from tests.test_anonymization_worker import FLASK, ROOT, committed, worker  # noqa: F401 - fixture
+from tests.test_anonymization_worker import FLASK, ROOT, worker
 
 ID = "X-CommerceLayer-Idempotency-Id"
 
 
-def test_a_worker_killed_after_the_post_redelivers_with_the_same_id(committed, tmp_path, receiver):  # noqa: F811
+def test_a_worker_killed_after_the_post_redelivers_with_the_same_id(committed, tmp_path, receiver):
     org = make_org()
     webhooks.create_webhook(SYSTEM, org, {"topic": "customers.create", "callback_url": receiver.url()})
     make_customer(org)
@@ -46,7 +46,7 @@ def test_a_worker_killed_after_the_post_redelivers_with_the_same_id(committed, t
 
 
 @pytest.mark.postgres_only
-def test_two_worker_processes_deliver_each_callback_once(committed, tmp_path, receiver):  # noqa: F811
+def test_two_worker_processes_deliver_each_callback_once(committed, tmp_path, receiver):
     org = make_org()
     webhooks.create_webhook(SYSTEM, org, {"topic": "customers.create", "callback_url": receiver.url()})
     for _ in range(20):

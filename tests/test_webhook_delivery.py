@@ -256,3 +256,18 @@ def test_pending_deliveries_follow_a_corrected_url(app, db_session, receiver):
     assert [r.path for r in receiver.received] == ["/right"]
     [callback] = callbacks()
     assert callback.callback_url == receiver.url("/right") and callback.delivered_at is not None
+
+
+def test_a_stopping_worker_sends_nothing_more(app, db_session, receiver):
+    from portal import jobs
+
+    org = make_org()
+    subscribe(org, receiver.url())
+    make_customer(org)
+    delivery.fan_out(app, now=later())
+    jobs.STOPPING.set()
+    try:
+        assert delivery.send_due(app, now=later()) == 0
+    finally:
+        jobs.STOPPING.clear()
+    assert receiver.received == [] and delivery.send_due(app, now=later()) == 1

@@ -34,7 +34,7 @@ from flask import Flask
 from sqlalchemy import and_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from portal import db
+from portal import db, jobs
 from portal.jobs.anonymizer import fault
 from portal.models import EventCallback, OutboxMessage, Webhook
 from portal.models.orgs import Organization
@@ -60,7 +60,7 @@ def fan_out(app: Flask, now: datetime | None = None) -> int:
     build = app.extensions["webhook_payload"]
     done = 0
     db.session.flush()
-    while True:
+    while not jobs.STOPPING.is_set():
         moment = now or db.utcnow()
         events = db.session.scalars(
             select(OutboxMessage)
@@ -86,6 +86,8 @@ def fan_out(app: Flask, now: datetime | None = None) -> int:
             db.session.rollback()
             return done
         done += len(events)
+    db.session.commit()
+    return done
 
 
 def _fan_out_one(build, event: OutboxMessage, moment: datetime) -> None:
@@ -141,10 +143,11 @@ def _claim(moment: datetime) -> tuple[EventCallback, Webhook] | None:
 
 
 def send_due(app: Flask, now: datetime | None = None) -> int:
-    """Send due callbacks one by one, each attempt in its own transaction."""
+    """Send due callbacks one by one, each attempt in its own transaction. A stopping worker returns after the
+    callback in hand."""
     sent = 0
     db.session.flush()
-    while True:
+    while not jobs.STOPPING.is_set():
         moment = now or db.utcnow()
         claimed = _claim(moment)
         if claimed is None:
@@ -156,6 +159,8 @@ def send_due(app: Flask, now: datetime | None = None) -> int:
         _record(app, callback, webhook, status, message, moment)
         db.session.commit()
         sent += 1
+    db.session.commit()
+    return sent
 
 
 def attempt(app: Flask, callback: EventCallback, webhook: Webhook) -> tuple[int | None, str]:

@@ -1,7 +1,7 @@
 """Webhooks and their deliveries (event callbacks).
 
 Revision ID: 0007
-Revises: 0005_throttle_and_totp_step
+Revises: 0013_bigint_amounts
 Create Date: 2026-12-02 18:00:00
 """
 
@@ -11,7 +11,7 @@ from alembic import op
 from portal.db import UTCDateTime
 
 revision = "0007"
-down_revision = "0005_throttle_and_totp_step"
+down_revision = "0013_bigint_amounts"
 branch_labels = None
 depends_on = None
 
