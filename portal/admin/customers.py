@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Response, flash, g, request, stream_with_context, url_for
+from flask_babel import gettext as _
 
 from portal.admin import bp
 from portal.admin.forms import AssignGroupForm, BulkAssignForm, ConfirmForm, CustomerForm, choices
@@ -118,10 +119,18 @@ def customer_detail(customer_id: str):
     return _detail(customers.get_customer(g.org, customer_id))
 
 
+def _refuse_anonymized(customer) -> Response:
+    """An anonymized customer is read-only: its page offers no edit or reset, and a forged request gets a 409."""
+    flash(_("An anonymized customer cannot be changed."), "error")
+    return _detail(customer, status=409)
+
+
 @bp.route("/<org_slug>/customers/<customer_id>/edit", methods=["GET", "POST"])
 @requires(Role.ADMIN)
 def customer_edit(customer_id: str):
     customer = customers.get_customer(g.org, customer_id, lock=request.method == "POST")
+    if customer.anonymized:
+        return _refuse_anonymized(customer)
     form = CustomerForm(obj=customer)
     if request.method == "GET":
         import json
@@ -168,6 +177,8 @@ def customer_group(customer_id: str):
 def customer_password_reset(customer_id: str):
     """Staff never set passwords: they send the customer a reset link."""
     customer = customers.get_customer(g.org, customer_id, lock=request.method == "POST")
+    if customer.anonymized:
+        return _refuse_anonymized(customer)
     if not ConfirmForm().validate_on_submit():
         return _detail(customer, status=422)
     reset, token = password_resets.request_reset(_actor(), g.org, customer.email)

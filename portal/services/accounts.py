@@ -239,8 +239,12 @@ def end_session(customer: Customer, session_id: int) -> None:
         row.revoked_at = db.utcnow()
 
 
+ACCOUNT_RESOURCES = ("customers", "customer_addresses", "addresses")
+
+
 def account_changes(org: Organization, customer: Customer, limit: int = 20) -> list[AuditEvent]:
-    return audit.customer_events(org, customer, limit)
+    """What the shopper's security page lists: changes to the account and its address book (not orders)."""
+    return audit.customer_events(org, customer, limit, ACCOUNT_RESOURCES)
 
 
 def orders_of(customer: Customer) -> list[Order]:
