@@ -57,7 +57,12 @@ def profile_verify() -> Response:
     if not ActionForm().validate_on_submit():
         abort(400)
     if not accounts.resend_verification(g.org, customer()):
-        flash(_("We've already sent you several links. Check your inbox and spam folder, or try again in an hour."), "error")
+        flash(
+            _(
+                "We've already sent you several links. Check your inbox and spam folder, or try again in an hour."
+            ),
+            "error",
+        )
         return _profile_page(ChangeEmailForm(formdata=None), status=429)
     flash(_("We've sent a confirmation link to %(email)s.", email=customer().email), "success")
     return see_other("shop.profile")

@@ -9,11 +9,13 @@ from portal import db
 from portal.models import OutboxMessage
 from portal.services import accounts
 from tests.factories import PASSWORD, make_customer
-from tests.shop.conftest import csrf_from, login, post_form
+from tests.shop.conftest import csrf_from, post_form
 
 
 def _verification_mails(customer) -> int:
-    query = select(func.count()).where(OutboxMessage.topic == "verify_address", OutboxMessage.customer_id == customer.id)
+    query = select(func.count()).where(
+        OutboxMessage.topic == "verify_address", OutboxMessage.customer_id == customer.id
+    )
     return db.session.scalar(query)
 
 
@@ -21,7 +23,9 @@ def test_an_unverified_shopper_resends_the_link_and_following_it_verifies(signed
     assert shopper.email_verified_at is None
     page = signed_in.get(f"/{org.slug}/account/profile").get_data(as_text=True)
     assert "Not yet" in page and "Resend verification email" in page
-    sent = post_form(signed_in, f"/{org.slug}/account/profile", {}, url=f"/{org.slug}/account/profile/verify-email")
+    sent = post_form(
+        signed_in, f"/{org.slug}/account/profile", {}, url=f"/{org.slug}/account/profile/verify-email"
+    )
     assert sent.status_code == 303
     link = deliver().link(deliver().to(shopper.email)[-1], "/confirm-email/")
     assert post_form(signed_in, link, {}).status_code == 303
