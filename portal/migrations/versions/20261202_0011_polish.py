@@ -2,7 +2,7 @@
 events of one customer, not only those recorded on the customer row itself.
 
 Revision ID: 0011
-Revises: 0005_throttle_and_totp_step
+Revises: 0013_bigint_amounts
 Create Date: 2026-12-02 18:00:00
 """
 
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0011"
-down_revision = "0005_throttle_and_totp_step"
+down_revision = "0013_bigint_amounts"
 branch_labels = None
 depends_on = None
 
