@@ -181,6 +181,7 @@ def test_admin_empty_states_offer_the_next_step(chromium, live_server, role):
     page.get_by_role("heading", name="No events match these filters").wait_for()
     page.get_by_role("link", name="Clear filters").click()
     page.wait_for_url(re.compile(r"/audit$"))
+    _no_horizontal_scroll(page)  # the events table scrolls in its own region
     assert axe_violations(page) == []
     shot(page, f"polish-empty-audit-{role}")
     assert real_errors(page) == []
