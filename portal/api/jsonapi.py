@@ -239,12 +239,27 @@ def _relationships(value: Any) -> dict[str, str | None | list[str]]:
 
 
 @dataclass
+class Filter:
+    """One `filter[q][...]` parameter: `email_or_reference_cont_any=a,b` → names ["email", "reference"], matcher
+    "cont", quantifier "any". `ids` (a list of ids) has the matcher "in" on `id`."""
+
+    predicate: str
+    names: list[str]
+    matcher: str
+    quantifier: str | None
+    value: str
+
+    @property
+    def values(self) -> list[str]:
+        """The comma-separated list a list-valued predicate takes (Commerce Layer: no spaces around commas)."""
+        return self.value.split(",")
+
+
+@dataclass
 class Query:
     """Parsed query parameters of a list/retrieve request."""
 
-    filters: list[tuple[list[str], str, str]] = field(
-        default_factory=list
-    )  # (attributes, matcher, raw value)
+    filters: list[Filter] = field(default_factory=list)
     sort: list[tuple[str, bool]] = field(default_factory=list)  # (attribute, descending)
     page_number: int = 1
     page_size: int = PAGE_SIZE_DEFAULT
@@ -252,17 +267,20 @@ class Query:
     include: list[list[str]] = field(default_factory=list)
 
 
+# Ransack's predicates, longest first where one ends with another (`not_eq` before `eq`).
 MATCHERS = (
     "not_eq_or_null",
     "eq_or_null",
     "not_eq",
     "eq",
+    "not_in_or_null",
     "not_in",
     "in",
     "not_start",
     "start",
     "not_end",
     "end",
+    "not_i_cont",
     "not_cont",
     "i_cont",
     "cont",
@@ -277,20 +295,53 @@ MATCHERS = (
     "true",
     "false",
     "jcont",
-    "matches",
     "does_not_match",
+    "matches",
+    "from",
+    "to",
+)
+# Predicates that take `_any` (OR over a comma-separated list) and `_all` (AND) variants.
+QUANTIFIABLE = frozenset(
+    {
+        "eq",
+        "not_eq",
+        "matches",
+        "does_not_match",
+        "lt",
+        "lteq",
+        "gt",
+        "gteq",
+        "start",
+        "not_start",
+        "end",
+        "not_end",
+        "cont",
+        "not_cont",
+        "i_cont",
+        "not_i_cont",
+    }
 )
 _FILTER_RE = re.compile(r"^filter\[q\]\[([a-z0-9_]+)\]$")
 _BRACKET_RE = re.compile(r"^(fields|page)\[([a-z_]+)\]$")
 
 
-def split_predicate(predicate: str) -> tuple[list[str], str] | None:
-    """`email_or_reference_cont` → (["email", "reference"], "cont")."""
+def split_predicate(predicate: str) -> tuple[list[str], str, str | None] | None:
+    """`email_or_reference_cont_any` → (["email", "reference"], "cont", "any"); `ids` → (["id"], "in", None)."""
+    if predicate == "ids":
+        return ["id"], "in", None
+    quantifier = None
+    for suffix in ("any", "all"):
+        base = predicate.removesuffix("_" + suffix)
+        if base != predicate and any(base.endswith("_" + m) for m in QUANTIFIABLE):
+            predicate, quantifier = base, suffix
+            break
     for matcher in MATCHERS:
         suffix = "_" + matcher
         if predicate.endswith(suffix):
             attributes = predicate[: -len(suffix)]
-            return (attributes.split("_or_") if attributes else []), matcher
+            if quantifier and matcher not in QUANTIFIABLE:
+                return None
+            return (attributes.split("_or_") if attributes else []), matcher, quantifier
     return None
 
 
@@ -304,9 +355,9 @@ def parse_query() -> Query:
         if match := _FILTER_RE.match(key):
             predicate = match.group(1)
             split = split_predicate(predicate)
-            if split is None or not split[0]:
+            if split is None or not split[0] or not all(split[0]):
                 raise filter_not_allowed(predicate)
-            query.filters.append((split[0], split[1], value))
+            query.filters.append(Filter(predicate, *split, value))
         elif key == "sort":
             query.sort = [(item.lstrip("-"), item.startswith("-")) for item in value.split(",")]
         elif key == "include":

@@ -122,6 +122,5 @@ CUSTOMER_ADDRESSES = Resource(
     update=plain_update(addresses.update_entry),
     delete=plain_delete(addresses.remove_from_address_book),
     own=lambda ctx: CustomerAddress.customer_id == ctx.customer.id if ctx.customer else false(),
-    include_paths=frozenset({"address", "customer"}),
     load=(joinedload(CustomerAddress.address), joinedload(CustomerAddress.customer)),
 )

@@ -153,7 +153,6 @@ CUSTOMERS = Resource(
     update=_update_customer,
     delete=plain_delete(customers.delete_customer),
     own=lambda ctx: Customer.id == (ctx.customer.id if ctx.customer else -1),
-    include_paths=frozenset({"customer_group", "customer_addresses", "customer_addresses.address", "orders"}),
     load=(
         selectinload(Customer.anonymization_requests).options(
             joinedload(AnonymizationRequest.requester),

@@ -45,7 +45,6 @@ CUSTOMER_GROUPS = Resource(
     update=plain_update(groups.update_group),
     delete=plain_delete(groups.delete_group),
     own=lambda ctx: CustomerGroup.id == (ctx.customer.customer_group_id or -1) if ctx.customer else false(),
-    include_paths=frozenset({"markets"}),
 )
 
 
@@ -73,5 +72,4 @@ MARKETS = Resource(
     rels=[Rel("customer_group", "customer_groups", False, lambda m: m.customer_group, writable=True)],
     permissions={"integration": frozenset({"list", "retrieve", "update"})},
     update=_update_market,
-    include_paths=frozenset({"customer_group"}),
 )
