@@ -13,7 +13,7 @@ from typing import Any
 from flask import Response, jsonify, request
 from werkzeug.exceptions import BadRequest
 
-from portal.errors import DomainError, error_document, error_object
+from portal.errors import DomainError, Invalid, error_document, error_object
 from portal.web import JSON_TOO_DEEP
 
 MEDIA_TYPE = "application/vnd.api+json"
@@ -86,23 +86,27 @@ def api_error(error: ApiError) -> Response:
 
 
 def domain_error(error: DomainError) -> Response:
-    """A service's refusal as Commerce Layer's error object (field errors point into the document)."""
+    """A service's refusal as Commerce Layer's error objects: one per field error, each pointing into the document."""
     status = error.status if error.status in _DOMAIN_CODES else 422
+    if status == 422 and isinstance(error, Invalid):
+        return error_response(status, [_field_error(each) for each in error.errors])
+    return error_response(status, [_field_error(error, status)])
+
+
+def _field_error(error: DomainError, status: int = 422) -> dict[str, Any]:
     title = {401: "Unauthorized", 404: "Record not found"}.get(status, error.message)
-    if error.field and status == 422:
-        base = error.field.split(".")[0]
-        where = "relationships" if base in RELATIONSHIP_FIELDS else "attributes"
-        body = error_object(
-            status,
-            _DOMAIN_CODES[status],
-            title,
-            f"{error.field} - {error.message}",
-            source={"pointer": f"/data/{where}/{base}"},
-            meta={"error": error.code, **error.meta},
-        )
-    else:
-        body = error_object(status, _DOMAIN_CODES[status], title, error.message)
-    return error_response(status, [body])
+    if not (error.field and status == 422):
+        return error_object(status, _DOMAIN_CODES[status], title, error.message)
+    base = error.field.split(".")[0]
+    where = "relationships" if base in RELATIONSHIP_FIELDS else "attributes"
+    return error_object(
+        status,
+        _DOMAIN_CODES[status],
+        title,
+        f"{error.field} - {error.message}",
+        source={"pointer": f"/data/{where}/{base}"},
+        meta={"error": error.code, **error.meta},
+    )
 
 
 # Relationship names that services report as error fields (pointer goes under /data/relationships).

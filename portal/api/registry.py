@@ -79,6 +79,8 @@ class Resource:
     own: Callable[[TokenContext], Any] | None = None
     # loader options that serialization needs (avoids one query per row)
     load: tuple[Any, ...] = ()
+    # market-bound resources: the condition keeping rows of these market ids (a `market:...` scoped token's view)
+    in_markets: Callable[[list[int]], Any] | None = None
 
     @property
     def attr_map(self) -> dict[str, Attr]:
@@ -97,12 +99,15 @@ class Resource:
         return False
 
     def query(self, ctx: TokenContext) -> Select:
-        """Every query is scoped to the token's organization, and for customer tokens to what they own."""
+        """Every query is scoped to the token's organization, for sales-channel tokens to what they may see, and for
+        market-scoped tokens (`market:id:…`, `market:code:…`) to those markets' records."""
         statement = (
             select(self.model).where(self.model.organization_id == ctx.organization.id).options(*self.load)
         )
         if ctx.kind is not ApplicationKind.INTEGRATION:
             statement = statement.where(self.own(ctx) if self.own else false())
+        if ctx.markets and self.in_markets is not None:
+            statement = statement.where(self.in_markets([market.id for market in ctx.markets]))
         return statement
 
 
