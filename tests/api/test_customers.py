@@ -642,6 +642,20 @@ def test_anonymization_triggers_refused_for_other_tokens(api, tenant, who):
     assert customer.anonymization_status is None
 
 
+def test_any_admin_user_of_the_org_may_request_anonymization(api, tenant):
+    """The rule (issue 15 item 13): a user of the organization with write permission (the admin role), through an
+    integration with write permission; a second admin may cancel what the first requested. A read-only integration
+    owned by an admin user is refused like a read-only user."""
+    customer = make_customer(tenant.org)
+    second_admin = make_user(tenant.org, "admin")
+    assert trigger(api, tenant.owner_admin, customer, "_request_anonymization").status_code == 200
+    cancelled = trigger(api, token_for(tenant.integration, second_admin), customer, "_cancel_anonymization")
+    assert cancelled.status_code == 200, cancelled.json
+    read_only_app, _ = make_application(tenant.org, "integration", "read_only")
+    refused = trigger(api, token_for(read_only_app, tenant.admin_user), customer, "_request_anonymization")
+    assert refused.status_code == 401
+
+
 def test_anonymization_of_another_orgs_customer_is_404(api, tenant, other):
     foreign = make_customer(other.org)
     assert trigger(api, tenant.owner_admin, foreign, "_request_anonymization").status_code == 404
