@@ -325,6 +325,10 @@ QUANTIFIABLE = frozenset(
         "not_i_cont",
     }
 )
+# Bounds that keep one request's SQL small (SQLite refuses expressions deeper than 1000 terms): filters per request,
+# attributes OR-ed in one predicate, values in one comma-separated list.
+FILTERS_MAX, FILTER_NAMES_MAX, FILTER_VALUES_MAX = 25, 5, 100
+LIST_MATCHERS = frozenset({"in", "not_in", "not_in_or_null"})
 _FILTER_RE = re.compile(r"^filter\[q\]\[([a-z0-9_]+)\]$")
 _BRACKET_RE = re.compile(r"^(fields|page)\[([a-z_]+)\]$")
 
@@ -361,7 +365,7 @@ def parse_query() -> Query:
             split = split_predicate(predicate)
             if split is None or not split[0] or not all(split[0]):
                 raise filter_not_allowed(predicate)
-            query.filters.append(Filter(predicate, *split, value))
+            query.filters.append(_bounded(Filter(predicate, *split, value), len(query.filters)))
         elif key == "sort":
             query.sort = [(item.lstrip("-"), item.startswith("-")) for item in value.split(",")]
         elif key == "include":
@@ -375,6 +379,27 @@ def parse_query() -> Query:
         else:
             raise param_not_allowed(f"{key} is not allowed.", parameter=key)
     return query
+
+
+def _bounded(item: Filter, before: int) -> Filter:
+    """A 400 for a request past the filter bounds (FILTERS_MAX, FILTER_NAMES_MAX, FILTER_VALUES_MAX)."""
+    if before >= FILTERS_MAX or len(item.names) > FILTER_NAMES_MAX:
+        raise ApiError(
+            400,
+            "FILTER_NOT_ALLOWED",
+            "Filter not allowed",
+            f"At most {FILTERS_MAX} filters of at most {FILTER_NAMES_MAX} attributes each are allowed.",
+            parameter=f"filter[q][{item.predicate}]",
+        )
+    if (item.quantifier or item.matcher in LIST_MATCHERS) and len(item.values) > FILTER_VALUES_MAX:
+        raise ApiError(
+            400,
+            "INVALID_FILTER_VALUE",
+            "Invalid filter value",
+            f"{item.predicate} takes at most {FILTER_VALUES_MAX} comma-separated values.",
+            parameter=f"filter[q][{item.predicate}]",
+        )
+    return item
 
 
 def _page(query: Query, name: str, value: str, key: str) -> None:

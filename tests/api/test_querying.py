@@ -222,3 +222,31 @@ def test_filterable_attributes_are_commerce_layers():
         for rel in resource.rels:
             if f"{rel.name}_id" in listed:
                 assert REGISTRY[rel.type].attr_map["id"].filterable, (type_name, rel.name)
+
+
+@pytest.mark.parametrize(
+    "query, code",
+    [
+        ("filter[q][email_cont_any]=" + ",".join(f"v{i}" for i in range(101)), "INVALID_FILTER_VALUE"),
+        ("filter[q][id_in]=" + ",".join(f"v{i}" for i in range(101)), "INVALID_FILTER_VALUE"),
+        ("filter[q][" + "_or_".join(["email"] * 6) + "_cont]=x", "FILTER_NOT_ALLOWED"),
+        ("&".join(f"filter[q][email_cont_{'any' if i % 2 else 'all'}]=x" for i in range(2)), None),
+    ],
+)
+def test_filter_bounds(api, tenant, shop, query, code):
+    """A request's SQL stays small: a 1,200-value `_any` once reached SQLite's expression depth limit (503)."""
+    response = api("GET", f"/api/customers?{query}", tenant.admin)
+    if code is None:
+        assert response.status_code == 200
+        return
+    assert response.status_code == 400 and response.json["errors"][0]["code"] == code
+
+
+def test_at_most_25_filters(api, tenant, shop):
+    names = ["email", "reference", "reference_origin", "status", "anonymization_status"]
+    matchers = ["cont", "start", "end", "not_cont", "eq", "not_eq"]
+    query = "&".join(f"filter[q][{n}_{m}]=x" for n in names for m in matchers)
+    response = api("GET", f"/api/customers?{query}", tenant.admin)
+    assert response.status_code == 400 and response.json["errors"][0]["code"] == "FILTER_NOT_ALLOWED"
+    fine = "&".join(f"filter[q][{n}_{m}]=x" for n in names for m in matchers[:5])
+    assert api("GET", f"/api/customers?{fine}", tenant.admin).status_code == 200
