@@ -13,6 +13,7 @@ from sqlalchemy.sql import ColumnElement
 from portal import db
 from portal.api.jsonapi import ApiError, Filter, filter_not_allowed
 from portal.api.registry import REGISTRY, Attr, Rel, Resource
+from portal.security.tokens import TokenContext
 from portal.services.validation import BIGINT
 
 _TRUE, _FALSE = ("true", "1", "t"), ("false", "0", "f")
@@ -163,16 +164,18 @@ def _quantified(column: Any, kind: str, item: Filter, dialect: str) -> ColumnEle
     return or_(*parts) if item.quantifier == "any" else and_(*parts)
 
 
-def _through(resource: Resource, rel: Rel, wanted: ColumnElement) -> ColumnElement:
-    """A condition on a related record as a condition on `resource` (an EXISTS subquery, one level deep).
+def _through(resource: Resource, rel: Rel, wanted: ColumnElement, ctx: TokenContext) -> ColumnElement:
+    """A condition on a related record as a condition on `resource` (an EXISTS subquery, one level deep), limited to
+    the related records the token may see: a customer can't probe its group's other members by email.
 
     A relationship's `target` called with the model class instead of a record gives the SQL join: to-one targets
     are ORM relationships (`Order.market`), to-many targets are conditions on the target model
     (`Order.customer_id == Customer.id`)."""
+    target = REGISTRY[rel.type]
+    visible = target.query(ctx).whereclause
     if rel.many:
-        target = REGISTRY[rel.type].model
-        return exists(select(target.id).where(rel.target(resource.model), wanted))
-    return rel.target(resource.model).has(wanted)
+        return exists(select(target.model.id).where(rel.target(resource.model), wanted, visible))
+    return rel.target(resource.model).has(and_(wanted, visible))
 
 
 def _resolve(resource: Resource, name: str, predicate: str) -> tuple[Attr, Rel | None]:
@@ -189,7 +192,7 @@ def _resolve(resource: Resource, name: str, predicate: str) -> tuple[Attr, Rel |
     raise filter_not_allowed(predicate)
 
 
-def filtered(resource: Resource, statement: Select, filters: list[Filter]) -> Select:
+def filtered(resource: Resource, ctx: TokenContext, statement: Select, filters: list[Filter]) -> Select:
     """Apply `filter[q]` predicates: AND between predicates, OR between the attributes of one (`a_or_b_cont`).
     Only whitelisted attributes are reachable and every value is a bound parameter."""
     dialect = db.session.get_bind().dialect.name
@@ -198,6 +201,6 @@ def filtered(resource: Resource, statement: Select, filters: list[Filter]) -> Se
         for name in item.names:
             attr, rel = _resolve(resource, name, item.predicate)
             wanted = _quantified(attr.column, attr.kind, item, dialect)
-            conditions.append(_through(resource, rel, wanted) if rel else wanted)
+            conditions.append(_through(resource, rel, wanted, ctx) if rel else wanted)
         statement = statement.where(conditions[0] if len(conditions) == 1 else or_(*conditions))
     return statement

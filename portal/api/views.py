@@ -99,7 +99,7 @@ def _links(query: Query, page_count: int) -> dict[str, str]:
 def _list(resource: Resource, ctx: TokenContext, statement) -> Response:
     query = parse_query()
     serializer = Serializer(ctx, query, resource)
-    statement = filtered(resource, statement, query.filters)
+    statement = filtered(resource, ctx, statement, query.filters)
     count = record_count(statement)
     page_count = ceil(count / query.page_size) if count else 0
     rows = db.session.scalars(

@@ -250,3 +250,19 @@ def test_at_most_25_filters(api, tenant, shop):
     assert response.status_code == 400 and response.json["errors"][0]["code"] == "FILTER_NOT_ALLOWED"
     fine = "&".join(f"filter[q][{n}_{m}]=x" for n in names for m in matchers[:5])
     assert api("GET", f"/api/customers?{fine}", tenant.admin).status_code == 200
+
+
+def test_relationship_filters_see_only_what_the_token_sees(api, tenant, shop):
+    """A customer can't use its group's `customers_email_eq` to learn who else is a member."""
+    from tests.api.conftest import customer_token
+    from tests.factories import PASSWORD
+
+    me = make_customer(tenant.org, "me@alpha.example", password=PASSWORD, group=shop["vip"])
+    token = customer_token(tenant, me)
+    assert ids(api, token, "/api/customer_groups?filter[q][customers_email_eq]=ada@alpha.example") == []
+    assert ids(api, token, "/api/customer_groups?filter[q][customers_email_eq]=me@alpha.example") == [
+        shop["vip"].public_id
+    ]
+    assert ids(api, tenant.admin, "/api/customer_groups?filter[q][customers_email_eq]=ada@alpha.example") == [
+        shop["vip"].public_id
+    ]
