@@ -4,6 +4,8 @@ enable, delete; read-only members see the list and the recent deliveries."""
 from __future__ import annotations
 
 from flask import flash, g, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
 from portal.admin import bp
 from portal.admin.forms import ConfirmForm, WebhookForm, choices
@@ -17,10 +19,10 @@ from portal.services.audit import Actor
 from portal.web import render, see_other
 
 ACTIONS = {
-    "rotate": ("rotate_secret", "A new secret was generated: copy it now."),
-    "reset": ("reset_circuit", "Circuit reset: deliveries resume."),
-    "disable": ("disable", "Webhook disabled."),
-    "enable": ("enable", "Webhook enabled."),
+    "rotate": ("rotate_secret", _l("A new secret was generated: copy it now.")),
+    "reset": ("reset_circuit", _l("Circuit reset: deliveries resume.")),
+    "disable": ("disable", _l("Webhook disabled.")),
+    "enable": ("enable", _l("Webhook enabled.")),
 }
 
 
@@ -107,5 +109,5 @@ def webhook_delete(webhook_id: str):
     if not ConfirmForm().validate_on_submit():
         return _detail_page(hook, status=422)
     webhooks.delete_webhook(Actor.of_user(g.user), g.org, hook)
-    flash(f"Webhook {hook.name} deleted.", "success")
+    flash(_("Webhook %(name)s deleted.", name=hook.name), "success")
     return see_other(url_for("admin.webhooks_list", org_slug=g.org.slug))

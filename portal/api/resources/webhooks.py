@@ -18,6 +18,7 @@ from portal.api.registry import (
     actor_of,
     check_trigger,
     common_attrs,
+    include_paths,
     plain_delete,
     refuse_relationships,
     timestamp,
@@ -44,7 +45,7 @@ def _triggers(attributes: dict[str, Any], names: tuple[str, ...]) -> dict[str, A
 def valid_includes(resource_type: str, names: list[str]) -> list[str]:
     """The names that are includable relationships of the resource (the API's `include` paths)."""
     resource = REGISTRY.get(resource_type)
-    allowed = resource.include_paths if resource else frozenset()
+    allowed = set(include_paths(resource)) if resource else set()
     return [name for name in names if name in allowed]
 
 
@@ -127,7 +128,6 @@ WEBHOOKS = Resource(
     create=_create,
     update=_update,
     delete=plain_delete(webhooks.delete_webhook),
-    include_paths=frozenset({"last_event_callbacks"}),
 )
 
 
@@ -179,7 +179,6 @@ EVENTS = EventResource(
     ],
     permissions={"integration": READ | {"update"}},
     update=_trigger_event,
-    include_paths=frozenset({"webhooks", "last_event_callbacks"}),
 )
 
 EVENT_CALLBACKS = Resource(
@@ -214,5 +213,4 @@ EVENT_CALLBACKS = Resource(
     ],
     rels=[Rel("webhook", "webhooks", False, lambda c: c.webhook)],
     permissions={"integration": READ},
-    include_paths=frozenset({"webhook"}),
 )
