@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -170,6 +171,22 @@ def local_path(target: str | None, prefix: str) -> str | None:
     if any(segment in (".", "..") for segment in unquote(parts.path).split("/")):
         return None
     return target.rstrip("?")
+
+
+def next_path(target: str | None, prefix: str) -> str | None:
+    """A safe `next` for a login form: under the area's `prefix`, or the OAuth authorization request the sign-in
+    interrupts (a path on this site, checked by the same rule)."""
+    return local_path(target, prefix) or local_path(target, url_for("oauth.authorize"))
+
+
+HEX_COLOR = re.compile(r"#[0-9a-fA-F]{6}")
+DEFAULT_BRAND = "#1f4fd1"
+
+
+def brand_color(org: Any) -> str:
+    """The org's colour for the shopper pages' stylesheet, or the default when it is not a plain #rrggbb."""
+    color = org.primary_color or ""
+    return color if HEX_COLOR.fullmatch(color) else DEFAULT_BRAND
 
 
 def csp_nonce() -> str:

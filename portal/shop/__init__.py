@@ -7,7 +7,6 @@ and sends anonymous visitors of customer-only pages to the login page.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from flask import Blueprint, abort, current_app, g, request, url_for
@@ -24,9 +23,10 @@ from portal.security.cookies import same_origin_post
 from portal.security.routes import Policy, policy_of
 from portal.services import customers
 from portal.web import (
+    brand_color,
     current_page,
     error_page,
-    local_path,
+    next_path,
     not_found_page,
     send_to_login,
     set_frame_ancestors,
@@ -35,7 +35,6 @@ from portal.web import (
 bp = Blueprint("shop", __name__, url_prefix="/<org_slug>/account")
 bp.register_error_handler(NotFound, not_found_page)
 
-HEX_COLOR = re.compile(r"#[0-9a-fA-F]{6}")
 # Cross-site POSTs accepted from the org's own storefront origins (the token in the body authenticates).
 CROSS_SITE = frozenset({"shop.handoff"})
 
@@ -97,20 +96,20 @@ def customer() -> Customer | None:
 
 
 def _local_path(target: str | None) -> str | None:
-    """Only a path inside this org's account area is a safe `next` (no open redirect)."""
-    return local_path(target, f"/{g.org.slug}/account/")
+    """Only a path inside this org's account area (or the authorization request a sign-in interrupts) is a safe
+    `next` (no open redirect)."""
+    return next_path(target, f"/{g.org.slug}/account/")
 
 
 @bp.context_processor
 def _shop_context() -> dict[str, Any]:
     if "org" not in g:  # an error page before the org was resolved
         return {}
-    color = g.org.primary_color or ""
     return {
         "org": g.org,
         "embed": g.get("embed", False),
         "me": customer(),
-        "brand_color": color if HEX_COLOR.fullmatch(color) else "#1f4fd1",
+        "brand_color": brand_color(g.org),
         "lang": str(get_locale()),
     }
 
