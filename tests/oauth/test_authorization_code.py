@@ -151,6 +151,16 @@ def test_shopper_signs_in_consents_once_and_the_code_buys_a_customer_token(clien
     assert refreshed.status_code == 200 and refreshed.json["refresh_token"] != body["refresh_token"]
 
 
+def test_consent_page_speaks_the_shoppers_language(client, w):
+    path = authorize_path(w.shop, pkce()[1])
+    shop_login(client, w.org, path)
+    page = client.get(path, headers={"Accept-Language": "it"})
+    assert "Consentire a Storefront di usare il tuo account?" in page.get_data(as_text=True)
+    error = client.get(authorize_path(w.shop, pkce()[1], redirect_uri="https://evil.example/"),
+                       headers={"Accept-Language": "it"})
+    assert "Questo link di accesso non è valido" in error.get_data(as_text=True)
+
+
 def test_state_comes_back_untouched(client, w):
     state = "a b&c=d/é?#%25"
     code, _ = code_for(client, w, state=state)
