@@ -3,7 +3,8 @@
 The shopper area speaks English and Italian: the signed-in customer's stored preference wins, then the choice a
 visitor made with the switcher (kept in the session until they sign in), then the browser's `Accept-Language`; the
 hosted sign-in's pages at /oauth/authorize follow the same order. The admin area and the API stay in English (their
-catalogue is English-only for now). Dates, money and relative times go through Babel so they follow the page's language; user agents are shown as "Chrome on macOS".
+catalogue is English-only for now). Dates, money and relative times go through Babel so they follow the page's
+language; user agents are shown as "Chrome on macOS".
 """
 
 from __future__ import annotations
