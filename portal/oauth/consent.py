@@ -53,10 +53,19 @@ def _login_url(application: Application) -> str:
     return url_for("admin.login", next=back)
 
 
+def _back_to_client(response: Response) -> Response:
+    """The redirect to the client, as a page when a form of ours started this navigation: the browser checks a
+    form's redirects against our CSP `form-action 'self'` (the login or consent form), and the client's redirect
+    URI is another origin. A page that moves on by itself (meta refresh, and a link) is not a form redirect."""
+    if response.status_code == 302 and request.headers.get("Sec-Fetch-Site") == "same-origin":
+        return render("oauth/redirect.html", location=response.headers["Location"])
+    return response
+
+
 def _refused(error: OAuth2Error) -> Response:
     """Back to the client with the error when its redirect URI was verified; otherwise a page here."""
     if error.redirect_uri:
-        return server.handle_error_response(None, error)
+        return _back_to_client(server.handle_error_response(None, error))
     return render("oauth/error.html", status=400, error=error)
 
 
@@ -98,7 +107,7 @@ def authorize() -> Response:
         consents.give_consent(actor, application, owner, grant.request.scope)
     elif not consents.has_consent(application, owner):
         return _consent_page(application, owner, grant.request.markets)
-    return server.create_authorization_response(grant=grant, grant_user=owner)
+    return _back_to_client(server.create_authorization_response(grant=grant, grant_user=owner))
 
 
 def _consent_page(application: Application, owner: Customer | User, markets: list) -> Response:

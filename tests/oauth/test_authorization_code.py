@@ -418,3 +418,22 @@ def test_tokens_issued_count(client, w, token):
     exchange(token, w.shop, code, verifier)
     assert issued() == before + 1
     assert db.session.query(OAuthToken).filter(OAuthToken.owner_id == w.shopper.id).count() == 1
+
+
+def test_a_navigation_from_our_own_forms_goes_back_through_a_page(client, w):
+    """The browser checks a form's redirects against `form-action 'self'`: after our login or consent form the way
+    back to the client is a page that moves on by itself (meta refresh and a link), never a cross-origin 302."""
+    path = authorize_path(w.shop, pkce()[1])
+    shop_login(client, w.org, path)
+    page = client.get(path)
+    response = client.post(
+        path,
+        data={"csrf_token": csrf_from(page.get_data(as_text=True)), "allow": "1"},
+        headers={"Sec-Fetch-Site": "same-origin"},
+    )
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200 and "Location" not in response.headers
+    assert '<meta http-equiv="refresh" content="0;url=https://shop.example.com/callback?code=' in html
+    assert "state=st-123" in html
+    denied = client.get(authorize_path(w.shop, None), headers={"Sec-Fetch-Site": "same-origin"})
+    assert denied.status_code == 200 and "error=invalid_request" in denied.get_data(as_text=True)
