@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+import re
 import secrets
 from datetime import timedelta
 from urllib.parse import parse_qs, urlencode, urlsplit
@@ -437,3 +439,27 @@ def test_a_navigation_from_our_own_forms_goes_back_through_a_page(client, w):
     assert "state=st-123" in html
     denied = client.get(authorize_path(w.shop, None), headers={"Sec-Fetch-Site": "same-origin"})
     assert denied.status_code == 200 and "error=invalid_request" in denied.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("detour", ["signup", "password/forgot"])
+def test_sign_up_and_reset_keep_the_authorization_request_for_the_login_after_them(client, w, detour):
+    path = authorize_path(w.shop, pkce()[1])
+    login_page = client.get(f"/{w.org.slug}/account/login?" + urlencode({"next": path})).get_data(as_text=True)
+    assert f"/{w.org.slug}/account/{detour}?next=" in login_page
+    client.get(f"/{w.org.slug}/account/{detour}?" + urlencode({"next": path}))
+    # ... the email link, then the login page again, without a `next` in its URL
+    page = client.get(f"/{w.org.slug}/account/login").get_data(as_text=True)
+    kept = html.unescape(re.search(r'<input id="next" name="next" type="hidden" value="([^"]*)"', page).group(1))
+    assert kept == path
+    response = client.post(
+        f"/{w.org.slug}/account/login",
+        data={"csrf_token": csrf_from(page), "email": "shopper@example.com", "password": factories.PASSWORD,
+              "next": kept},
+    )
+    assert response.status_code == 303 and response.location == path
+
+
+def test_a_detour_with_a_foreign_next_remembers_nothing(client, w):
+    client.get(f"/{w.org.slug}/account/signup?next=https://evil.example/")
+    page = client.get(f"/{w.org.slug}/account/login").get_data(as_text=True)
+    assert "evil.example" not in page
