@@ -272,8 +272,11 @@ def error_page(error: Any) -> Response:
     return render(template, status=status, error=error)
 
 
+HTML_OAUTH_PATHS = frozenset({"/oauth/authorize"})  # the hosted sign-in is a page, not a JSON endpoint
+
+
 def _json_path() -> bool:
-    return request.path.startswith(("/api/", "/oauth/", "/provisioning/"))
+    return request.path.startswith(("/api/", "/oauth/", "/provisioning/")) and request.path not in HTML_OAUTH_PATHS
 
 
 def _json_error(status: int, code: str, title: str, detail: str) -> Response:

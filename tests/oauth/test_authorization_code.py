@@ -183,7 +183,8 @@ def test_deny_sends_access_denied_back_with_state(client, w):
 def test_consent_needs_the_forms_csrf_token(client, w):
     path = authorize_path(w.shop, pkce()[1])
     shop_login(client, w.org, path)
-    assert client.post(path, data={"allow": "1"}).status_code == 403
+    refused = client.post(path, data={"allow": "1"})
+    assert refused.status_code == 403 and refused.content_type.startswith("text/html")  # a page, not JSON
     assert client.post(path, data={"allow": "1"}, headers={"Origin": "https://evil.example"}).status_code == 403
 
 
