@@ -26,7 +26,7 @@ from portal.security.cookies import same_origin_post
 from portal.security.routes import Policy, allow
 from portal.services import consents
 from portal.services.audit import Actor
-from portal.web import brand_color, render, set_frame_ancestors
+from portal.web import render, set_frame_ancestors
 
 
 class ConsentForm(FlaskForm):
@@ -117,6 +117,6 @@ def _consent_page(application: Application, owner: Customer | User, markets: lis
         g.org = org  # the shop's links (language, account menu) are built for this org
         set_frame_ancestors([])  # a consent page is never framed (clickjacking)
         return render(
-            "oauth/consent.html", **context, me=None, embed=False, brand_color=brand_color(org), lang=str(get_locale())
+            "oauth/consent.html", **context, me=None, embed=False, lang=str(get_locale())
         )
     return render("oauth/consent_staff.html", **context)

@@ -23,7 +23,6 @@ from portal.security.cookies import same_origin_post
 from portal.security.routes import Policy, policy_of
 from portal.services import customers
 from portal.web import (
-    brand_color,
     current_page,
     error_page,
     next_path,
@@ -109,7 +108,6 @@ def _shop_context() -> dict[str, Any]:
         "org": g.org,
         "embed": g.get("embed", False),
         "me": customer(),
-        "brand_color": brand_color(g.org),
         "lang": str(get_locale()),
     }
 

@@ -2,8 +2,8 @@
 
 `applications.kind` gains `webapp` (a VARCHAR without a CHECK constraint: no schema change).
 
-Revision ID: 0010_authorization_codes
-Revises: 0013_bigint_amounts
+Revision ID: 0010
+Revises: 0011
 Create Date: 2026-12-02 18:00:00
 """
 
@@ -12,8 +12,8 @@ from alembic import op
 
 from portal.db import UTCDateTime
 
-revision = "0010_authorization_codes"
-down_revision = "0013_bigint_amounts"  # the lead chains the helpers' migrations at merge
+revision = "0010"
+down_revision = "0011"  # main's head when this branch last merged it; the lead chains the helpers' migrations
 branch_labels = None
 depends_on = None
 
