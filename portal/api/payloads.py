@@ -4,7 +4,6 @@ registered), so the job does not import a front door."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
 from portal import db
@@ -12,24 +11,17 @@ from portal.api.jsonapi import Query
 from portal.api.resources import REGISTRY
 from portal.api.resources.webhooks import valid_includes
 from portal.api.serializer import Serializer
+from portal.models import Application, OAuthToken
 from portal.models.orgs import Organization
 from portal.models.staff import ApplicationKind, Role
+from portal.security.tokens import TokenContext
 
 
-@dataclass
-class WebhookContext:
-    """What the serializer asks of a token, for the org's own integration view of a record (an admin's)."""
-
-    organization: Organization
-    customer: Any = None
-    user: Any = None
-    application: Any = None
-    custom_claim: Any = None
-    markets: list[Any] = field(default_factory=list)
-    kind: ApplicationKind = ApplicationKind.INTEGRATION
-    role: Role = Role.ADMIN
-    owner_type: str | None = None
-    token_type: str = "integration:webhook"  # noqa: S105 - a token kind, not a secret
+def webhook_context(org: Organization) -> TokenContext:
+    """The org's own admin integration view of a record: a real TokenContext around an unsaved (never flushed)
+    application and token, so every rule the serializer and the registry apply to a token applies here too."""
+    application = Application(kind=ApplicationKind.INTEGRATION, role=Role.ADMIN, name="webhooks")
+    return TokenContext(token=OAuthToken(owner_type=None), application=application, organization=org)
 
 
 def build(org: Organization, event: dict[str, Any], include_resources: list[str]) -> dict[str, Any]:
@@ -38,10 +30,10 @@ def build(org: Organization, event: dict[str, Any], include_resources: list[str]
     identifier = {"id": event.get("id"), "type": event.get("type")}
     if resource is None:
         return {"data": identifier}
-    ctx = WebhookContext(org)
-    obj = db.session.scalar(resource.query(ctx).where(resource.model.public_id == event.get("id")))  # type: ignore[arg-type]
+    ctx = webhook_context(org)
+    obj = db.session.scalar(resource.query(ctx).where(resource.model.public_id == event.get("id")))
     if obj is None:
         return {"data": identifier}
     includes = [name.split(".") for name in valid_includes(resource.type, include_resources)]
-    serializer = Serializer(ctx, Query(include=includes), resource)  # type: ignore[arg-type]
+    serializer = Serializer(ctx, Query(include=includes), resource)
     return serializer.document(serializer.resource(resource, obj, includes))
