@@ -80,6 +80,10 @@ class Resource:
     include_paths: frozenset[str] = frozenset()
     # loader options that serialization needs (avoids one query per row)
     load: tuple[Any, ...] = ()
+    # `record_count` from counter rows when the (already validated) filters allow it; None: count the rows
+    count: Callable[[TokenContext, Any], int | None] | None = None
+    # called with a page of loaded rows before serialization: loads in one query what only some rows need
+    prepare: Callable[[list[Any]], None] | None = None
 
     @property
     def attr_map(self) -> dict[str, Attr]:

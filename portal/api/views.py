@@ -6,13 +6,21 @@ from math import ceil
 from typing import Any
 from urllib.parse import urlencode
 
-from flask import Response, current_app, jsonify, request
+from flask import Response, current_app, request
 from sqlalchemy import or_
 
 from portal import db
 from portal.api import bp
 from portal.api.counts import record_count
-from portal.api.jsonapi import MEDIA_TYPE, ApiError, Query, filter_not_allowed, parse_document, parse_query
+from portal.api.jsonapi import (
+    MEDIA_TYPE,
+    ApiError,
+    Query,
+    dumps,
+    filter_not_allowed,
+    parse_document,
+    parse_query,
+)
 from portal.api.querying import condition
 from portal.api.registry import Resource, writable
 from portal.api.resources import REGISTRY
@@ -51,10 +59,7 @@ def _find(resource: Resource, ctx: TokenContext, public_id: str, *, lock: bool =
 
 
 def _document(body: dict[str, Any], status: int = 200) -> Response:
-    response = jsonify(body)
-    response.status_code = status
-    response.content_type = MEDIA_TYPE
-    return response
+    return Response(dumps(body), status=status, content_type=MEDIA_TYPE)
 
 
 # --- listing --------------------------------------------------------------------------------------------------
@@ -116,13 +121,17 @@ def _list(resource: Resource, ctx: TokenContext, statement) -> Response:
     query = parse_query()
     serializer = Serializer(ctx, query, resource)
     statement = _filtered(resource, statement, query)
-    count = record_count(statement)
+    count = resource.count(ctx, query) if resource.count else None
+    if count is None:
+        count = record_count(statement)
     page_count = ceil(count / query.page_size) if count else 0
     rows = db.session.scalars(
         _sorted(resource, statement, query)
         .limit(query.page_size)
         .offset((query.page_number - 1) * query.page_size)
     ).all()
+    if resource.prepare and rows:
+        resource.prepare(rows)
     data = [serializer.resource(resource, row, serializer.includes) for row in rows]
     return _document(
         serializer.document(

@@ -9,6 +9,7 @@ from portal.models.customers import (
     AnonymizationRequest,
     Customer,
     CustomerAddress,
+    CustomerCount,
     DeletionRequest,
     PasswordReset,
 )
@@ -31,6 +32,7 @@ __all__ = [
     "AuditEvent",
     "Customer",
     "CustomerAddress",
+    "CustomerCount",
     "CustomerGroup",
     "DeletionRequest",
     "LineItem",

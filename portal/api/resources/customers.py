@@ -7,9 +7,8 @@ from typing import Any
 from flask import current_app, request
 from limits import parse as parse_limit
 from sqlalchemy import select
-from sqlalchemy.orm import joinedload, selectinload
 
-from portal.api.jsonapi import ApiError
+from portal.api.jsonapi import ApiError, Query
 from portal.api.registry import (
     ALL,
     Attr,
@@ -23,10 +22,10 @@ from portal.api.registry import (
 )
 from portal.errors import Forbidden, Invalid
 from portal.extensions import limiter
-from portal.models import AnonymizationRequest, Customer, CustomerAddress, CustomerGroup, Order
+from portal.models import Customer, CustomerAddress, CustomerGroup, Order
 from portal.models.staff import ApplicationKind, Role
 from portal.security.tokens import TokenContext
-from portal.services import accounts, anonymization, customers, groups
+from portal.services import accounts, anonymization, customer_counts, customers, groups
 
 TRIGGERS = ("_request_anonymization", "_cancel_anonymization")
 
@@ -97,6 +96,20 @@ def _anonymization_trigger(ctx: TokenContext, customer: Customer, triggers: dict
         anonymization.request_anonymization(actor, ctx.organization, customer)
 
 
+def _count_customers(ctx: TokenContext, query: Query) -> int | None:
+    """`record_count` from the counter rows when the list is the whole organization's, or filtered by status only
+    (eq / in); other filters (and customer tokens, which see one customer) count the matching rows."""
+    if ctx.kind is not ApplicationKind.INTEGRATION:
+        return None
+    statuses: set[str] | None = None
+    for names, matcher, raw in query.filters:
+        if names != ["status"] or matcher not in ("eq", "in"):
+            return None
+        values = set(raw.split(",")) if matcher == "in" else {raw}
+        statuses = values if statuses is None else statuses & values
+    return customer_counts.total(ctx.organization, statuses)
+
+
 CUSTOMERS = Resource(
     type="customers",
     model=Customer,
@@ -154,10 +167,6 @@ CUSTOMERS = Resource(
     delete=plain_delete(customers.delete_customer),
     own=lambda ctx: Customer.id == (ctx.customer.id if ctx.customer else -1),
     include_paths=frozenset({"customer_group", "customer_addresses", "customer_addresses.address", "orders"}),
-    load=(
-        selectinload(Customer.anonymization_requests).options(
-            joinedload(AnonymizationRequest.requester),
-            joinedload(AnonymizationRequest.cancellation_requester),
-        ),
-    ),
+    count=_count_customers,
+    prepare=anonymization.load_info,
 )
