@@ -44,6 +44,8 @@ class Attr:
     creatable: bool = False
     updatable: bool = False
     write_only: bool = False
+    # (dialect, matcher, value) → an index-friendly condition for some matchers, or None for the generic one
+    matcher: Callable[[str, str, str], Any] | None = None
 
     def value(self, obj: Any, ctx: TokenContext) -> Any:
         value = self.read(obj, ctx) if self.read else getattr(obj, self.name)

@@ -21,7 +21,7 @@ from portal.api.jsonapi import (
     parse_document,
     parse_query,
 )
-from portal.api.querying import condition
+from portal.api.querying import condition, convert
 from portal.api.registry import Resource, writable
 from portal.api.resources import REGISTRY
 from portal.api.serializer import Serializer, visible_target
@@ -75,7 +75,10 @@ def _filtered(resource: Resource, statement, query: Query):
             attr = attrs.get(name)
             if attr is None or not attr.filterable:
                 raise filter_not_allowed(predicate)
-            conditions.append(condition(attr.column, attr.kind, matcher, raw, predicate, dialect))
+            special = attr.matcher(dialect, matcher, convert(attr.kind, raw, predicate)) if attr.matcher else None
+            conditions.append(
+                special if special is not None else condition(attr.column, attr.kind, matcher, raw, predicate, dialect)
+            )
         statement = statement.where(conditions[0] if len(conditions) == 1 else or_(*conditions))
     return statement
 

@@ -25,7 +25,7 @@ from portal.extensions import limiter
 from portal.models import Customer, CustomerAddress, CustomerGroup, Order
 from portal.models.staff import ApplicationKind, Role
 from portal.security.tokens import TokenContext
-from portal.services import accounts, anonymization, customer_counts, customers, groups
+from portal.services import accounts, anonymization, customer_counts, customers, groups, search
 
 TRIGGERS = ("_request_anonymization", "_cancel_anonymization")
 
@@ -114,7 +114,15 @@ CUSTOMERS = Resource(
     type="customers",
     model=Customer,
     attrs=[
-        Attr("email", column=Customer.email, filterable=True, sortable=True, creatable=True, updatable=True),
+        Attr(
+            "email",
+            column=Customer.email,
+            filterable=True,
+            sortable=True,
+            creatable=True,
+            updatable=True,
+            matcher=search.email_condition,
+        ),
         Attr("password", write_only=True, creatable=True, updatable=True),
         Attr("status", column=Customer.status, kind="enum", filterable=True, sortable=True),
         Attr("has_password", kind="boolean"),
