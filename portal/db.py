@@ -151,14 +151,14 @@ def write_apart(statement: Any) -> None:
     fails at once ("database is locked", a 503) when another process committed since the read began. Here the write
     takes the lock up front (BEGIN IMMEDIATE) on a connection of its own and waits its turn (busy timeout), and
     the request's read transaction stays a pure read. PostgreSQL has no such upgrade: the request's transaction
-    writes it. Tests bind the app to one connection inside a transaction; the write goes there too.
+    writes it. Tests that bind the app to one connection inside a transaction get the write there too.
     """
     app = current_app._get_current_object()
-    engine = app.extensions["db_engine"]
-    if app.extensions.get("db_bind") is not None or engine.dialect.name != "sqlite":
+    bind = app.extensions.get("db_bind") or app.extensions["db_engine"]
+    if not isinstance(bind, Engine) or bind.dialect.name != "sqlite":
         session.execute(statement)
         return
-    with engine.connect().execution_options(portal_write=True) as connection, connection.begin():
+    with bind.connect().execution_options(portal_write=True) as connection, connection.begin():
         connection.execute(statement)
 
 
