@@ -120,11 +120,13 @@ def _links(query: Query, page_count: int) -> dict[str, str]:
     return links
 
 
-def _list(resource: Resource, ctx: TokenContext, statement) -> Response:
+def _list(resource: Resource, ctx: TokenContext, statement, *, whole: bool = False) -> Response:
+    """A page of `statement`'s rows; `whole`: the statement is the resource's own query (not a related list, whose
+    extra condition the resource's counters know nothing of)."""
     query = parse_query()
     serializer = Serializer(ctx, query, resource)
     statement = _filtered(resource, statement, query)
-    count = resource.count(ctx, query) if resource.count else None
+    count = resource.count(ctx, query) if resource.count and whole else None
     if count is None:
         count = record_count(statement)
     page_count = ceil(count / query.page_size) if count else 0
@@ -150,7 +152,7 @@ def _list(resource: Resource, ctx: TokenContext, statement) -> Response:
 def resource_list(resource_type: str) -> Response:
     resource = _resource(resource_type)
     ctx = _authorize(resource, "list")
-    return _list(resource, ctx, resource.query(ctx))
+    return _list(resource, ctx, resource.query(ctx), whole=True)
 
 
 @require_token()

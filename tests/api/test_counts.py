@@ -4,7 +4,7 @@ from sqlalchemy import update
 
 from portal import db
 from portal.models import CustomerCount
-from tests.factories import make_customer
+from tests.factories import make_customer, make_group
 
 
 def test_record_count_is_reused_for_the_same_query_only(api, tenant, app, monkeypatch):
@@ -44,3 +44,11 @@ def test_whole_org_and_status_lists_count_from_the_counter_rows(api, tenant):
     db.session.execute(update(CustomerCount).where(CustomerCount.organization_id == tenant.org.id).values(count=7))
     assert api("GET", "/api/customers", tenant.admin).json["meta"]["record_count"] == 7
     assert api("GET", "/api/customers?filter[q][email_cont]=example", tenant.admin).json["meta"]["record_count"] == 2
+
+
+def test_a_related_list_counts_its_own_rows_not_the_organization(api, tenant):
+    group = make_group(tenant.org)
+    make_customer(tenant.org, group=group)
+    make_customer(tenant.org)
+    related = api("GET", f"/api/customer_groups/{group.public_id}/customers", tenant.admin).json
+    assert related["meta"]["record_count"] == len(related["data"]) == 1
