@@ -97,7 +97,11 @@ def _sorted(resource: Resource, statement, query: Query):
                 parameter="sort",
             )
         order.append(attr.column.desc() if descending else attr.column.asc())
-    return statement.order_by(*order, resource.model.id)
+    # Ties break on the id in the direction of the last key, so one (organization, key, id) index, read forwards or
+    # backwards, serves the whole ORDER BY (a mixed direction sorts every tie: at a million customers with four
+    # order counts, the whole table).
+    descending = bool(query.sort) and query.sort[-1][1]
+    return statement.order_by(*order, resource.model.id.desc() if descending else resource.model.id)
 
 
 def _this_url() -> str:
