@@ -7,21 +7,12 @@ from typing import Any
 from urllib.parse import urlencode
 
 from flask import Response, current_app, request
-from sqlalchemy import or_
 
 from portal import db
 from portal.api import bp
 from portal.api.counts import record_count
-from portal.api.jsonapi import (
-    MEDIA_TYPE,
-    ApiError,
-    Query,
-    dumps,
-    filter_not_allowed,
-    parse_document,
-    parse_query,
-)
-from portal.api.querying import condition, convert
+from portal.api.jsonapi import MEDIA_TYPE, ApiError, Query, dumps, parse_document, parse_query
+from portal.api.querying import filtered
 from portal.api.registry import Resource, writable
 from portal.api.resources import REGISTRY
 from portal.api.serializer import Serializer, visible_target
@@ -63,24 +54,6 @@ def _document(body: dict[str, Any], status: int = 200) -> Response:
 
 
 # --- listing --------------------------------------------------------------------------------------------------
-
-
-def _filtered(resource: Resource, statement, query: Query):
-    dialect = db.session.get_bind().dialect.name
-    attrs = resource.attr_map
-    for names, matcher, raw in query.filters:
-        predicate = f"{'_or_'.join(names)}_{matcher}"
-        conditions = []
-        for name in names:
-            attr = attrs.get(name)
-            if attr is None or not attr.filterable:
-                raise filter_not_allowed(predicate)
-            special = attr.matcher(dialect, matcher, convert(attr.kind, raw, predicate)) if attr.matcher else None
-            conditions.append(
-                special if special is not None else condition(attr.column, attr.kind, matcher, raw, predicate, dialect)
-            )
-        statement = statement.where(conditions[0] if len(conditions) == 1 else or_(*conditions))
-    return statement
 
 
 def _sorted(resource: Resource, statement, query: Query):
@@ -129,7 +102,7 @@ def _list(resource: Resource, ctx: TokenContext, statement, *, whole: bool = Fal
     extra condition the resource's counters know nothing of)."""
     query = parse_query()
     serializer = Serializer(ctx, query, resource)
-    statement = _filtered(resource, statement, query)
+    statement = filtered(resource, ctx, statement, query.filters)
     count = resource.count(ctx, query) if resource.count and whole else None
     if count is None:
         count = record_count(statement)
