@@ -132,7 +132,8 @@ def add_to_address_book(
 
 def update_address(actor: Actor, org: Organization, address: Address, attributes: dict[str, Any]) -> Address:
     values = clean(attributes, current=address)
-    apply_changes(actor, org, "address.update", address, values)
+    entry = db.session.scalar(select(CustomerAddress).where(CustomerAddress.address_id == address.id))
+    apply_changes(actor, org, "address.update", address, values, subject=entry.customer if entry else None)
     return address
 
 
