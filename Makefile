@@ -93,4 +93,4 @@ clean:
 # The headline performance ratios on the demo data (≤ 2 minutes): API list / single resource vs bare Flask JSON,
 # shopper overview / admin customer list vs a bare Flask template page, server CPU per API list (bench/quick.py).
 bench-quick: $(STAMP)
-	cd bench && ../$(BIN)/python quick.py --seconds 3 --rounds 2
+	cd bench && ../$(BIN)/python quick.py --seconds 2 --rounds 2
