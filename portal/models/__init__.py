@@ -13,6 +13,7 @@ from portal.models.customers import (
     DeletionRequest,
     PasswordReset,
 )
+from portal.models.oauth import AuthorizationCode, OAuthConsent
 from portal.models.orders import LineItem, Order
 from portal.models.orgs import CustomerGroup, Market, Organization
 from portal.models.staff import Application, Membership, User
@@ -30,6 +31,7 @@ __all__ = [
     "AnonymizationRequest",
     "Application",
     "AuditEvent",
+    "AuthorizationCode",
     "Customer",
     "CustomerAddress",
     "CustomerCount",
@@ -39,6 +41,7 @@ __all__ = [
     "LoginSession",
     "Market",
     "Membership",
+    "OAuthConsent",
     "OAuthToken",
     "Order",
     "Organization",
