@@ -6,14 +6,14 @@ update that moves status, group or organization), so it is exact after every com
 it. The triggers are raw SQL, outside the models-vs-migrations comparison; the table and index are in the models.
 
 Revision ID: 0009
-Revises: 0011
+Revises: 0010
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0009"
-down_revision = "0011"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 
