@@ -22,6 +22,8 @@ from flask import Response, current_app, g
 from joserfc import jwt
 from joserfc.errors import JoseError
 from limits import parse as parse_limit
+from limits.strategies import FixedWindowRateLimiter
+from limits.util import WindowStats
 
 from portal import db
 from portal.api.jsonapi import ApiError
@@ -49,8 +51,17 @@ def count_request() -> None:
     if key is None:
         return
     item = parse_limit(setting)
-    allowed = limiter.limiter.hit(item, key)
-    stats = limiter.limiter.get_window_stats(item, key)
+    strategy = limiter.limiter
+    if isinstance(strategy, FixedWindowRateLimiter):
+        # The increment returns the window's count: the remaining budget needs no second and third query (every
+        # API request pays this); the reset time is read only for a refusal, whose Retry-After needs it.
+        count = strategy.storage.incr(item.key_for(key), item.get_expiry())
+        allowed = count <= item.amount
+        reset = strategy.storage.get_expiry(item.key_for(key)) if not allowed else 0.0
+        stats = WindowStats(reset, max(0, item.amount - count))
+    else:
+        allowed = strategy.hit(item, key)
+        stats = strategy.get_window_stats(item, key)
     db.session.commit()  # release the counter now (see the module docstring)
     g.api_rate_limit = (item, stats)
     if not allowed:
