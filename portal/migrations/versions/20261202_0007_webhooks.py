@@ -1,7 +1,7 @@
 """Webhooks and their deliveries (event callbacks).
 
 Revision ID: 0007
-Revises: 0010
+Revises: 0009
 Create Date: 2026-12-02 18:00:00
 """
 
@@ -11,7 +11,7 @@ from alembic import op
 from portal.db import UTCDateTime
 
 revision = "0007"
-down_revision = "0010"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 
