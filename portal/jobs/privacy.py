@@ -324,6 +324,12 @@ REGISTRY: dict[str, dict[str, Rule]] = {
         "granted_at": kept("consent bookkeeping"),
         "revoked_at": kept("consent bookkeeping; the anonymized customer's tokens are revoked anyway"),
     },
+    "customer_counts": {
+        "organization_id": key("tenant"),
+        "status": key("customer status"),
+        "group_key": key("customer group id, 0 for none"),
+        "count": kept("an aggregate: how many customers, no one's data"),
+    },
     "throttle": {
         "key_hash": key("SHA-256 digest of a counter key: the email or IP counted is not stored"),
         "count": kept("failure or request count"),
