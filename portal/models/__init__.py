@@ -14,6 +14,7 @@ from portal.models.customers import (
 )
 from portal.models.orders import LineItem, Order
 from portal.models.orgs import CustomerGroup, Market, Organization
+from portal.models.passkeys import Passkey
 from portal.models.staff import Application, Membership, User
 
 
@@ -41,6 +42,7 @@ __all__ = [
     "Order",
     "Organization",
     "OutboxMessage",
+    "Passkey",
     "PasswordReset",
     "ThrottleCounter",
     "UsedAssertion",

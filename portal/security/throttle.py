@@ -79,3 +79,13 @@ def check(scope: str, account: str, ip: str | None, verify) -> bool:
         return True
     failed(scope, account, ip)
     return False
+
+
+def within(item: RateLimitItem, key: str) -> bool:
+    """False once the budget `item` of `key` is spent (a one-time code's tries, a mailbox's codes per hour)."""
+    return _strategy().test(item, key)
+
+
+def spend(item: RateLimitItem, key: str) -> None:
+    """Count one use of the budget `item` of `key`."""
+    _strategy().hit(item, key)
