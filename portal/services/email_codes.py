@@ -101,7 +101,7 @@ def sign_in(org: Organization, email: Any, code: Any, ip: str | None) -> Custome
         row = _live_code(org, customer)
         if row is None:
             return False
-        tries = f"sign-in-code:{row.id}"
+        tries = f"sign-in-code:{row.payload['salt']}"  # per code (row ids can be reused)
         if not throttle.within(TRIES, tries):
             return False
         if not (typed.isdigit() and hmac.compare_digest(row.token_hash, _digest(row.payload["salt"], typed))):
