@@ -17,12 +17,11 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from flask import current_app
-from sqlalchemy import delete, event, update
+from sqlalchemy import delete, update
 from sqlalchemy.exc import SQLAlchemyError
 from webauthn.helpers import base64url_to_bytes, bytes_to_base64url
 
 from portal import db
-from portal.db import AppSession
 from portal.models import ActionToken
 from portal.security import passwords
 
@@ -96,17 +95,14 @@ def spend_challenge(
         return None
 
 
-@event.listens_for(AppSession, "after_commit")
-def _committed(session: AppSession) -> None:
-    session.info.pop(SPENT, None)
-
-
 def init_app(app: Any) -> None:
     app.extensions.setdefault("after_rollback", []).append(_spend_again)
 
 
 def _spend_again() -> None:
-    """A refused sign-in rolls its transaction back; its challenge must stay spent all the same."""
+    """A refused sign-in rolls its transaction back; its challenge must stay spent all the same. (Spending again
+    is idempotent, and the list lives in the request's session, which ends with the request: nothing to clear on
+    commit, where another after-rollback hook's commit would clear it too early.)"""
     digests = db.session().info.pop(SPENT, [])
     if not digests:
         return
