@@ -37,7 +37,7 @@ def code_request() -> Response:
 def code_sign_in() -> Response:
     email = session.get(CODE_EMAIL)
     if not isinstance(email, str) or not email:
-        return redirect(url_for("shop.code_request", **_carried()), 303)
+        return redirect(url_for("shop.code_request", **{k: v for k, v in _carried().items() if v}), 303)
     form = CodeSignInForm(**_carried())
     if form.validate_on_submit():
         found = email_codes.sign_in(g.org, email, form.code.data, request.remote_addr)
