@@ -116,8 +116,7 @@
       if (result.ok && result.data.redirect) {
         window.location.assign(result.data.redirect);
       } else {
-        show(result.data.error || box.dataset.failed);
-        if (mediation) run(mediation);
+        show(result.data.error || box.dataset.failed);  // not re-armed: the button tries again
       }
     }
 
