@@ -31,17 +31,23 @@ class SoftAuthenticator:
 
     def _cose_key(self) -> bytes:
         numbers = self.key.public_key().public_numbers()
-        return cbor2.dumps({1: 2, 3: -7, -1: 1, -2: numbers.x.to_bytes(32, "big"), -3: numbers.y.to_bytes(32, "big")})
+        return cbor2.dumps(
+            {1: 2, 3: -7, -1: 1, -2: numbers.x.to_bytes(32, "big"), -3: numbers.y.to_bytes(32, "big")}
+        )
 
     @staticmethod
     def _client_data(kind: str, challenge: str, origin: str) -> bytes:
-        return json.dumps({"type": kind, "challenge": challenge, "origin": origin, "crossOrigin": False}).encode()
+        return json.dumps(
+            {"type": kind, "challenge": challenge, "origin": origin, "crossOrigin": False}
+        ).encode()
 
     def create(self, options: dict[str, Any], origin: str) -> dict[str, Any]:
         """The answer of navigator.credentials.create() to `options` (the portal's JSON), as passkeys.js sends it."""
         self.user_handle = options["user"]["id"]
         rp_hash = hashlib.sha256(options["rp"]["id"].encode()).digest()
-        attested = bytes(16) + len(self.credential_id).to_bytes(2, "big") + self.credential_id + self._cose_key()
+        attested = (
+            bytes(16) + len(self.credential_id).to_bytes(2, "big") + self.credential_id + self._cose_key()
+        )
         auth_data = rp_hash + bytes([UP | UV | AT]) + self.sign_count.to_bytes(4, "big") + attested
         client_data = self._client_data("webauthn.create", options["challenge"], origin)
         attestation = cbor2.dumps({"fmt": "none", "attStmt": {}, "authData": auth_data})

@@ -75,21 +75,23 @@ def passkey_create():
     data = _json()
     challenge = session.pop(REGISTER_CHALLENGE, None)
     try:
-        passkeys.register(Actor.of_user(g.user), g.user, None, data.get("credential"), challenge, data.get("name"))
+        passkeys.register(
+            Actor.of_user(g.user), g.user, None, data.get("credential"), challenge, data.get("name")
+        )
     except Invalid as error:
         return jsonify(error=error.message), 422
     flash("Passkey added. Next time, sign in with it: it replaces the password and the code.", "success")
     return jsonify(redirect=url_for("admin.account_security"))
 
 
-@bp.post("/account/security/passkeys/<public_id>/rename")
+@bp.post("/account/security/passkeys/<passkey_id>/rename")
 @requires_staff
-def passkey_rename(public_id: str):
+def passkey_rename(passkey_id: str):
     form = PasskeyNameForm()
     if not form.validate_on_submit():
         abort(400)
     try:
-        passkeys.rename(Actor.of_user(g.user), g.user, None, public_id, form.name.data)
+        passkeys.rename(Actor.of_user(g.user), g.user, None, passkey_id, form.name.data)
     except Invalid as error:
         flash(f"Name {error.message}", "error")
     else:
@@ -97,11 +99,11 @@ def passkey_rename(public_id: str):
     return see_other("admin.account_security")
 
 
-@bp.post("/account/security/passkeys/<public_id>/remove")
+@bp.post("/account/security/passkeys/<passkey_id>/remove")
 @requires_staff
-def passkey_remove(public_id: str):
+def passkey_remove(passkey_id: str):
     if not ConfirmForm().validate_on_submit():
         abort(400)
-    passkeys.remove(Actor.of_user(g.user), g.user, None, public_id)
+    passkeys.remove(Actor.of_user(g.user), g.user, None, passkey_id)
     flash("Passkey removed. It no longer signs you in.", "success")
     return see_other("admin.account_security")

@@ -28,7 +28,9 @@ from portal.security import passwords
 CHALLENGE_LIFETIME = timedelta(minutes=5)
 REGISTER = "passkey_register"
 SIGN_IN = "passkey_sign_in"
-SPENT = "spent_challenges"  # in Session.info: challenges spent by this transaction, spent again after a rollback
+SPENT = (
+    "spent_challenges"  # in Session.info: challenges spent by this transaction, spent again after a rollback
+)
 
 
 def rp_id() -> str:

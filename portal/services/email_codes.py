@@ -55,7 +55,9 @@ def request_code(org: Organization, email: Any) -> None:
     table = ActionToken.__table__
     db.session.execute(
         delete(table).where(
-            table.c.purpose == PURPOSE, table.c.principal_type == "customer", table.c.principal_id == customer.id
+            table.c.purpose == PURPOSE,
+            table.c.principal_type == "customer",
+            table.c.principal_id == customer.id,
         )
     )
     db.session.add(

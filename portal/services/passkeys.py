@@ -119,7 +119,12 @@ def registration_options(principal: Customer | User, org: Organization | None) -
 
 
 def register(
-    actor: Actor, principal: Customer | User, org: Organization | None, credential: Any, challenge: Any, name: Any
+    actor: Actor,
+    principal: Customer | User,
+    org: Organization | None,
+    credential: Any,
+    challenge: Any,
+    name: Any,
 ) -> Passkey:
     """Store the new passkey once its attestation checks out against the challenge issued to this principal."""
     name = _name(name)
@@ -164,11 +169,15 @@ def register(
     return passkey
 
 
-def rename(actor: Actor, principal: Customer | User, org: Organization | None, public_id: str, name: Any) -> Passkey:
+def rename(
+    actor: Actor, principal: Customer | User, org: Organization | None, public_id: str, name: Any
+) -> Passkey:
     passkey = get(principal, public_id)
     passkey.name = _name(name)
     db.session.flush()
-    record(actor, org, f"{principal_type(principal)}.passkey_update", principal, ["passkeys"], passkey=public_id)
+    record(
+        actor, org, f"{principal_type(principal)}.passkey_update", principal, ["passkeys"], passkey=public_id
+    )
     return passkey
 
 
@@ -177,7 +186,9 @@ def remove(actor: Actor, principal: Customer | User, org: Organization | None, p
     passkey = get(principal, public_id)
     db.session.delete(passkey)
     db.session.flush()
-    record(actor, org, f"{principal_type(principal)}.passkey_destroy", principal, ["passkeys"], passkey=public_id)
+    record(
+        actor, org, f"{principal_type(principal)}.passkey_destroy", principal, ["passkeys"], passkey=public_id
+    )
 
 
 # --- sign-in -------------------------------------------------------------------------------------------------
@@ -201,7 +212,9 @@ def _owner(passkey: Passkey | None, kind: str, org: Organization | None) -> Cust
         return None
     if kind == "customer":
         return db.session.scalar(
-            select(Customer).where(Customer.id == passkey.principal_id, Customer.organization_id == _org_id(org))
+            select(Customer).where(
+                Customer.id == passkey.principal_id, Customer.organization_id == _org_id(org)
+            )
         )
     return db.session.get(User, passkey.principal_id)
 
@@ -212,7 +225,9 @@ def _find(kind: str, org: Organization | None, credential: Any) -> Passkey | Non
         return None
     org_match = Passkey.organization_id == org.id if org is not None else Passkey.organization_id.is_(None)
     return db.session.scalar(
-        select(Passkey).where(Passkey.credential_id == credential_id, Passkey.principal_type == kind, org_match)
+        select(Passkey).where(
+            Passkey.credential_id == credential_id, Passkey.principal_type == kind, org_match
+        )
     )
 
 

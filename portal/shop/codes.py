@@ -43,7 +43,9 @@ def code_sign_in() -> Response:
         found = email_codes.sign_in(g.org, email, form.code.data, request.remote_addr)
         refusal = accounts.market_refusal(g.org, form.market.data, found) if found else None
         if found is None:
-            form.code.errors.append(_("That code is wrong or has expired. Check the email, or ask for a new code."))
+            form.code.errors.append(
+                _("That code is wrong or has expired. Check the email, or ask for a new code.")
+            )
         elif refusal:
             form.form_errors.append(refusal)
         else:

@@ -82,22 +82,24 @@ def passkey_create() -> Response:
     me, data = customer(), _json()
     challenge = session.pop(REGISTER_CHALLENGE, None)
     try:
-        passkeys.register(Actor.of_customer(me), me, g.org, data.get("credential"), challenge, data.get("name"))
+        passkeys.register(
+            Actor.of_customer(me), me, g.org, data.get("credential"), challenge, data.get("name")
+        )
     except Invalid as error:
         return jsonify(error=for_error(error)), 422
     flash(_("Your passkey is added. Next time, sign in with it."), "success")
     return jsonify(redirect=url_for("shop.security"))
 
 
-@bp.post("/security/passkeys/<public_id>/rename")
+@bp.post("/security/passkeys/<passkey_id>/rename")
 @allow(Policy.SHOPPER)
-def passkey_rename(public_id: str) -> Response:
+def passkey_rename(passkey_id: str) -> Response:
     me = customer()
     form = PasskeyNameForm()
     if not form.validate_on_submit():
         abort(400)
     try:
-        passkeys.rename(Actor.of_customer(me), me, g.org, public_id, form.name.data)
+        passkeys.rename(Actor.of_customer(me), me, g.org, passkey_id, form.name.data)
     except Invalid as error:
         flash(for_error(error), "error")
         return see_other("shop.security")
@@ -105,12 +107,12 @@ def passkey_rename(public_id: str) -> Response:
     return see_other("shop.security")
 
 
-@bp.post("/security/passkeys/<public_id>/remove")
+@bp.post("/security/passkeys/<passkey_id>/remove")
 @allow(Policy.SHOPPER)
-def passkey_remove(public_id: str) -> Response:
+def passkey_remove(passkey_id: str) -> Response:
     me = customer()
     if not ActionForm().validate_on_submit():
         abort(400)
-    passkeys.remove(Actor.of_customer(me), me, g.org, public_id)
+    passkeys.remove(Actor.of_customer(me), me, g.org, passkey_id)
     flash(_("The passkey is removed. It no longer signs you in."), "success")
     return see_other("shop.security")

@@ -30,7 +30,9 @@ def add_passkey(client, authenticator=None, name="YubiKey"):
     options = post_json(client, "/admin/account/security/passkeys/options", page=page)
     assert options.status_code == 200, options.text
     credential = authenticator.create(options.json["publicKey"], rp.origin())
-    created = post_json(client, "/admin/account/security/passkeys", {"credential": credential, "name": name}, page)
+    created = post_json(
+        client, "/admin/account/security/passkeys", {"credential": credential, "name": name}, page
+    )
     assert created.status_code == 200, created.text
     return authenticator
 

@@ -33,7 +33,9 @@ def base(live_server, monkeypatch) -> str:
 
 
 # A browser without conditional mediation: passkeys.js then offers only the button.
-NO_AUTOFILL = "Object.defineProperty(PublicKeyCredential, 'isConditionalMediationAvailable', {value: undefined})"
+NO_AUTOFILL = (
+    "Object.defineProperty(PublicKeyCredential, 'isConditionalMediationAvailable', {value: undefined})"
+)
 
 
 def virtual_authenticator(page) -> object:
@@ -163,7 +165,9 @@ def newest_code(live_server, to: str) -> str:
     """Deliver the outbox (to .eml files, as without SMTP) and read the newest sign-in code sent to `to`."""
     with live_server.data():
         mailer.deliver_due(live_server.app)
-    for path in sorted(Path(live_server.app.config["MAIL_DIR"]).glob("*.eml"), key=lambda p: p.stat().st_mtime)[::-1]:
+    for path in sorted(
+        Path(live_server.app.config["MAIL_DIR"]).glob("*.eml"), key=lambda p: p.stat().st_mtime
+    )[::-1]:
         message = message_from_bytes(path.read_bytes())
         if message["To"] == to and "sign-in code" in message["Subject"]:
             text = next(p for p in message.walk() if p.get_content_type() == "text/plain")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import secrets
 from dataclasses import dataclass
 
 import pytest
@@ -14,7 +15,7 @@ from sqlalchemy import select
 
 from portal import db
 from portal.db import Base
-from portal.models import Market
+from portal.models import Market, Passkey
 from portal.services import addresses, deletion_requests, password_resets
 from portal.services.audit import SYSTEM
 from tests.conftest import TransactionalClient
@@ -82,6 +83,20 @@ class World:
     api_ids: dict[str, str]  # JSON:API resource type → a real id
 
 
+def _passkey(org, principal_type: str, principal_id: int) -> Passkey:
+    """A stored passkey row (no ceremony: these tests only need it to exist and belong to someone)."""
+    passkey = Passkey(
+        organization_id=org.id if org else None,
+        principal_type=principal_type,
+        principal_id=principal_id,
+        credential_id=secrets.token_urlsafe(16),
+        public_key=b"not a key",
+        name="Phone",
+    )
+    db.session.add(passkey)
+    return passkey
+
+
 def build_world() -> World:
     """One org with one of everything; call it twice for a home and a foreign org (tests/security/test_tenancy.py)."""
     org = make_org()
@@ -110,6 +125,8 @@ def build_world() -> World:
     leaving = make_customer(org, password=PASSWORD)
     deletion = deletion_requests.create(SYSTEM, org, leaving)
     reset, _token = password_resets.request_reset(SYSTEM, org, shopper.email)
+    passkey = _passkey(org, "customer", shopper.id)
+    staff_passkey = _passkey(None, "user", admin.id)
     db.session.flush()
     return World(
         org=org,
@@ -128,6 +145,8 @@ def build_world() -> World:
             "order_id": order.public_id,
             "token": "not-a-real-token",
             "session_id": "1",
+            "passkey_id": passkey.public_id,
+            "staff_passkey_id": staff_passkey.public_id,
         },
         api_ids={
             "customers": shopper.public_id,

@@ -135,7 +135,9 @@ def test_an_expired_challenge_is_refused(org):
     shopper = make_customer(org)
     authenticator, _ = register(shopper, org)
     options, challenge = passkeys.sign_in_options("customer", org)
-    row = db.session.scalar(select(ActionToken).where(ActionToken.token_hash == passwords.token_digest(challenge)))
+    row = db.session.scalar(
+        select(ActionToken).where(ActionToken.token_hash == passwords.token_digest(challenge))
+    )
     assert row.purpose == rp.SIGN_IN and row.used_at is None
     row.expires_at = row.created_at - rp.CHALLENGE_LIFETIME
     credential = authenticator.get(options, rp.origin())

@@ -30,7 +30,9 @@ def add_passkey(client, org, authenticator=None, name="My phone"):
     options = post_json(client, org, "security/passkeys/options", page="security")
     assert options.status_code == 200, options.text
     credential = authenticator.create(options.json["publicKey"], rp.origin())
-    created = post_json(client, org, "security/passkeys", {"credential": credential, "name": name}, "security")
+    created = post_json(
+        client, org, "security/passkeys", {"credential": credential, "name": name}, "security"
+    )
     assert created.status_code == 200, created.text
     assert created.json["redirect"] == f"/{org.slug}/account/security"
     return authenticator
@@ -129,7 +131,9 @@ def test_a_refused_attempt_spends_its_challenge(client, org, with_passkey):
     cookie = shop_cookie(client)
     phished = with_passkey.get(options.json["publicKey"], "https://evil.example")
     assert post_json(client, org, "login/passkey", {"credential": phished}).status_code == 401
-    client.set_cookie(cookie.key, cookie.value, domain=cookie.domain, path=cookie.path)  # the challenge is back
+    client.set_cookie(
+        cookie.key, cookie.value, domain=cookie.domain, path=cookie.path
+    )  # the challenge is back
     good = with_passkey.get(options.json["publicKey"], rp.origin())
     assert post_json(client, org, "login/passkey", {"credential": good}).status_code == 401
 
@@ -139,7 +143,9 @@ def test_without_a_challenge_nothing_is_checked(client, org, with_passkey):
     assert post_json(client, org, "login/passkey", {"credential": credential}).status_code == 401
 
 
-@pytest.mark.parametrize("body", [None, [], {"credential": "x"}, {"credential": {"id": 5}}, {"credential": []}])
+@pytest.mark.parametrize(
+    "body", [None, [], {"credential": "x"}, {"credential": {"id": 5}}, {"credential": []}]
+)
 def test_malformed_bodies_are_refused_without_errors(client, org, body):
     post_json(client, org, "login/passkey/options")
     token = csrf_from(client.get(f"/{org.slug}/account/login").text)
@@ -174,4 +180,3 @@ def test_a_bad_registration_says_why(signed_in, org):
     credential = SoftAuthenticator().create(options.json["publicKey"], "https://evil.example")
     response = post_json(signed_in, org, "security/passkeys", {"credential": credential}, "security")
     assert response.status_code == 422 and response.json["error"]
-
