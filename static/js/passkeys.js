@@ -69,10 +69,17 @@
     },
   });
 
+  // The error line is made on first use (a page without an error carries no empty error element).
   function reporter(box) {
-    const line = box.querySelector("[data-passkey-error]");
+    let line = null;
     return (message) => {
-      if (!line) return;
+      if (!line && !message) return;
+      if (!line) {
+        line = document.createElement("p");
+        line.className = "field-error";
+        line.setAttribute("role", "alert");
+        box.appendChild(line);
+      }
       line.textContent = message || "";
       line.hidden = !message;
     };
