@@ -28,9 +28,8 @@ from portal.security import passwords
 CHALLENGE_LIFETIME = timedelta(minutes=5)
 REGISTER = "passkey_register"
 SIGN_IN = "passkey_sign_in"
-SPENT = (
-    "spent_challenges"  # in Session.info: challenges spent by this transaction, spent again after a rollback
-)
+# In Session.info: the challenges this request spent, spent again after a rollback.
+SPENT = "spent_challenges"
 
 
 def rp_id() -> str:
