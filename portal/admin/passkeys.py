@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import abort, flash, g, jsonify, request, session, url_for
+from flask_babel import gettext as _
 
 from portal.admin import bp
 from portal.admin.auth import start_session
@@ -19,7 +20,6 @@ from portal.web import render, see_other
 
 SIGN_IN_CHALLENGE = "passkey_sign_in"
 REGISTER_CHALLENGE = "passkey_register"
-REFUSED = "That passkey did not sign you in. Try again, or sign in with your password."
 
 
 def _json() -> dict[str, Any]:
@@ -42,7 +42,9 @@ def passkey_sign_in():
     challenge = session.pop(SIGN_IN_CHALLENGE, None)
     user = passkeys.authenticate("user", None, data.get("credential"), challenge, request.remote_addr)
     if user is None:
-        return jsonify(error=REFUSED), 401
+        return jsonify(
+            error=_("That passkey did not sign you in. Try again, or sign in with your password.")
+        ), 401
     return jsonify(redirect=start_session(user, passkey=True))
 
 
@@ -63,7 +65,7 @@ def account_security():
 def passkey_options():
     """A new passkey is a new way in: only with the password typed in the last minutes (like anonymization)."""
     if not recently_authenticated():
-        return jsonify(error="To add a passkey, sign out and sign in again first."), 403
+        return jsonify(error=_("To add a passkey, sign out and sign in again first.")), 403
     options, challenge = passkeys.registration_options(g.user, None)
     session[REGISTER_CHALLENGE] = challenge
     return jsonify(publicKey=options)
@@ -80,7 +82,7 @@ def passkey_create():
         )
     except Invalid as error:
         return jsonify(error=error.message), 422
-    flash("Passkey added. Next time, sign in with it: it replaces the password and the code.", "success")
+    flash(_("Passkey added. Next time, sign in with it: it replaces the password and the code."), "success")
     return jsonify(redirect=url_for("admin.account_security"))
 
 
@@ -93,9 +95,9 @@ def passkey_rename(passkey_id: str):
     try:
         passkeys.rename(Actor.of_user(g.user), g.user, None, passkey_id, form.name.data)
     except Invalid as error:
-        flash(f"Name {error.message}", "error")
+        flash(_("Name %(problem)s", problem=error.message), "error")
     else:
-        flash("Passkey renamed.", "success")
+        flash(_("Passkey renamed."), "success")
     return see_other("admin.account_security")
 
 
@@ -105,5 +107,5 @@ def passkey_remove(passkey_id: str):
     if not ConfirmForm().validate_on_submit():
         abort(400)
     passkeys.remove(Actor.of_user(g.user), g.user, None, passkey_id)
-    flash("Passkey removed. It no longer signs you in.", "success")
+    flash(_("Passkey removed. It no longer signs you in."), "success")
     return see_other("admin.account_security")

@@ -47,11 +47,10 @@ def request_code(org: Organization, email: Any) -> None:
     code, salt = new_code(), passwords.new_token()
     digest = _digest(salt, code)
     budget = f"sign-in-code-mail:{org.id}:{validation.email_key(email)}"
-    if customer is None or not customer.is_active or not throttle.within(CODES_PER_HOUR, budget):
+    if customer is None or not customer.is_active or not throttle.hit(CODES_PER_HOUR, budget):
         for part in ("subject.txt", "txt", "html"):
             render_template(f"mail/sign_in_code.{part}", org=org, code=code)
         return
-    throttle.spend(CODES_PER_HOUR, budget)
     table = ActionToken.__table__
     db.session.execute(
         delete(table).where(
@@ -107,7 +106,7 @@ def sign_in(org: Organization, email: Any, code: Any, ip: str | None) -> Custome
         if not throttle.within(TRIES, tries):
             return False
         if not (typed.isdigit() and hmac.compare_digest(row.token_hash, _digest(row.payload["salt"], typed))):
-            throttle.spend(TRIES, tries)
+            throttle.hit(TRIES, tries)
             return False
         row.used_at = db.utcnow()
         return customer is not None and customer.is_active
