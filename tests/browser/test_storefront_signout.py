@@ -64,7 +64,7 @@ def test_storefront_sign_out_ends_the_portal_session_in_the_frame(chromium, live
     assert live_sessions(live_server, shop["customer"]) == 0
     shot(page, "storefront-signed-out")
     page.goto(shop["url"] + "/")  # the frame's login page: nobody is signed in any more
-    frame.get_by_role("button", name="Sign in").wait_for()
+    frame.get_by_role("button", name="Sign in", exact=True).wait_for()
     assert frame.get_by_role("link", name="Orders").count() == 0
     context.close()
 
