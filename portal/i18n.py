@@ -1,9 +1,10 @@
 """Languages and humane formatting for pages and emails.
 
 The shopper area speaks English and Italian: the signed-in customer's stored preference wins, then the choice a
-visitor made with the switcher (kept in the session until they sign in), then the browser's `Accept-Language`. The
-admin area and the API stay in English (their catalogue is English-only for now). Dates, money and relative times
-go through Babel so they follow the page's language; user agents are shown as "Chrome on macOS".
+visitor made with the switcher (kept in the session until they sign in), then the browser's `Accept-Language`; the
+hosted sign-in's pages at /oauth/authorize follow the same order. The admin area and the API stay in English (their
+catalogue is English-only for now). Dates, money and relative times go through Babel so they follow the page's
+language; user agents are shown as "Chrome on macOS".
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ from portal import db
 LOCALES = ("en", "it")
 NAMES = {"en": "English", "it": "Italiano"}  # each language in its own words, as switchers show them
 SESSION_KEY = "locale"
+# Shopper-facing pages outside the shop blueprint: the hosted sign-in's consent and error pages.
+SHOPPER_ENDPOINTS = frozenset({"oauth.authorize"})
 OS_NAMES = {"Mac OS X": "macOS"}
 # Column names as people say them (audit log, timeline, the shopper's account changes).
 FIELD_LABELS = {
@@ -49,7 +52,7 @@ FIELD_LABELS = {
 
 def select_locale() -> str:
     """Flask-Babel's locale selector (see the module docstring for the order)."""
-    if not has_request_context() or request.blueprint != "shop":
+    if not has_request_context() or (request.blueprint != "shop" and request.endpoint not in SHOPPER_ENDPOINTS):
         return "en"
     stored = getattr(current_user, "locale", None)
     if stored in LOCALES:

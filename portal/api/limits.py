@@ -7,10 +7,11 @@ Every request whose bearer token carries a valid signature spends one unit of it
 header unless refused; a refusal is a 429 in Commerce Layer's error shape. Tokens that fail the signature check are
 not counted: the view answers 401 without touching the database.
 
-The application comes from the token's signed claims, not its database row, so the count is the transaction's
-first statement: on SQLite it takes the write lock before any read (no lock upgrade that could fail), at the cost
-of serialising API requests; on PostgreSQL the application's counter row is held until the request commits.
-Busy installations should count in Redis (`PORTAL_RATELIMIT_STORAGE_URL`).
+The application comes from the token's signed claims, not its database row. The count is committed at once, in a
+transaction of its own before the request's work: one application's requests (a storefront's whole traffic) would
+otherwise queue behind its counter row's lock until each request commits (PostgreSQL), and every API request would
+hold SQLite's write lock throughout. A request refused later still spent its unit. Many machines count in Redis
+(`PORTAL_RATELIMIT_STORAGE_URL`).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from limits import parse as parse_limit
 
+from portal import db
 from portal.api.jsonapi import ApiError
 from portal.extensions import limiter
 from portal.security import signing_keys
@@ -49,6 +51,7 @@ def count_request() -> None:
     item = parse_limit(setting)
     allowed = limiter.limiter.hit(item, key)
     stats = limiter.limiter.get_window_stats(item, key)
+    db.session.commit()  # release the counter now (see the module docstring)
     g.api_rate_limit = (item, stats)
     if not allowed:
         raise ApiError(

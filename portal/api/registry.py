@@ -16,7 +16,7 @@ from sqlalchemy import Select, false, select
 from portal import db
 from portal.api.jsonapi import ApiError, param_not_allowed
 from portal.errors import Invalid
-from portal.models.staff import ApplicationKind, Role
+from portal.models.staff import Role
 from portal.security.tokens import TokenContext
 from portal.services import validation
 from portal.services.audit import Actor
@@ -92,7 +92,7 @@ class Resource:
 
     def allowed(self, ctx: TokenContext, action: str) -> bool:
         for prefix, actions in self.permissions.items():
-            if ctx.token_type.startswith(prefix):
+            if ctx.access_type.startswith(prefix):
                 if prefix.startswith("integration") and ctx.role is Role.READ_ONLY:
                     actions = actions & READ
                 return action in actions
@@ -104,7 +104,7 @@ class Resource:
         statement = (
             select(self.model).where(self.model.organization_id == ctx.organization.id).options(*self.load)
         )
-        if ctx.kind is not ApplicationKind.INTEGRATION:
+        if not ctx.staff:
             statement = statement.where(self.own(ctx) if self.own else false())
         if ctx.markets and self.in_markets is not None:
             statement = statement.where(self.in_markets([market.id for market in ctx.markets]))

@@ -12,6 +12,7 @@ from portal.models.customers import (
     DeletionRequest,
     PasswordReset,
 )
+from portal.models.oauth import AuthorizationCode, OAuthConsent
 from portal.models.orders import LineItem, Order
 from portal.models.orgs import CustomerGroup, Market, Organization
 from portal.models.passkeys import Passkey
@@ -30,6 +31,7 @@ __all__ = [
     "AnonymizationRequest",
     "Application",
     "AuditEvent",
+    "AuthorizationCode",
     "Customer",
     "CustomerAddress",
     "CustomerGroup",
@@ -38,6 +40,7 @@ __all__ = [
     "LoginSession",
     "Market",
     "Membership",
+    "OAuthConsent",
     "OAuthToken",
     "Order",
     "Organization",

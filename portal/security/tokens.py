@@ -26,6 +26,7 @@ DEFAULT_LIFETIMES = {
     ApplicationKind.SALES_CHANNEL: "SALES_CHANNEL_TOKEN_LIFETIME",
     ApplicationKind.INTEGRATION: "INTEGRATION_TOKEN_LIFETIME",
     ApplicationKind.USER: "USER_TOKEN_LIFETIME",
+    ApplicationKind.WEBAPP: "INTEGRATION_TOKEN_LIFETIME",
 }
 
 
@@ -51,7 +52,20 @@ class TokenContext:
 
     @property
     def role(self) -> Role | None:
+        """An integration's role; a webapp acts with its staff member's current role in the org."""
+        if self.kind is ApplicationKind.WEBAPP:
+            return self.user.role_in(self.organization) if self.user and self.organization else None
         return self.application.role
+
+    @property
+    def staff(self) -> bool:
+        """An integration or webapp token: it sees the org's data as its staff do (the API's `integration` rules)."""
+        return self.kind in (ApplicationKind.INTEGRATION, ApplicationKind.WEBAPP)
+
+    @property
+    def access_type(self) -> str:
+        """The token type the API's permission tables are written for: a webapp's is its integration twin's."""
+        return f"integration:{self.owner_type or 'guest'}" if self.staff else self.token_type
 
     @property
     def owner_type(self) -> str | None:

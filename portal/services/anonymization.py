@@ -19,7 +19,7 @@ from portal.errors import Forbidden, Invalid
 from portal.models import AnonymizationRequest, Customer, User
 from portal.models.customers import AnonymizationStatus
 from portal.models.orgs import Organization
-from portal.models.staff import Role
+from portal.models.staff import ApplicationKind, Role
 from portal.services.audit import Actor, emit, record
 
 OPEN = (AnonymizationStatus.REQUESTED, AnonymizationStatus.STARTED)
@@ -30,6 +30,17 @@ def require_admin(user: User | None, org: Organization) -> User:
     if user is None or not user.is_active or user.role_in(org) is not Role.ADMIN:
         raise Forbidden("Only an admin user of this organization can request or cancel an anonymization")
     return user
+
+
+def require_token_admin(kind: ApplicationKind, user: User | None, org: Organization, role: Role | None) -> User:
+    """Through the API: a token owned by a user of this org with the write role — an integration's JWT-bearer token
+    (admin integration, admin user) or a webapp's authorization-code token (the staff member acting is an admin)."""
+    if kind not in (ApplicationKind.INTEGRATION, ApplicationKind.WEBAPP) or role is not Role.ADMIN:
+        raise Forbidden(
+            "Anonymization can only be requested with a token owned by an admin user of this organization "
+            "(an integration's JWT bearer flow, or a webapp's authorization code flow)"
+        )
+    return require_admin(user, org)
 
 
 def delay(org: Organization) -> timedelta:

@@ -305,6 +305,8 @@ def update_settings(actor: Actor, org: Organization, values: dict[str, Any]) -> 
         clean["anonymization_delay_seconds"] = delay
     if "require_admin_2fa" in values:
         clean["require_admin_2fa"] = bool(values["require_admin_2fa"])
+    if "password_grant" in values and bool(values["password_grant"]) != orgs.password_grant_enabled(org):
+        clean["settings"] = {**(org.settings or {}), "password_grant": bool(values["password_grant"])}
     apply_changes(actor, org, "organization.update", org, clean)
     return org
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from portal import db
 from tests.factories import make_application, make_customer, make_group, token_for
 
 CL_HEADERS = ("X-Ratelimit-Limit", "X-Ratelimit-Interval", "X-Ratelimit-Remaining")
@@ -77,3 +78,33 @@ def test_a_204_has_no_content_type(api, tenant):
     assert "Content-Type" not in response.headers and response.get_data() == b""
     customer = make_customer(tenant.org)
     assert "Content-Type" not in api("DELETE", f"/api/customers/{customer.public_id}", tenant.admin).headers
+
+
+@pytest.mark.postgres_only
+def test_the_count_is_committed_before_the_requests_work(app, committed, limit):
+    """While one request of an application runs, the next one's count must not wait for it: the counter row is
+    committed (its lock released) before the view runs, not held until the request ends."""
+    from sqlalchemy import create_engine, text
+
+    from portal.api.limits import count_request
+    from portal.models import ThrottleCounter
+    from tests.factories import make_org
+
+    limit("100 per minute")
+    org = make_org()
+    application, _ = make_application(org, "integration", "admin")
+    bearer = token_for(application)
+    db.session.commit()
+    with app.test_request_context("/api/customers", headers={"Authorization": f"Bearer {bearer}"}):
+        count_request()  # the request's view would run now, in the same session
+        other = create_engine(committed)
+        try:
+            with other.begin() as connection:
+                connection.execute(text("SET LOCAL lock_timeout = '2s'"))
+                updated = connection.execute(
+                    ThrottleCounter.__table__.update().values(count=ThrottleCounter.__table__.c.count)
+                ).rowcount
+        finally:
+            other.dispose()
+        assert updated == 1
+        db.session.rollback()

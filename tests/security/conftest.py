@@ -16,7 +16,7 @@ from sqlalchemy import select
 from portal import db
 from portal.db import Base
 from portal.models import Market, Passkey
-from portal.services import addresses, deletion_requests, password_resets
+from portal.services import addresses, consents, deletion_requests, orgs, password_resets
 from portal.services.audit import SYSTEM
 from tests.conftest import TransactionalClient
 from tests.factories import (
@@ -127,6 +127,10 @@ def build_world() -> World:
     reset, _token = password_resets.request_reset(SYSTEM, org, shopper.email)
     passkey = _passkey(org, "customer", shopper.id)
     staff_passkey = _passkey(None, "user", admin.id)
+    webapp, _secret = orgs.create_application(
+        SYSTEM, org, name="Webapp", kind="webapp", redirect_uris=["https://app.example.com/cb"]
+    )
+    consent = consents.give_consent(SYSTEM, webapp, shopper, "")
     db.session.flush()
     return World(
         org=org,
@@ -141,6 +145,7 @@ def build_world() -> World:
             "request_id": deletion.public_id,
             "user_id": member.public_id,
             "application_id": application.public_id,
+            "consent_id": consent.public_id,
             "address_id": entry.public_id,
             "order_id": order.public_id,
             "token": "not-a-real-token",

@@ -21,10 +21,10 @@ from portal.api.registry import (
     refuse_relationships,
     related,
 )
-from portal.errors import Forbidden, Invalid
+from portal.errors import Invalid
 from portal.extensions import limiter
 from portal.models import AnonymizationRequest, Customer, CustomerAddress, CustomerGroup, Order
-from portal.models.staff import ApplicationKind, Role
+from portal.models.staff import ApplicationKind
 from portal.security.tokens import TokenContext
 from portal.services import accounts, anonymization, customers, groups
 
@@ -35,7 +35,7 @@ def _create_customer(
     ctx: TokenContext, attributes: dict[str, Any], relationships: dict[str, Any]
 ) -> Customer:
     refuse_relationships(
-        relationships, {"customer_group"} if ctx.kind is ApplicationKind.INTEGRATION else set()
+        relationships, {"customer_group"} if ctx.staff else set()
     )
     count_guest_request(ctx, "sign-ups")
     group = related("customer_groups", ctx, relationships.get("customer_group"), "customer_group")
@@ -67,7 +67,7 @@ def _update_customer(
     if triggers:
         _anonymization_trigger(ctx, customer, triggers)
     refuse_relationships(
-        relationships, {"customer_group"} if ctx.kind is ApplicationKind.INTEGRATION else set()
+        relationships, {"customer_group"} if ctx.staff else set()
     )
     actor = actor_of(ctx)
     if ctx.customer is not None:
@@ -82,12 +82,8 @@ def _update_customer(
 
 
 def _anonymization_trigger(ctx: TokenContext, customer: Customer, triggers: dict[str, Any]) -> None:
-    """Only an integration token whose owner is an admin user of this org (JWT bearer flow) may pass these."""
-    if ctx.kind is not ApplicationKind.INTEGRATION or ctx.owner_type != "user" or ctx.role is not Role.ADMIN:
-        raise Forbidden(
-            "Anonymization can only be requested with an integration token owned by a user "
-            "of this organization (JWT bearer flow)"
-        )
+    """Only a token owned by an admin user of this org (the rule is the service's) may pass these."""
+    anonymization.require_token_admin(ctx.kind, ctx.user, ctx.organization, ctx.role)
     for name, value in triggers.items():
         if value is not True and value not in ("true", "1", 1):
             raise Invalid("must be true", field=name, code="invalid")
