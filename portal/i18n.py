@@ -12,9 +12,17 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from decimal import Decimal
 from functools import lru_cache
+from typing import Any
 
-from flask import Flask, has_request_context, request, session
-from flask_babel import format_currency, format_date, format_time, format_timedelta, get_locale
+from flask import Flask, g, has_app_context, has_request_context, request, session
+from flask_babel import (
+    format_currency,
+    format_date,
+    format_time,
+    format_timedelta,
+    get_locale,
+    get_translations,
+)
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -127,12 +135,31 @@ def duration(delta: timedelta) -> str:
     return format_timedelta(delta, threshold=1)
 
 
+def translations() -> Any:
+    """This request's catalogue, looked up once per locale in force (`force_locale` renders an email in another)."""
+    if not has_app_context():
+        return get_translations()
+    locale = get_locale()
+    cached = g.get("_translations")
+    if cached is None or cached[0] is not locale:
+        cached = g._translations = (locale, get_translations())
+    return cached[1]
+
+
 def init_app(app: Flask) -> None:
     from portal import ROOT
     from portal.extensions import babel
 
     app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", str(ROOT / "translations"))
     babel.init_app(app, locale_selector=select_locale)
+    # Flask-Babel looks the catalogue up again for every {{ _() }} (domain, locale string, cache): a page has dozens.
+    app.jinja_env.install_gettext_callables(
+        gettext=lambda s: translations().ugettext(s),
+        ngettext=lambda s, p, n: translations().ungettext(s, p, n),
+        pgettext=lambda c, s: translations().upgettext(c, s),
+        npgettext=lambda c, s, p, n: translations().unpgettext(c, s, p, n),
+        newstyle=True,
+    )
     app.jinja_env.globals.update(
         format_when=when,
         format_ago=ago,

@@ -44,6 +44,8 @@ class Attr:
     creatable: bool = False
     updatable: bool = False
     write_only: bool = False
+    # (dialect, matcher, value) → an index-friendly condition for some matchers, or None for the generic one
+    matcher: Callable[[str, str, str], Any] | None = None
 
     def value(self, obj: Any, ctx: TokenContext) -> Any:
         value = self.read(obj, ctx) if self.read else getattr(obj, self.name)
@@ -81,6 +83,10 @@ class Resource:
     load: tuple[Any, ...] = ()
     # market-bound resources: the condition keeping rows of these market ids (a `market:...` scoped token's view)
     in_markets: Callable[[list[int]], Any] | None = None
+    # `record_count` from counter rows when the (already validated) filters allow it; None: count the rows
+    count: Callable[[TokenContext, Any], int | None] | None = None
+    # called with a page of loaded rows before serialization: loads in one query what only some rows need
+    prepare: Callable[[list[Any]], None] | None = None
 
     @property
     def attr_map(self) -> dict[str, Attr]:

@@ -9,6 +9,7 @@ from portal.models.customers import (
     AnonymizationRequest,
     Customer,
     CustomerAddress,
+    CustomerCount,
     DeletionRequest,
     PasswordReset,
 )
@@ -34,6 +35,7 @@ __all__ = [
     "AuthorizationCode",
     "Customer",
     "CustomerAddress",
+    "CustomerCount",
     "CustomerGroup",
     "DeletionRequest",
     "LineItem",

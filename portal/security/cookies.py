@@ -82,8 +82,15 @@ def context() -> str:
     return request.environ.get(_ENVIRON_KEY, STAFF)
 
 
+# Bearer-only doors: no cookie is read or set there (the session would be unused work on every API call).
+BEARER_PREFIXES = ("/api/",)
+
+
 class ContextSessionInterface(SecureCookieSessionInterface):
     def open_session(self, app: Flask, request: Request):
+        if request.path.startswith(BEARER_PREFIXES):
+            request.environ[_ENVIRON_KEY] = STATIC  # like static files: no Set-Cookie
+            return self.make_null_session(app)
         request.environ[_ENVIRON_KEY] = _find_context(app, request)
         return super().open_session(app, request)
 

@@ -15,6 +15,7 @@ from flask import current_app
 from joserfc import jwt
 from joserfc.errors import JoseError
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 
 from portal import db
 from portal.models import Application, Customer, Market, OAuthToken, Organization, User
@@ -203,7 +204,13 @@ def verify(raw: str) -> TokenContext:
         jwt.JWTClaimsRegistry(exp={"essential": True}, jti={"essential": True}).validate(decoded.claims)
     except (JoseError, ValueError, TypeError) as error:
         raise TokenError("The access token is invalid or expired") from error
-    row = db.session.scalar(select(OAuthToken).where(OAuthToken.jti == decoded.claims["jti"]))
+    # The row check runs on every request (revocation is immediate): one query brings the token, its application
+    # and the organization, instead of a lazy load each.
+    row = db.session.scalar(
+        select(OAuthToken)
+        .where(OAuthToken.jti == decoded.claims["jti"])
+        .options(joinedload(OAuthToken.application).joinedload(Application.organization))
+    )
     now = db.utcnow()
     if row is None or row.revoked_at is not None or row.expires_at <= now:
         raise TokenError("The access token is invalid or expired")

@@ -12,7 +12,7 @@ from typing import Any
 
 from flask import current_app
 from sqlalchemy import select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from portal import db
 from portal.errors import Forbidden, Invalid
@@ -154,6 +154,8 @@ def _timestamp(value) -> str | None:
 
 def info(customer: Customer) -> dict[str, Any] | None:
     """`anonymization_info` as Commerce Layer shapes it (None when the customer was never requested)."""
+    if customer.anonymization_status is None:  # never requested: no request rows to load
+        return None
     request = customer.current_anonymization
     if request is None:
         return None
@@ -167,6 +169,23 @@ def info(customer: Customer) -> dict[str, Any] | None:
         "requester": _user_info(request.requester),
         "cancellation_requester": _user_info(request.cancellation_requester),
     }
+
+
+def load_info(customers: list[Customer]) -> None:
+    """Load, in one query, the requests (and requesters) `info` reads for those of `customers` that have any: a
+    page of customers costs no query per row, and none at all when nobody on it was ever requested."""
+    ids = [customer.id for customer in customers if customer.anonymization_status is not None]
+    if ids:
+        db.session.scalars(
+            select(Customer)
+            .where(Customer.id.in_(ids))
+            .options(
+                selectinload(Customer.anonymization_requests).options(
+                    joinedload(AnonymizationRequest.requester),
+                    joinedload(AnonymizationRequest.cancellation_requester),
+                )
+            )
+        ).all()
 
 
 def queue(org: Organization, state: str, *, limit: int = 100) -> list[AnonymizationRequest]:

@@ -7,9 +7,8 @@ from typing import Any
 from flask import current_app, request
 from limits import parse as parse_limit
 from sqlalchemy import select
-from sqlalchemy.orm import joinedload, selectinload
 
-from portal.api.jsonapi import ApiError
+from portal.api.jsonapi import ApiError, Query
 from portal.api.registry import (
     ALL,
     Attr,
@@ -23,10 +22,10 @@ from portal.api.registry import (
 )
 from portal.errors import Invalid
 from portal.extensions import limiter
-from portal.models import AnonymizationRequest, Customer, CustomerAddress, CustomerGroup, Order
+from portal.models import Customer, CustomerAddress, CustomerGroup, Order
 from portal.models.staff import ApplicationKind
 from portal.security.tokens import TokenContext
-from portal.services import accounts, anonymization, customers, groups
+from portal.services import accounts, anonymization, customer_counts, customers, groups, search
 
 TRIGGERS = ("_request_anonymization", "_cancel_anonymization")
 
@@ -94,11 +93,33 @@ def _anonymization_trigger(ctx: TokenContext, customer: Customer, triggers: dict
         anonymization.request_anonymization(actor, ctx.organization, customer)
 
 
+def _count_customers(ctx: TokenContext, query: Query) -> int | None:
+    """`record_count` from the counter rows when the list is the whole organization's, or filtered by status only
+    (eq / in); other filters (and customer tokens, which see one customer) count the matching rows."""
+    if ctx.kind is not ApplicationKind.INTEGRATION or ctx.markets:
+        return None
+    statuses: set[str] | None = None
+    for item in query.filters:
+        if item.names != ["status"] or item.matcher not in ("eq", "in") or item.quantifier is not None:
+            return None
+        values = set(item.values) if item.matcher == "in" else {item.value}
+        statuses = values if statuses is None else statuses & values
+    return customer_counts.total(ctx.organization, statuses)
+
+
 CUSTOMERS = Resource(
     type="customers",
     model=Customer,
     attrs=[
-        Attr("email", column=Customer.email, filterable=True, sortable=True, creatable=True, updatable=True),
+        Attr(
+            "email",
+            column=Customer.email,
+            filterable=True,
+            sortable=True,
+            creatable=True,
+            updatable=True,
+            matcher=search.email_condition,
+        ),
         Attr("password", write_only=True, creatable=True, updatable=True),
         Attr("status", column=Customer.status, kind="enum", filterable=True, sortable=True),
         Attr("has_password", kind="boolean"),
@@ -150,10 +171,6 @@ CUSTOMERS = Resource(
     update=_update_customer,
     delete=plain_delete(customers.delete_customer),
     own=lambda ctx: Customer.id == (ctx.customer.id if ctx.customer else -1),
-    load=(
-        selectinload(Customer.anonymization_requests).options(
-            joinedload(AnonymizationRequest.requester),
-            joinedload(AnonymizationRequest.cancellation_requester),
-        ),
-    ),
+    count=_count_customers,
+    prepare=anonymization.load_info,
 )

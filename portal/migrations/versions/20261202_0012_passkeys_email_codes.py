@@ -2,7 +2,7 @@
 `action_tokens` (purposes `sign_in_code`, `passkey_register`, `passkey_sign_in`): no new table for them.
 
 Revision ID: 0012_passkeys_email_codes
-Revises: 0010
+Revises: 0009
 Create Date: 2026-12-02 18:00:00
 """
 
@@ -12,7 +12,7 @@ from alembic import op
 from portal.db import UTCDateTime
 
 revision = "0012_passkeys_email_codes"
-down_revision = "0010"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 
