@@ -27,7 +27,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from portal import db, i18n, ops, web
     from portal.extensions import csrf, limiter, login_manager
     from portal.ops import logs
-    from portal.security import bearer, cookies, counters, sessions  # counters: the database:// storage
+    from portal.security import bearer, cookies, counters, sessions, webauthn  # counters: database:// storage
     from portal.security.routes import Policy, allow
 
     _trust_proxies(app)
@@ -43,6 +43,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     login_manager.session_protection = None  # the sid row does this job, without IP/UA heuristics
     web.init_app(app)
     counters.init_app(app)
+    webauthn.init_app(app)  # passkey challenges stay spent after a refused sign-in
     allow(Policy.PUBLIC)(app.view_functions["static"])  # Flask's own view
     bearer.init_app(app)
 

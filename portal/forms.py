@@ -35,6 +35,7 @@ REQUIRED = {
     "city": _l("Enter a town or city"),
     "country_code": _l("Enter a country code"),
     "phone": _l("Enter a phone number"),
+    "code": _l("Enter the code from the email"),
 }
 FILL_IN = _l("Fill in this field")
 TOO_LONG = _l("Use %(max)d characters or fewer")

@@ -53,6 +53,8 @@ FIELD_LABELS = {
     "reference_origin": _l("Reference origin"),
     "metadata": _l("Metadata"),
     "locale": _l("Language"),
+    "password": _l("Password"),
+    "passkeys": _l("Passkeys"),
 }
 
 

@@ -11,7 +11,7 @@ from markupsafe import Markup
 
 from portal.admin import bp
 from portal.admin.forms import AcceptInviteForm, CodeForm, LoginForm, PasswordConfirmForm
-from portal.admin.guard import requires, requires_staff
+from portal.admin.guard import PASSKEY_SESSION, requires, requires_staff
 from portal.errors import DomainError
 from portal.forms import show_error
 from portal.models import User
@@ -38,13 +38,21 @@ def _safe_next(default: str) -> str:
     return next_path(request.values.get("next"), "/admin/") or default
 
 
-def _after_login(user: User):
+def start_session(user: User, *, passkey: bool = False) -> str:
+    """Sign the user in and return where to go: the one org's dashboard, or the org switcher. A session started
+    with a passkey is marked, so an org that requires two-factor accepts it (guard.requires)."""
     sessions.start(user, None)
+    if passkey:
+        session[PASSKEY_SESSION] = True
     staff.record_login(user)
     memberships = staff.memberships(user)
     if len(memberships) == 1:
-        return see_other(_safe_next(url_for("admin.dashboard", org_slug=memberships[0].organization.slug)))
-    return see_other(_safe_next(url_for("admin.orgs")))
+        return _safe_next(url_for("admin.dashboard", org_slug=memberships[0].organization.slug))
+    return _safe_next(url_for("admin.orgs"))
+
+
+def _after_login(user: User):
+    return see_other(start_session(user))
 
 
 @bp.route("/login", methods=["GET", "POST"])

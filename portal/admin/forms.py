@@ -28,7 +28,16 @@ from wtforms.validators import (
     ValidationError,
 )
 
-from portal.models import Application, Customer, CustomerGroup, Organization, User, Webhook, column_length
+from portal.models import (
+    Application,
+    Customer,
+    CustomerGroup,
+    Organization,
+    Passkey,
+    User,
+    Webhook,
+    column_length,
+)
 
 
 def choices(pairs) -> list[SelectChoice]:
@@ -40,7 +49,12 @@ ROLES = choices([("read_only", "Read-only"), ("admin", "Admin")])
 
 
 class LoginForm(FlaskForm):
-    email = EmailField("Email", validators=[DataRequired(), Email(), Length(max=column_length(User.email))])
+    email = EmailField(
+        "Email",
+        validators=[DataRequired(), Email(), Length(max=column_length(User.email))],
+        # "webauthn": the browser may offer the user's passkeys in this field (static/js/passkeys.js)
+        render_kw={"autocomplete": "username webauthn"},
+    )
     password = PasswordField("Password", validators=[DataRequired(), Length(max=128)])
 
 
@@ -50,6 +64,10 @@ class CodeForm(FlaskForm):
         validators=[DataRequired(), Length(min=6, max=20)],
         render_kw={"autocomplete": "one-time-code", "inputmode": "numeric"},
     )
+
+
+class PasskeyNameForm(FlaskForm):
+    name = StringField("Passkey name", validators=[Length(max=column_length(Passkey.name))])
 
 
 class PasswordConfirmForm(FlaskForm):

@@ -25,7 +25,7 @@ from portal.services import traces
 ANONYMIZED_DOMAIN = "anonymized.invalid"  # RFC 2606: can never be a real mailbox
 NEUTRAL = "Anonymized"
 # Rows deleted whole, for the customers being erased.
-DELETED_TABLES = frozenset({"customer_addresses", "customer_password_resets", "action_tokens"})
+DELETED_TABLES = frozenset({"customer_addresses", "customer_password_resets", "action_tokens", "passkeys"})
 
 
 def _personal(table: str, erasure: Erasure) -> list[str]:
@@ -169,6 +169,7 @@ TOUCHED = (
     "orders",
     "customer_password_resets",
     "action_tokens",
+    "passkeys",
     "login_sessions",
     "oauth_tokens",
     "outbox_messages",

@@ -16,6 +16,7 @@ from portal.models.customers import (
 from portal.models.oauth import AuthorizationCode, OAuthConsent
 from portal.models.orders import LineItem, Order
 from portal.models.orgs import CustomerGroup, Market, Organization
+from portal.models.passkeys import Passkey
 from portal.models.staff import Application, Membership, User
 from portal.models.webhooks import EventCallback, Webhook
 
@@ -48,6 +49,7 @@ __all__ = [
     "Order",
     "Organization",
     "OutboxMessage",
+    "Passkey",
     "PasswordReset",
     "ThrottleCounter",
     "UsedAssertion",

@@ -81,6 +81,11 @@ def check(scope: str, account: str, ip: str | None, verify) -> bool:
     return False
 
 
+def within(item: RateLimitItem, key: str) -> bool:
+    """False once the budget `item` of `key` is spent (a one-time code's tries), without spending any of it."""
+    return _strategy().test(item, key)
+
+
 def hit(item: RateLimitItem, key: str) -> bool:
     """Spend one unit of a sending budget (a mailed link): False when `key` is over `item`, and nothing is spent."""
     return _strategy().hit(item, key)

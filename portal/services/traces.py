@@ -1,6 +1,6 @@
-"""What a customer leaves outside its own rows: sessions, tokens, action links, pending sign-ups, emails (the outbox
-rows and the delivered `.eml` files). Both ways out of the database erase them the same way: the anonymization job
-(`portal.jobs.eraser`) and a customer's deletion (`customers.delete_customer`).
+"""What a customer leaves outside its own rows: sessions, tokens, action links, passkeys, pending sign-ups, emails
+(the outbox rows and the delivered `.eml` files). Both ways out of the database erase them the same way: the
+anonymization job (`portal.jobs.eraser`) and a customer's deletion (`customers.delete_customer`).
 
 Emails are found by the customer's id and also by address: a sign-up's verification mail is queued before the
 customer exists, so it may carry no id (`accounts.verify_sign_up` links it once followed, but an unfollowed one
@@ -18,7 +18,7 @@ from flask import current_app
 from sqlalchemy import and_, delete, func, null, or_, select, text, update
 
 from portal import db
-from portal.models import ActionToken, EventCallback, LoginSession, OAuthToken, OutboxMessage
+from portal.models import ActionToken, EventCallback, LoginSession, OAuthToken, OutboxMessage, Passkey
 
 # What an event payload may keep: ids only.
 EVENT_KEYS = frozenset({"type", "id", "request"})
@@ -34,9 +34,9 @@ WRITES = {
 
 def erase(customer_ids: list[int], addresses: set[tuple[int, str]]) -> None:
     """End the customers' sessions and tokens (clearing their network details and custom claims), delete their
-    action links and any pending sign-up for their addresses, and erase the emails they were sent. `addresses` holds
-    (organization id, email) pairs: an address is only ever matched within its own org. The addresses the customers
-    were emailed at (an earlier email, before a change) count too."""
+    action links, passkeys and any pending sign-up for their addresses, and erase the emails they were sent.
+    `addresses` holds (organization id, email) pairs: an address is only ever matched within its own org. The
+    addresses the customers were emailed at (an earlier email, before a change) count too."""
     now = db.utcnow()
     sessions, tokens = LoginSession.__table__, OAuthToken.__table__
     db.session.execute(
@@ -48,6 +48,10 @@ def erase(customer_ids: list[int], addresses: set[tuple[int, str]]) -> None:
         update(tokens)
         .where(tokens.c.owner_type == "customer", tokens.c.owner_id.in_(customer_ids))
         .values(revoked_at=func.coalesce(tokens.c.revoked_at, now), custom_claim=null())
+    )
+    passkeys = Passkey.__table__
+    db.session.execute(
+        delete(passkeys).where(passkeys.c.principal_type == "customer", passkeys.c.principal_id.in_(customer_ids))
     )
     addresses = addresses | _former_addresses(customer_ids)
     _delete_action_tokens(customer_ids, addresses)

@@ -112,4 +112,4 @@ def _shop_context() -> dict[str, Any]:
     }
 
 
-from portal.shop import account, addresses, auth, language, orders, privacy  # noqa: E402, F401
+from portal.shop import account, addresses, auth, codes, language, orders, passkeys, privacy  # noqa: E402, F401

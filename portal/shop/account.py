@@ -10,9 +10,9 @@ from portal.errors import Invalid
 from portal.forms import show_error
 from portal.security import sessions
 from portal.security.routes import Policy, allow
-from portal.services import accounts, customers
+from portal.services import accounts, customers, passkeys
 from portal.shop import bp, customer
-from portal.shop.forms import ActionForm, ChangeEmailForm, ChangePasswordForm
+from portal.shop.forms import ActionForm, ChangeEmailForm, ChangePasswordForm, PasskeyNameForm
 from portal.web import form_status, render, see_other
 
 
@@ -98,6 +98,8 @@ def _security_page(status: int = 200) -> Response:
         current_id=current.id if current else None,
         changes=accounts.account_changes(g.org, me),
         form=ActionForm(),
+        passkeys=passkeys.list_for(me),
+        passkey_form=PasskeyNameForm(),
     )
 
 

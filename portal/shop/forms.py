@@ -8,8 +8,8 @@ from flask_wtf import FlaskForm
 from wtforms import EmailField, HiddenField, PasswordField, StringField
 from wtforms.validators import EqualTo, Length
 
-from portal.forms import COUNTRY_CODE, PASSWORDS_DIFFER, fits, required, service_check
-from portal.models import Address, Customer
+from portal.forms import COUNTRY_CODE, PASSWORDS_DIFFER, TOO_LONG, fits, required, service_check
+from portal.models import Address, Customer, Passkey
 from portal.security import passwords
 from portal.services import addresses, validation
 
@@ -41,13 +41,39 @@ class LoginForm(FlaskForm):
     email = EmailField(
         _l("Email"),
         validators=[required("email"), fits(Customer.__table__.c.email)],
-        render_kw={"autocomplete": "email", "spellcheck": "false"},
+        # "webauthn": the browser may offer the org's passkeys in this field (conditional UI, static/js/passkeys.js)
+        render_kw={"autocomplete": "username webauthn", "spellcheck": "false"},
     )
     password = PasswordField(
         _l("Password"), validators=[required("password")], render_kw={"autocomplete": "current-password"}
     )
     market = HiddenField()
     next = HiddenField()
+
+
+class CodeRequestForm(EmailMixin, FlaskForm):
+    """Sign in with an emailed one-time code instead of a password (step 1: the address)."""
+
+    market = HiddenField()
+    next = HiddenField()
+
+
+class CodeSignInForm(FlaskForm):
+    """Step 2: the six digits from the email."""
+
+    code = StringField(
+        _l("Sign-in code"),
+        validators=[required("code"), Length(max=20, message=TOO_LONG)],
+        render_kw={"autocomplete": "one-time-code", "inputmode": "numeric", "spellcheck": "false"},
+    )
+    market = HiddenField()
+    next = HiddenField()
+
+
+class PasskeyNameForm(FlaskForm):
+    name = StringField(
+        _l("Passkey name"), validators=[fits(Passkey.__table__.c.name)], render_kw={"autocomplete": "off"}
+    )
 
 
 class SignupForm(EmailMixin, NewPasswordMixin, FlaskForm):

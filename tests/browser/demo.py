@@ -85,7 +85,7 @@ def staff_sign_in(page, demo, email: str | None = None) -> None:
     page.goto(f"{demo['base']}/admin/login")
     page.get_by_label("Email").fill(email)
     page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("button", name="Sign in", exact=True).click()
     if email == demo["admin"][0]:
         page.wait_for_url(re.compile(r"/admin/login/code"))
         page.get_by_label("Authentication code").fill(pyotp.TOTP(demo["admin"][1]).now())
@@ -97,7 +97,7 @@ def shop_sign_in(page, demo, email: str, *, embed: bool = False) -> None:
     page.goto(f"{demo['base']}/{demo['slug']}/account/login" + ("?embed=1" if embed else ""))
     page.get_by_label("Email", exact=True).fill(email)
     page.get_by_label("Password", exact=True).fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("button", name="Sign in", exact=True).click()
     page.get_by_role("heading", name="Hello").wait_for()
 
 

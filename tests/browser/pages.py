@@ -22,6 +22,7 @@ def shopper_pages(demo: dict) -> dict[str, list[tuple[str, str]]]:
             ("signup", f"{base}/signup"),
             ("signup-sent", f"{base}/signup/sent"),
             ("password-forgot", f"{base}/password/forgot"),
+            ("code-request", f"{base}/login/code"),
             ("not-found", f"{base}/no-such-page"),
         ],
         "signed-in": [
@@ -58,6 +59,7 @@ def admin_pages(demo: dict) -> list[tuple[str, str]]:
         ("webhooks", f"{org}/settings/webhooks"),
         ("webhook", f"{org}/settings/webhooks/{demo['webhook']}"),
         ("two-factor", "/admin/account/two-factor"),
+        ("account-security", "/admin/account/security"),
     ]
 
 

@@ -28,7 +28,7 @@ def sign_in_through_the_store(page, shop_url: str, email: str, password: str) ->
     page.get_by_role("link", name="Sign in to the store").click()
     page.get_by_label("Email", exact=True).fill(email)
     page.get_by_label("Password", exact=True).fill(password)
-    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("button", name="Sign in", exact=True).click()
     allow = page.get_by_role("button", name="Allow")
     if page.url.startswith(shop_url) is False and allow.count():
         allow.click()

@@ -50,7 +50,7 @@ def sign_in(page, base, world):
     page.goto(f"{base}/admin/login")
     page.get_by_label("Email").fill(world["email"])
     page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("button", name="Sign in", exact=True).click()
     page.wait_for_url(re.compile(r"/admin/login/code"))
     page.get_by_label("Authentication code").fill(pyotp.TOTP(world["secret"]).now())
     page.get_by_role("button", name="Verify").click()
@@ -138,6 +138,6 @@ def test_admin_end_to_end(live_server, page, world):
 def test_login_pages_are_accessible(live_server, page):
     page.goto(f"{live_server.url}/admin/login")
     assert axe_violations(page) == []
-    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("button", name="Sign in", exact=True).click()
     page.locator(".field-error").first.wait_for()
     assert axe_violations(page) == []

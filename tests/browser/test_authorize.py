@@ -37,7 +37,7 @@ def test_storefront_authorize_login_consent_code_token(chromium, live_server, wi
         shot(page, "authorize-login")
         page.get_by_label("Email", exact=True).fill(email)
         page.get_by_label("Password", exact=True).fill(PASSWORD)
-        page.get_by_role("button", name="Sign in").click()
+        page.get_by_role("button", name="Sign in", exact=True).click()
         page.get_by_role("heading", name=f"Allow {application.name} to use your account?").wait_for()
         assert page.url.startswith(f"{live_server.url}/oauth/authorize?")
         assert axe_violations(page) == []

@@ -79,7 +79,7 @@ def test_two_factor_enrolment_works_for_an_org_with_a_storefront_origin(chromium
     page.goto(f"{demo['base']}/admin/{demo['slug']}/customers")  # an org page first, then the sign-in
     page.get_by_label("Email").fill(email)
     page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("button", name="Sign in", exact=True).click()
     page.get_by_role("heading", name="Set up two-factor authentication").wait_for()
     secret = page.locator("#totp-secret").inner_text()
     page.get_by_label("Authentication code").fill(pyotp.TOTP(secret).now())

@@ -52,7 +52,7 @@ def test_shop_htmx_request_after_the_session_ended_goes_to_the_login_page(chromi
     assert axe_violations(page) == []
     page.get_by_label("Email", exact=True).fill(email)
     page.get_by_label("Password", exact=True).fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("button", name="Sign in", exact=True).click()
     page.get_by_role("heading", name="Addresses").wait_for()  # `next` kept: back where the shopper was
     page.context.close()
 

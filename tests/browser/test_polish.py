@@ -51,7 +51,7 @@ def test_long_values_wrap_and_italian_switches_at_390px(live_server, page, phone
         browser.goto(f"{base}/login")
         browser.get_by_label("Email", exact=True).fill("ada@example.com")
         browser.get_by_label("Password", exact=True).fill(PASSWORD)
-        browser.get_by_role("button", name="Sign in").click()
+        browser.get_by_role("button", name="Sign in", exact=True).click()
         browser.get_by_role("heading", name="Hello").wait_for()
         for path in ("/addresses", f"/orders/{order_id}", "/orders", "/security"):
             browser.goto(base + path)

@@ -169,7 +169,7 @@ def test_admin_empty_states_offer_the_next_step(chromium, live_server, role):
     page.goto(f"{live_server.url}/admin/login")
     page.get_by_label("Email").fill(email)
     page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("button", name="Sign in", exact=True).click()
     page.wait_for_url(re.compile(rf"/admin/{slug}/$"))
     base = f"{live_server.url}/admin/{slug}"
     page.goto(f"{base}/groups")

@@ -73,7 +73,7 @@ def test_self_service_journey(live_server, page):
 
     page.get_by_label("Email", exact=True).fill(email)
     page.get_by_label("Password", exact=True).fill(NEW_PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("button", name="Sign in", exact=True).click()
     page.get_by_role("heading", name="Hello").wait_for()
     _clean(page)
 
@@ -121,7 +121,7 @@ def test_self_service_journey(live_server, page):
     page.get_by_role("button", name="Save new password").click()
     page.get_by_label("Email", exact=True).fill(email)
     page.get_by_label("Password", exact=True).fill(RESET_PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("button", name="Sign in", exact=True).click()
     page.get_by_role("heading", name="Hello").wait_for()
 
     with live_server.data():
@@ -182,7 +182,7 @@ def test_account_inside_a_storefront_iframe_on_another_site(live_server, chromiu
         frame = page.frame_locator("#portal")
         frame.get_by_label("Email", exact=True).fill(email)
         frame.get_by_label("Password", exact=True).fill(PASSWORD)
-        frame.get_by_role("button", name="Sign in").click()
+        frame.get_by_role("button", name="Sign in", exact=True).click()
         frame.get_by_role("heading", name="Hello").wait_for()
         frame.get_by_role("link", name="Addresses").click()
         frame.get_by_role("heading", name="Addresses").wait_for()

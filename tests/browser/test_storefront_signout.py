@@ -53,11 +53,11 @@ def test_storefront_sign_out_ends_the_portal_session_in_the_frame(chromium, live
 
     page.get_by_role("link", name="Sign out").click()
     page.get_by_text("You are signed out of the store and of your account.").wait_for()
-    frame.get_by_role("heading", name="Sign in").wait_for()
+    frame.get_by_role("heading", name="Sign in", exact=True).wait_for()
     assert live_sessions(live_server, shop["customer"]) == 1  # the frame's ended; the sign-in's is the portal's
     shot(page, "storefront-signed-out")
     page.goto(shop["url"] + "/")  # the frame's login page: nobody is signed in any more
-    frame.get_by_role("button", name="Sign in").wait_for()
+    frame.get_by_role("button", name="Sign in", exact=True).wait_for()
     assert frame.get_by_role("link", name="Orders").count() == 0
     context.close()
 

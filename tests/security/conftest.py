@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import secrets
 from dataclasses import dataclass
 
 import pytest
@@ -14,7 +15,7 @@ from sqlalchemy import select
 
 from portal import db
 from portal.db import Base
-from portal.models import EventCallback, Market, OutboxMessage
+from portal.models import EventCallback, Market, OutboxMessage, Passkey
 from portal.services import addresses, consents, deletion_requests, orgs, password_resets, webhooks
 from portal.services.audit import SYSTEM
 from tests.conftest import TransactionalClient
@@ -82,6 +83,20 @@ class World:
     api_ids: dict[str, str]  # JSON:API resource type → a real id
 
 
+def _passkey(org, principal_type: str, principal_id: int) -> Passkey:
+    """A stored passkey row (no ceremony: these tests only need it to exist and belong to someone)."""
+    passkey = Passkey(
+        organization_id=org.id if org else None,
+        principal_type=principal_type,
+        principal_id=principal_id,
+        credential_id=secrets.token_urlsafe(16),
+        public_key=b"not a key",
+        name="Phone",
+    )
+    db.session.add(passkey)
+    return passkey
+
+
 def build_world() -> World:
     """One org with one of everything; call it twice for a home and a foreign org (tests/security/test_tenancy.py)."""
     org = make_org()
@@ -126,6 +141,8 @@ def build_world() -> World:
         payload="{}",
     )
     db.session.add(callback)
+    passkey = _passkey(org, "customer", shopper.id)
+    staff_passkey = _passkey(None, "user", admin.id)
     webapp, _secret = orgs.create_application(
         SYSTEM, org, name="Webapp", kind="webapp", redirect_uris=["https://app.example.com/cb"]
     )
@@ -150,6 +167,8 @@ def build_world() -> World:
             "token": "not-a-real-token",
             "session_id": "1",
             "webhook_id": webhook.public_id,
+            "passkey_id": passkey.public_id,
+            "staff_passkey_id": staff_passkey.public_id,
         },
         api_ids={
             "customers": shopper.public_id,

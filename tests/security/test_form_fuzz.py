@@ -132,7 +132,7 @@ def occurrences(values: st.SearchStrategy[str]) -> st.SearchStrategy[list[str]]:
 class Route:
     endpoint: str
     form: type[FlaskForm]
-    persona: str  # anonymous | shopper | admin | admin_2fa (between password and code) | invitee
+    persona: str  # anonymous | shopper | admin | admin_2fa (between password and code) | invitee | code_asker
     prefix: str | None = None  # the ids key whose value prefixes the form's field names
     extra: tuple[str, ...] = ()  # request fields the view reads besides the form class's
     fragments: bool = False  # the view answers htmx with a block of its page: fuzzed both ways
@@ -160,6 +160,7 @@ def _group(ctx):
     return groups.get_group(ctx.world.org, ctx.ids["group_id"])
 
 
+STAFF_PASSKEY = (("passkey_id", "staff_passkey_id"),)  # the admin's own passkey, not the shopper's
 ROUTES = [
     # shop, signed out
     Route("shop.login", shop_forms.LoginForm, "anonymous"),
@@ -169,6 +170,8 @@ ROUTES = [
         "shop.password_reset", shop_forms.ResetPasswordForm, "anonymous", aliases=(("token", "reset_token"),)
     ),
     Route("shop.verify_email", shop_forms.ActionForm, "anonymous"),
+    Route("shop.code_request", shop_forms.CodeRequestForm, "anonymous"),
+    Route("shop.code_sign_in", shop_forms.CodeSignInForm, "code_asker"),
     Route("shop.confirm_email", shop_forms.ActionForm, "anonymous"),
     # shop, signed in
     Route("shop.logout", shop_forms.ActionForm, "shopper", ends_session=True),
@@ -183,6 +186,8 @@ ROUTES = [
     Route("shop.addresses_delete", shop_forms.ActionForm, "shopper"),
     Route("shop.privacy_deletion_request", shop_forms.ActionForm, "shopper", fragments=True),
     Route("shop.privacy_deletion_withdraw", shop_forms.ActionForm, "shopper", setup=_pending_deletion),
+    Route("shop.passkey_rename", shop_forms.PasskeyNameForm, "shopper"),
+    Route("shop.passkey_remove", shop_forms.ActionForm, "shopper"),
     # admin, signing in
     Route("admin.login", admin_forms.LoginForm, "anonymous", extra=("next",), fragments=True),
     Route("admin.login_code", admin_forms.CodeForm, "admin_2fa", extra=("next",), fragments=True),
@@ -191,6 +196,8 @@ ROUTES = [
     ),
     # admin, signed in
     Route("admin.totp_setup", admin_forms.CodeForm, "admin"),
+    Route("admin.passkey_rename", admin_forms.PasskeyNameForm, "admin", aliases=STAFF_PASSKEY),
+    Route("admin.passkey_remove", admin_forms.ConfirmForm, "admin", aliases=STAFF_PASSKEY),
     Route("admin.reauth", admin_forms.PasswordConfirmForm, "admin", extra=("next",)),
     Route("admin.customers_bulk", admin_forms.BulkAssignForm, "admin", extra=("back_q",)),
     Route(
@@ -238,8 +245,20 @@ ROUTES = [
     Route("admin.deletion_approve", admin_forms.ConfirmForm, "admin"),
     Route("admin.deletion_reject", admin_forms.RejectForm, "admin", prefix="request_id"),
 ]
-# POST routes that take no form: logout is a bare CSRF-checked POST; the hand-off is authenticated by its token.
-NO_FORM = {"admin.logout", "shop.handoff"}
+# POST routes that take no form: logout is a bare CSRF-checked POST; the hand-off is authenticated by its token;
+# the passkey ceremonies are JSON for static/js/passkeys.js (tests/shop/test_passkeys.py, tests/admin/test_passkeys.py).
+NO_FORM = {
+    "admin.logout",
+    "shop.handoff",
+    "shop.passkey_sign_in_options",
+    "shop.passkey_sign_in",
+    "shop.passkey_options",
+    "shop.passkey_create",
+    "admin.passkey_sign_in_options",
+    "admin.passkey_sign_in",
+    "admin.passkey_options",
+    "admin.passkey_create",
+}
 EXTRA_VALUES = {
     "action": st.one_of(st.sampled_from(["request", "cancel", "remove", "role", "revoke", "rotate"]), TEXT),
     "next": st.one_of(
@@ -310,6 +329,11 @@ def _browser(ctx, persona: str):
         home = "/admin/login/code"
     elif persona == "invitee":
         home = f"/admin/invite/{ctx.ids['invite_token']}"
+    elif persona == "code_asker":  # asked for an emailed sign-in code: the code page is next
+        ask = f"/{slug}/account/login/code"
+        form = {"email": world.shopper.email, "csrf_token": csrf_from(client.get(ask).text)}
+        assert client.post(ask, data=form).status_code == 303
+        home = f"/{slug}/account/login/code/enter"
     else:
         home = f"/{slug}/account/login"
     page = client.get(home)
