@@ -15,6 +15,7 @@ from portal.models.customers import (
 from portal.models.orders import LineItem, Order
 from portal.models.orgs import CustomerGroup, Market, Organization
 from portal.models.staff import Application, Membership, User
+from portal.models.tags import Attachment, CustomerSubscription, Tag, customer_tags
 
 
 def column_length(column: Any) -> int:
@@ -28,10 +29,12 @@ __all__ = [
     "Address",
     "AnonymizationRequest",
     "Application",
+    "Attachment",
     "AuditEvent",
     "Customer",
     "CustomerAddress",
     "CustomerGroup",
+    "CustomerSubscription",
     "DeletionRequest",
     "LineItem",
     "LoginSession",
@@ -42,8 +45,10 @@ __all__ = [
     "Organization",
     "OutboxMessage",
     "PasswordReset",
+    "Tag",
     "ThrottleCounter",
     "UsedAssertion",
     "User",
     "column_length",
+    "customer_tags",
 ]

@@ -23,7 +23,7 @@ from portal.models.customers import CustomerStatus
 from portal.models.orders import OrderStatus
 from portal.models.orgs import Organization
 from portal.security import passwords
-from portal.services import audit, traces, validation
+from portal.services import attachments, audit, traces, validation
 from portal.services.audit import Actor, emit, record
 
 # Attributes a caller may set, and how each is checked. `password` is handled apart (hashed, write-only).
@@ -239,6 +239,7 @@ def delete_customer(actor: Actor, org: Organization, customer: Customer) -> None
         raise Locked("A customer with orders cannot be deleted, only anonymized", field="id", code="locked")
     end_all_sessions(customer)
     traces.erase([customer.id], {(org.id, customer.email)})
+    attachments.erase([customer.id])  # polymorphic rows: no foreign key cascades them
     record(actor, org, "customer.destroy", customer)
     emit(org, "customers.destroy", customer)
     db.session.delete(customer)

@@ -3,7 +3,16 @@
 from __future__ import annotations
 
 from portal.api.registry import REGISTRY, register
-from portal.api.resources import addresses, customers, groups, orders, password_resets
+from portal.api.resources import (
+    addresses,
+    customers,
+    event_stores,
+    groups,
+    orders,
+    password_resets,
+    subscriptions,
+    tags,
+)
 
 register(
     customers.CUSTOMERS,
@@ -13,6 +22,10 @@ register(
     addresses.CUSTOMER_ADDRESSES,
     orders.ORDERS,
     password_resets.PASSWORD_RESETS,
+    tags.TAGS,
+    subscriptions.CUSTOMER_SUBSCRIPTIONS,
+    subscriptions.ATTACHMENTS,
+    event_stores.EVENT_STORES,
 )
 
 __all__ = ["REGISTRY"]

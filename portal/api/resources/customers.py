@@ -21,25 +21,41 @@ from portal.api.registry import (
     refuse_relationships,
     related,
 )
+from portal.api.resources.event_stores import CUSTOMER_RELS
+from portal.api.resources.tags import customer_tag_attrs, refuse_tag_triggers, write_customer_tags
 from portal.errors import Forbidden, Invalid
 from portal.extensions import limiter
-from portal.models import AnonymizationRequest, Customer, CustomerAddress, CustomerGroup, Order
+from portal.models import (
+    AnonymizationRequest,
+    Attachment,
+    Customer,
+    CustomerAddress,
+    CustomerGroup,
+    CustomerSubscription,
+    Order,
+    Tag,
+    customer_tags,
+)
 from portal.models.staff import ApplicationKind, Role
 from portal.security.tokens import TokenContext
 from portal.services import accounts, anonymization, customers, groups
 
 TRIGGERS = ("_request_anonymization", "_cancel_anonymization")
+TAG_TRIGGERS = ("_add_tags", "_remove_tags")
+INTEGRATION_RELATIONSHIPS = {"customer_group", "tags"}
 
 
 def _create_customer(
     ctx: TokenContext, attributes: dict[str, Any], relationships: dict[str, Any]
 ) -> Customer:
     refuse_relationships(
-        relationships, {"customer_group"} if ctx.kind is ApplicationKind.INTEGRATION else set()
+        relationships, INTEGRATION_RELATIONSHIPS if ctx.kind is ApplicationKind.INTEGRATION else set()
     )
     _count_sign_up(ctx)
     group = related("customer_groups", ctx, relationships.get("customer_group"), "customer_group")
     customer = customers.create_customer(actor_of(ctx), ctx.organization, attributes, customer_group=group)
+    if "tags" in relationships:
+        write_customer_tags(ctx, customer, {}, relationships)
     if customer.has_password:
         accounts.request_address_check(ctx.organization, customer)
     return customer
@@ -63,10 +79,12 @@ def _update_customer(
     ctx: TokenContext, customer: Customer, attributes: dict[str, Any], relationships: dict[str, Any]
 ) -> Customer:
     triggers = {name: attributes.pop(name) for name in TRIGGERS if name in attributes}
+    tag_triggers = {name: attributes.pop(name) for name in TAG_TRIGGERS if name in attributes}
+    refuse_tag_triggers(ctx, tag_triggers)
     if triggers:
         _anonymization_trigger(ctx, customer, triggers)
     refuse_relationships(
-        relationships, {"customer_group"} if ctx.kind is ApplicationKind.INTEGRATION else set()
+        relationships, INTEGRATION_RELATIONSHIPS if ctx.kind is ApplicationKind.INTEGRATION else set()
     )
     actor = actor_of(ctx)
     if ctx.customer is not None:
@@ -77,6 +95,8 @@ def _update_customer(
     if "customer_group" in relationships:
         group = related("customer_groups", ctx, relationships["customer_group"], "customer_group")
         groups.assign_to_group(actor, ctx.organization, customer, group)
+    if tag_triggers or "tags" in relationships:
+        write_customer_tags(ctx, customer, tag_triggers, relationships)
     return customer
 
 
@@ -129,6 +149,7 @@ CUSTOMERS = Resource(
         Attr("_current_password", write_only=True, updatable=True),
         Attr("_request_anonymization", write_only=True, updatable=True),
         Attr("_cancel_anonymization", write_only=True, updatable=True),
+        *customer_tag_attrs(),
         Attr(
             "customer_group_id",
             filterable=True,
@@ -143,6 +164,26 @@ CUSTOMERS = Resource(
         Rel("customer_group", "customer_groups", False, lambda c: c.customer_group, writable=True),
         Rel("customer_addresses", "customer_addresses", True, lambda c: CustomerAddress.customer_id == c.id),
         Rel("orders", "orders", True, lambda c: Order.customer_id == c.id),
+        Rel(
+            "customer_subscriptions",
+            "customer_subscriptions",
+            True,
+            lambda c: CustomerSubscription.customer_id == c.id,
+        ),
+        Rel(
+            "attachments",
+            "attachments",
+            True,
+            lambda c: (Attachment.attachable_type == "customers") & (Attachment.attachable_id == c.id),
+        ),
+        Rel(
+            "tags",
+            "tags",
+            True,
+            lambda c: Tag.id.in_(select(customer_tags.c.tag_id).where(customer_tags.c.customer_id == c.id)),
+            writable=True,
+        ),
+        *CUSTOMER_RELS,
     ],
     permissions={
         "integration": ALL,
@@ -153,7 +194,17 @@ CUSTOMERS = Resource(
     update=_update_customer,
     delete=plain_delete(customers.delete_customer),
     own=lambda ctx: Customer.id == (ctx.customer.id if ctx.customer else -1),
-    include_paths=frozenset({"customer_group", "customer_addresses", "customer_addresses.address", "orders"}),
+    include_paths=frozenset(
+        {
+            "customer_group",
+            "customer_addresses",
+            "customer_addresses.address",
+            "orders",
+            "tags",
+            "customer_subscriptions",
+            "attachments",
+        }
+    ),
     load=(
         selectinload(Customer.anonymization_requests).options(
             joinedload(AnonymizationRequest.requester),

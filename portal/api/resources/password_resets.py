@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import select
+
 from portal.api.registry import (
     Attr,
     Rel,
@@ -14,7 +16,7 @@ from portal.api.registry import (
     refuse_relationships,
 )
 from portal.errors import Invalid
-from portal.models import PasswordReset
+from portal.models import Customer, PasswordReset
 from portal.security.tokens import TokenContext
 from portal.services import password_resets
 
@@ -26,7 +28,7 @@ def _create_reset(
     email = attributes.get("customer_email")
     if not email:
         raise Invalid("can't be blank", field="customer_email", code="blank")
-    reset, token = password_resets.request_reset(actor_of(ctx), ctx.organization, email)
+    reset, token = password_resets.request_reset(actor_of(ctx), ctx.organization, email, attributes)
     if reset is None:
         raise Invalid("does not match a customer", field="customer_email", code="invalid")
     reset.plain_token = token  # shown in this response only; stored hashed
@@ -37,7 +39,10 @@ def _update_reset(
     ctx: TokenContext, reset: PasswordReset, attributes: dict[str, Any], relationships: dict[str, Any]
 ):
     refuse_relationships(relationships, set())
+    password_resets.set_references(actor_of(ctx), ctx.organization, reset, attributes)
     token, password = attributes.get("_reset_password_token"), attributes.get("customer_password")
+    if attributes and set(attributes) <= password_resets.REFERENCE_FIELDS:
+        return reset  # only the reference fields change
     if not token:
         raise Invalid("can't be blank", field="_reset_password_token", code="blank")
     if not password:
@@ -55,6 +60,12 @@ PASSWORD_RESETS = Resource(
         Attr("customer_password", write_only=True, updatable=True),
         Attr("_reset_password_token", write_only=True, updatable=True),
         Attr("reset_password_at", column=PasswordReset.reset_password_at, kind="datetime", filterable=True),
+        Attr(
+            "customer_id",
+            filterable=True,
+            write_only=True,
+            column=select(Customer.public_id).where(Customer.id == PasswordReset.customer_id).scalar_subquery(),
+        ),
         *common_attrs(PasswordReset),
     ],
     rels=[Rel("customer", "customers", False, lambda r: r.customer)],
