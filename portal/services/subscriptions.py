@@ -123,6 +123,16 @@ def delete_subscription(
     db.session.flush()
 
 
+def subscriptions_of(customer: Customer) -> list[CustomerSubscription]:
+    return list(
+        db.session.scalars(
+            select(CustomerSubscription)
+            .where(CustomerSubscription.customer_id == customer.id)
+            .order_by(CustomerSubscription.id)
+        )
+    )
+
+
 def newsletter(customer: Customer) -> CustomerSubscription | None:
     """The customer's newsletter subscription, if they gave that consent."""
     return db.session.scalar(
