@@ -35,4 +35,4 @@ def _permissions() -> dict[str, bool]:
     return {"can_edit": guard.can_edit()}
 
 
-from portal.admin import auth, customers, groups, guard, privacy, settings  # noqa: E402, F401 - register the views
+from portal.admin import auth, customers, groups, guard, privacy, settings, tags  # noqa: E402, F401 - register the views

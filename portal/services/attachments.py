@@ -118,6 +118,21 @@ def attachments_of(org: Organization, customer: Customer, *, limit: int = 100) -
     )
 
 
+def get_customer_attachment(org: Organization, customer: Customer, public_id: str) -> Attachment:
+    """One attachment of this customer; any other id (another customer's, another org's) is not found."""
+    attachment = db.session.scalar(
+        select(Attachment).where(
+            Attachment.organization_id == org.id,
+            Attachment.attachable_type == "customers",
+            Attachment.attachable_id == customer.id,
+            Attachment.public_id == public_id,
+        )
+    )
+    if attachment is None:
+        raise NotFound("The requested resource was not found", field="id")
+    return attachment
+
+
 def _author(user: User) -> str:
     full = " ".join(part for part in (user.first_name, user.last_name) if part)
     return full or user.email

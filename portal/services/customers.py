@@ -284,7 +284,8 @@ def _refuse_if_anonymized(customer: Customer) -> None:
 
 
 def customer_page(org: Organization, customer: Customer) -> dict[str, Any]:
-    """What the admin customer page shows besides the customer: last orders, audit timeline, deletion request."""
+    """What the admin customer page shows besides the customer: last orders, audit timeline, deletion request,
+    staff notes."""
     orders = db.session.scalars(
         select(Order).where(Order.customer_id == customer.id).order_by(Order.id.desc()).limit(10)
     ).all()
@@ -295,4 +296,5 @@ def customer_page(org: Organization, customer: Customer) -> dict[str, Any]:
         .order_by(DeletionRequest.id.desc())
         .limit(1)
     )
-    return {"orders": orders, "timeline": timeline, "deletion_request": deletion}
+    notes = attachments.attachments_of(org, customer)
+    return {"orders": orders, "timeline": timeline, "deletion_request": deletion, "notes": notes}

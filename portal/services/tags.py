@@ -144,6 +144,21 @@ def change_tags(
     return set_tags(actor, org, customer, list(tags.values()))
 
 
+def add_by_name(actor: Actor, org: Organization, customer: Customer, name: Any) -> Tag:
+    """The admin page's "add tag": the named tag (created when the org has none of that name) goes on the customer."""
+    name = _name(name)
+    tag = db.session.scalar(select(Tag).where(Tag.organization_id == org.id, Tag.name == name))
+    if tag is None:
+        tag = create_tag(actor, org, {"name": name})
+    change_tags(actor, org, customer, add=[tag])
+    return tag
+
+
+def remove_tag(actor: Actor, org: Organization, customer: Customer, public_id: str) -> None:
+    """Take one tag (by public id; another org's is not found) off the customer."""
+    change_tags(actor, org, customer, remove=[get_tag(org, public_id)])
+
+
 def bulk_tag(
     actor: Actor, org: Organization, customer_ids: list[str], tag: Tag, *, remove: bool = False
 ) -> int:
