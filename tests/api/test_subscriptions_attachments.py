@@ -220,9 +220,9 @@ def test_event_stores_expose_the_customer_audit_trail(api, tenant):
     assert rows[1]["who"] == {"application": {"id": tenant.integration.public_id}}
     one = api("GET", f"/api/event_stores/{events.json['data'][0]['id']}", tenant.admin)
     assert one.status_code == 200
-    assert (
-        api("GET", "/api/event_stores", tenant.admin).status_code == 401
-    )  # retrieve only, as Commerce Layer
+    listed = api("GET", f"/api/event_stores?filter[q][resource_id_eq]={customer_id}", tenant.admin)
+    assert len(listed.json["data"]) == 2
+    assert api("GET", "/api/event_stores", customer_token(tenant, make_customer(tenant.org))).status_code == 401
     include = api("GET", f"/api/customers/{customer_id}?include=event_stores", tenant.admin)
     assert include.status_code == 400  # not includable
 

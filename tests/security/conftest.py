@@ -14,9 +14,9 @@ from sqlalchemy import select
 
 from portal import db
 from portal.db import Base
-from portal.models import Market
-from portal.services import addresses, deletion_requests, password_resets
-from portal.services.audit import SYSTEM
+from portal.models import AuditEvent, Market
+from portal.services import addresses, attachments, deletion_requests, password_resets, subscriptions, tags
+from portal.services.audit import SYSTEM, Actor
 from tests.conftest import TransactionalClient
 from tests.factories import (
     PASSWORD,
@@ -110,7 +110,13 @@ def build_world() -> World:
     leaving = make_customer(org, password=PASSWORD)
     deletion = deletion_requests.create(SYSTEM, org, leaving)
     reset, _token = password_resets.request_reset(SYSTEM, org, shopper.email)
+    tag = tags.add_by_name(SYSTEM, org, leaving, "vip")  # the shopper carries none: bulk tagging it changes a row
+    subscription = subscriptions.subscribe(SYSTEM, org, shopper, {"reference": "newsletter"}, source="shop")
+    note = attachments.add_note(Actor.of_user(admin), org, shopper, "Prefers email")
     db.session.flush()
+    event = db.session.scalar(
+        select(AuditEvent).where(AuditEvent.resource_id == shopper.public_id).order_by(AuditEvent.id).limit(1)
+    )
     return World(
         org=org,
         shopper=shopper,
@@ -126,6 +132,8 @@ def build_world() -> World:
             "application_id": application.public_id,
             "address_id": entry.public_id,
             "order_id": order.public_id,
+            "tag_id": tag.public_id,
+            "note_id": note.public_id,
             "token": "not-a-real-token",
             "session_id": "1",
         },
@@ -137,6 +145,10 @@ def build_world() -> World:
             "addresses": entry.address.public_id,
             "customer_addresses": entry.public_id,
             "customer_password_resets": reset.public_id if reset else "none",
+            "tags": tag.public_id,
+            "customer_subscriptions": subscription.public_id,
+            "attachments": note.public_id,
+            "event_stores": event.public_id,
         },
     )
 

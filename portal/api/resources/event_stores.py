@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import false
 
-from portal.api.registry import Attr, Rel, Resource
+from portal.api.registry import READ, Attr, Rel, Resource
 from portal.models import AuditEvent, Customer, Market
 from portal.security.bearer import current_token
 from portal.security.tokens import TokenContext
@@ -37,8 +37,8 @@ EVENT_STORES = Resource(
         Attr(
             "id", read=lambda o, c: o.public_id, column=AuditEvent.public_id, filterable=True, sortable=True
         ),
-        Attr("resource_type"),
-        Attr("resource_id"),
+        Attr("resource_type", column=AuditEvent.resource_type, filterable=True),
+        Attr("resource_id", column=AuditEvent.resource_id, filterable=True),
         Attr("event", read=lambda o, c: o.action.split(".", 1)[-1]),
         Attr("ip_address", read=lambda o, c: None),  # not recorded: network details are personal data
         Attr("user_agent", read=lambda o, c: None),
@@ -51,7 +51,8 @@ EVENT_STORES = Resource(
         Attr("reference_origin", read=lambda o, c: None),
         Attr("metadata", read=lambda o, c: {}, kind="object"),
     ],
-    permissions={"integration": frozenset({"retrieve"})},
+    # Commerce Layer only retrieves event stores by id; listing (filterable by resource) is a harmless superset.
+    permissions={"integration": READ},
 )
 
 
