@@ -109,7 +109,7 @@ def erase(customers: list[Customer]) -> dict[int, dict[str, int]]:
     book = _delete_address_book(ids, orders)
     traces.purge_search_index()
     for customer in customers:
-        db.session.expire(customer, ["customer_addresses"])
+        db.session.expire(customer, ["customer_addresses", "tags"])
     return {
         id: {"orders": sum(1 for _, owner in orders.values() if owner == id), "addresses": book.get(id, 0)}
         for id in ids

@@ -79,8 +79,6 @@ def update_attachment(
     actor: Actor, org: Organization, attachment: Attachment, attributes: dict[str, Any]
 ) -> Attachment:
     values = _clean(attributes, creating=False)
-    if values.get("name", "") is None:
-        raise Invalid("can't be blank", field="name", code="blank")
     apply_changes(actor, org, "attachment.update", attachment, values)
     return attachment
 
