@@ -42,6 +42,9 @@ FIELD_LABELS = {
     "reference_origin": _l("Reference origin"),
     "metadata": _l("Metadata"),
     "locale": _l("Language"),
+    "tags": _l("Tags"),
+    "customer_subscriptions": _l("Subscriptions"),
+    "attachments": _l("Notes"),
 }
 
 
