@@ -181,6 +181,7 @@ ROUTES = [
     Route("shop.addresses_update", shop_forms.AddressForm, "shopper", fragments=True),
     Route("shop.addresses_delete", shop_forms.ActionForm, "shopper"),
     Route("shop.privacy_deletion_request", shop_forms.ActionForm, "shopper", fragments=True),
+    Route("shop.privacy_newsletter", shop_forms.NewsletterForm, "shopper", fragments=True),
     Route("shop.privacy_deletion_withdraw", shop_forms.ActionForm, "shopper", setup=_pending_deletion),
     # admin, signing in
     Route("admin.login", admin_forms.LoginForm, "anonymous", extra=("next",), fragments=True),
@@ -192,6 +193,11 @@ ROUTES = [
     Route("admin.totp_setup", admin_forms.CodeForm, "admin"),
     Route("admin.reauth", admin_forms.PasswordConfirmForm, "admin", extra=("next",)),
     Route("admin.customers_bulk", admin_forms.BulkAssignForm, "admin", extra=("back_q",)),
+    Route("admin.customers_bulk_tag", admin_forms.BulkTagForm, "admin", extra=("back_q",)),
+    Route("admin.customer_tag_add", admin_forms.TagForm, "admin", fragments=True),
+    Route("admin.customer_tag_remove", admin_forms.ConfirmForm, "admin"),
+    Route("admin.customer_note_add", admin_forms.NoteForm, "admin", fragments=True),
+    Route("admin.customer_note_delete", admin_forms.ConfirmForm, "admin"),
     Route(
         "admin.customer_edit",
         admin_forms.CustomerForm,
