@@ -25,8 +25,8 @@ ERRORS = {"$ref": "#/components/schemas/errors"}
 
 
 def _schema(attr: Attr) -> dict[str, Any]:
-    if attr.name.startswith("_"):
-        return {"type": "boolean"}
+    if attr.name.startswith("_"):  # a trigger, never null: a flag, or a string (tag list, password, token)
+        return {"type": "boolean"} if attr.kind == "boolean" else {"type": "string"}
     return dict(_TYPES[attr.kind])
 
 

@@ -147,8 +147,8 @@ CUSTOMERS = Resource(
         ),
         Attr("anonymization_info", read=lambda o, c: anonymization.info(o), kind="object"),
         Attr("_current_password", write_only=True, updatable=True),
-        Attr("_request_anonymization", write_only=True, updatable=True),
-        Attr("_cancel_anonymization", write_only=True, updatable=True),
+        Attr("_request_anonymization", kind="boolean", write_only=True, updatable=True),
+        Attr("_cancel_anonymization", kind="boolean", write_only=True, updatable=True),
         *customer_tag_attrs(),
         Attr(
             "customer_group_id",
