@@ -31,6 +31,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from portal.security.routes import Policy, allow
 
     _trust_proxies(app)
+    _hosts_ignore_case(app)
     logs.init_app(app)  # first: every later hook and error page has the request id
     db.init_app(app)
     csrf.init_app(app)
@@ -55,6 +56,18 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(shop.bp)  # last: its first URL segment is an organization slug
     cli.init_app(app)
     return app
+
+
+def _hosts_ignore_case(app: Flask) -> None:
+    """Host names are case-insensitive (RFC 3986): `Portal.Example.com` is the trusted host, not a 400."""
+    inner = app.wsgi_app
+
+    def wsgi_app(environ, start_response):
+        if "HTTP_HOST" in environ:
+            environ["HTTP_HOST"] = environ["HTTP_HOST"].lower()
+        return inner(environ, start_response)
+
+    app.wsgi_app = wsgi_app
 
 
 def _trust_proxies(app: Flask) -> None:

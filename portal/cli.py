@@ -147,8 +147,16 @@ def worker(once: bool, interval: float) -> None:
 
 
 @click.command("rotate-signing-key")
+@click.option(
+    "--publish-for",
+    type=click.IntRange(0, 7 * 24 * 3600),
+    default=0,
+    show_default=True,
+    help="Seconds the new key is only published (verifies, in the JWKS) before it signs: longer than rolling the "
+    "new key set out to every instance.",
+)
 @with_appcontext
-def rotate_signing_key() -> None:
+def rotate_signing_key(publish_for: int) -> None:
     """Add a new RS512 signing key; keep older keys only while tokens they signed can still be alive."""
     from portal.models import Application
     from portal.security import signing_keys
@@ -158,10 +166,11 @@ def rotate_signing_key() -> None:
     longest = max(int(app.config[name]) for name in DEFAULT_LIFETIMES.values())
     custom = db.session.scalar(select(func.max(Application.access_token_lifetime))) or 0
     try:
-        kid = signing_keys.rotate(app, max_token_lifetime=max(longest, custom))
+        kid = signing_keys.rotate(app, max_token_lifetime=max(longest, custom), publish_for=publish_for)
     except RuntimeError as error:
         raise click.ClickException(str(error)) from None
-    click.echo(f"new signing key {kid}; the JWKS now has {len(signing_keys.jwks(app)['keys'])} key(s)")
+    when = f"signs in {publish_for} s" if publish_for else "signs from now"
+    click.echo(f"new signing key {kid} ({when}); the JWKS now has {len(signing_keys.jwks(app)['keys'])} key(s)")
 
 
 def init_app(app: Flask) -> None:

@@ -99,7 +99,7 @@ def trusted_hosts(config: dict[str, Any]) -> list[str]:
     extra = config.get("TRUSTED_HOSTS_EXTRA") or []
     if isinstance(extra, str):
         extra = [host.strip() for host in extra.split(",") if host.strip()]
-    return [urlsplit(config["BASE_URL"]).hostname, *extra]
+    return [urlsplit(config["BASE_URL"]).hostname, *(host.lower() for host in extra)]
 
 
 def check_production(config: dict[str, Any]) -> None:

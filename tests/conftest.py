@@ -157,6 +157,30 @@ def smtp(app, monkeypatch):
     controller.stop()
 
 
+@pytest.fixture()
+def committed(app, tmp_path, is_postgres):
+    """A fresh migrated database (SQLite file, or a throwaway PostgreSQL database) that this test's session uses
+    and commits to, and that worker subprocesses open through PORTAL_DATABASE_URL."""
+    if is_postgres:
+        name, url = create_postgres_database()
+    else:
+        name, url = None, f"sqlite:///{tmp_path / 'drill.db'}"
+    migrate.upgrade(url)
+    engine = db.make_engine(url)
+    saved = app.extensions.get("db_bind")
+    app.extensions["db_bind"] = engine
+    try:
+        with app.app_context():
+            yield url
+            db.session.remove()
+    finally:
+        db.session.remove()
+        app.extensions["db_bind"] = saved
+        engine.dispose()
+        if name:
+            drop_postgres_database(name)
+
+
 def pytest_collection_modifyitems(config, items) -> None:
     """`postgres_only` tests need PostgreSQL's features (row locks, SKIP LOCKED, pg_dump, several machines on one
     database): on SQLite they are skipped here, with the reason, and `make test-postgres` (CI) runs them."""

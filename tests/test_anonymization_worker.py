@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import String, cast, func, inspect, select
 
-from portal import db, migrate
+from portal import db
 from portal.errors import Invalid
 from portal.jobs import anonymizer, claims
 from portal.models import (
@@ -34,7 +34,6 @@ from portal.models.customers import AnonymizationStatus
 from portal.security import tokens
 from portal.services import addresses, anonymization, customers, mail
 from portal.services.audit import SYSTEM, Actor, emit
-from tests.databases import create_postgres_database, drop_postgres_database
 from tests.factories import (
     make_application,
     make_customer,
@@ -328,30 +327,6 @@ def test_a_failure_marks_the_request_failed_keeps_the_data_and_can_be_requested_
 
 
 # --- crash drill and races: a committed database the worker subprocesses can see -------------------------------
-
-
-@pytest.fixture()
-def committed(app, tmp_path, is_postgres):
-    """A fresh migrated database (SQLite file, or a throwaway PostgreSQL database) that this test's session uses
-    and commits to, and that worker subprocesses open through PORTAL_DATABASE_URL."""
-    if is_postgres:
-        name, url = create_postgres_database()
-    else:
-        name, url = None, f"sqlite:///{tmp_path / 'drill.db'}"
-    migrate.upgrade(url)
-    engine = db.make_engine(url)
-    saved = app.extensions.get("db_bind")
-    app.extensions["db_bind"] = engine
-    try:
-        with app.app_context():
-            yield url
-            db.session.remove()
-    finally:
-        db.session.remove()
-        app.extensions["db_bind"] = saved
-        engine.dispose()
-        if name:
-            drop_postgres_database(name)
 
 
 def worker(url: str, tmp_path: Path, **env: str) -> subprocess.CompletedProcess:

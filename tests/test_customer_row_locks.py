@@ -12,16 +12,17 @@ from sqlalchemy import func, select
 
 from portal import db
 from portal.jobs import anonymizer, claims
-from portal.models import ActionToken, OutboxMessage
+from portal.models import ActionToken, Customer, CustomerGroup, Organization, OutboxMessage
+from portal.services import groups
+from portal.services.audit import SYSTEM
 from tests.admin.conftest import login as admin_login
 from tests.admin.conftest import token as admin_csrf
 from tests.conftest import TransactionalClient
-from tests.factories import PASSWORD, make_customer, make_org, make_user
+from tests.factories import PASSWORD, make_customer, make_group, make_org, make_user
 from tests.shop.conftest import csrf_from
 from tests.shop.conftest import login as shop_login
-from tests.test_anonymization_worker import (  # noqa: F401 - `committed` is a fixture
+from tests.test_anonymization_worker import (
     blocked,
-    committed,
     needs_postgres,
     request_due,
     scan,
@@ -56,7 +57,7 @@ def _post_in_thread(client, path: str, data: dict):
 @pytest.mark.postgres_only
 @pytest.mark.parametrize("door", ["shop", "admin"])
 def test_a_shop_or_admin_change_waits_for_the_row_lock_and_then_changes_nothing(
-    app, committed, is_postgres, monkeypatch, door  # noqa: F811 - the imported fixture
+    app, committed, is_postgres, monkeypatch, door
 ):
     needs_postgres(is_postgres)
     monkeypatch.setattr(app, "test_client_class", TransactionalClient)
@@ -91,3 +92,35 @@ def test_a_shop_or_admin_change_waits_for_the_row_lock_and_then_changes_nothing(
     assert scan([NEW, HELD]) == []  # no resurrected email, no mail to the erased address
     assert db.session.scalar(select(func.count()).select_from(ActionToken)) == 0
     assert not [m for m in db.session.scalars(select(OutboxMessage)) if HELD in m.recipients]
+
+
+@pytest.mark.postgres_only
+def test_bulk_assign_waits_for_the_row_lock_and_skips_the_erased_customer(app, committed, is_postgres):
+    """Bulk assign locks its rows like every other door: racing the anonymizer, it waits, then leaves the erased
+    customer alone (a group change landing after erasure would be a change to a record that no longer exists)."""
+    needs_postgres(is_postgres)
+    org = make_org()
+    group = make_group(org)
+    customer = make_customer(org, HELD, password=PASSWORD)
+    request_due(org, customer)
+    db.session.commit()
+    ids = (org.id, group.id, customer.public_id)
+    _erase_and_hold(customer)
+    outcome: dict = {}
+
+    def run():
+        with app.app_context():
+            org_id, group_id, public_id = ids
+            outcome["assigned"] = groups.bulk_assign(
+                SYSTEM, db.session.get(Organization, org_id), [public_id], db.session.get(CustomerGroup, group_id)
+            )
+            db.session.commit()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    assert blocked(thread)
+    db.session.commit()
+    thread.join(30)
+    assert outcome["assigned"] == 0
+    db.session.rollback()
+    assert db.session.scalar(select(Customer.customer_group_id).where(Customer.id == customer.id)) is None

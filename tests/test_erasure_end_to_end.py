@@ -22,7 +22,7 @@ from portal.services.audit import SYSTEM, Actor
 from tests.conftest import TransactionalClient
 from tests.factories import make_application, make_org, make_user, token_for
 from tests.shop.conftest import post_form
-from tests.test_anonymization_worker import address_of, committed, org_market, scan  # noqa: F401 - a fixture
+from tests.test_anonymization_worker import address_of, org_market, scan
 
 IP = "198.51.100.203"
 LINK = re.compile(r"https?://[^/\s]+(/\S*)")
@@ -48,7 +48,7 @@ class Mailbox:
 
 
 @pytest.fixture()
-def mailbox(app, committed, tmp_path, monkeypatch):  # noqa: F811 - the fixture imported above
+def mailbox(app, committed, tmp_path, monkeypatch):
     monkeypatch.setitem(app.config, "MAIL_DIR", str(tmp_path / "mail"))
     monkeypatch.setitem(app.config, "SMTP_URL", None)
     monkeypatch.setattr(

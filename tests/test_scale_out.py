@@ -181,7 +181,7 @@ class SlowInbox:
 
     def outbox_ids(self) -> Counter:
         """How often each outbox row arrived: its public id is in the Message-ID (portal/jobs/mailer.py)."""
-        return Counter(re.search(r"\.([A-Za-z]+)@", mid).group(1) for mid in self.message_ids)
+        return Counter(re.search(r"<([A-Za-z]+)@", mid).group(1) for mid in self.message_ids)
 
 
 @contextmanager

@@ -32,7 +32,7 @@ from datetime import timedelta
 
 from flask import Flask
 
-from portal import db
+from portal import db, jobs
 from portal.jobs import claims, eraser
 from portal.models import AnonymizationRequest, Customer
 from portal.models.customers import AnonymizationStatus
@@ -163,13 +163,13 @@ def process(app: Flask, pairs: list[claims.Pair]) -> int:
 
 
 def process_due(app: Flask) -> int:
-    """The worker job: process due requests in batches (ANONYMIZATION_BATCH, default 50) until none is left;
-    returns how many were completed."""
+    """The worker job: process due requests in batches (ANONYMIZATION_BATCH, default 50) until none is left
+    or the worker is stopping; returns how many were completed."""
     lease = timedelta(seconds=float(app.config.get("ANONYMIZATION_LEASE", DEFAULT_LEASE)))
     size = int(app.config.get("ANONYMIZATION_BATCH", DEFAULT_BATCH))
     completed = 0
     db.session.flush()
-    while claimed := claims.claim(lease, size):
+    while not jobs.STOPPING.is_set() and (claimed := claims.claim(lease, size)):
         completed += process(app, claimed)
     db.session.commit()
     if completed:

@@ -6,19 +6,18 @@ import logging
 import smtplib
 from datetime import timedelta
 from email.message import EmailMessage
-from email.utils import formatdate, make_msgid
+from email.utils import formatdate
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from flask import Flask
 from sqlalchemy import select
 
-from portal import db
+from portal import db, jobs
 from portal.models import OutboxMessage
 from portal.services import traces
 
 log = logging.getLogger(__name__)
-BATCH = 50
 MAX_ATTEMPTS = 12
 
 
@@ -28,8 +27,9 @@ def build(app: Flask, message: OutboxMessage) -> EmailMessage:
     email["To"] = ", ".join(message.recipients)
     email["Subject"] = message.payload["subject"]
     email["Date"] = formatdate(message.created_at.timestamp(), usegmt=True)
-    # Stable per outbox row: a retry after a crash between send and commit is recognisably the same message.
-    email["Message-ID"] = make_msgid(idstring=message.public_id, domain=app.config["DOMAIN"])
+    # Stable per outbox row: a resend after a crash between send and commit carries the same Message-ID, so receivers
+    # can de-duplicate it.
+    email["Message-ID"] = f"<{message.public_id}@{app.config['DOMAIN']}>"
     email.set_content(message.payload["text"])
     email.add_alternative(message.payload["html"], subtype="html")
     return email
@@ -67,10 +67,11 @@ def deliver(app: Flask, message: OutboxMessage) -> None:
 
 
 def deliver_due(app: Flask) -> int:
-    """Deliver due emails one by one, each in its own transaction; failures back off exponentially."""
+    """Deliver due emails one by one, each in its own transaction; failures back off exponentially. A stopping worker
+    returns after the email in hand."""
     delivered = 0
     db.session.flush()
-    while True:
+    while not jobs.STOPPING.is_set():
         now = db.utcnow()
         message = db.session.scalar(
             select(OutboxMessage)
@@ -85,8 +86,7 @@ def deliver_due(app: Flask) -> int:
             .with_for_update(skip_locked=True)
         )
         if message is None:
-            db.session.commit()
-            return delivered
+            break
         try:
             deliver(app, message)
         except (OSError, smtplib.SMTPException) as error:
@@ -105,3 +105,5 @@ def deliver_due(app: Flask) -> int:
         message.attempts += 1
         db.session.commit()
         delivered += 1
+    db.session.commit()
+    return delivered

@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 from flask import Flask
 
-from portal import db
+from portal import db, jobs
 from portal.jobs import anonymizer, mailer
 from portal.security import counters
 
@@ -31,11 +31,10 @@ def run_due(app: Flask) -> int:
 
 
 def run(app: Flask, *, once: bool, interval: float) -> None:
-    stopping = False
+    jobs.STOPPING.clear()
 
     def _stop(_signum, _frame):
-        nonlocal stopping
-        stopping = True
+        jobs.STOPPING.set()
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
@@ -43,7 +42,7 @@ def run(app: Flask, *, once: bool, interval: float) -> None:
     while True:
         done = run_due(app)
         db.session.remove()
-        if once or stopping:
+        if once or jobs.STOPPING.is_set():
             break
         if not done:
             time.sleep(interval)

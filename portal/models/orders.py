@@ -6,7 +6,7 @@ import enum
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.db import Base, PublicIdMixin, ReferenceMixin, TimestampMixin, str_enum
@@ -14,6 +14,11 @@ from portal.db import Base, PublicIdMixin, ReferenceMixin, TimestampMixin, str_e
 if TYPE_CHECKING:
     from portal.models.customers import Address, Customer
     from portal.models.orgs import Market
+
+
+# Amounts in cents are 64-bit: currencies with small units (IDR, VND) pass 32-bit limits on ordinary orders.
+# SQLite's INTEGER already is 64-bit (and is what its tables declare).
+Cents = BigInteger().with_variant(Integer(), "sqlite")
 
 
 class OrderStatus(enum.StrEnum):
@@ -51,11 +56,11 @@ class Order(PublicIdMixin, TimestampMixin, ReferenceMixin, Base):
     language_code: Mapped[str] = mapped_column(String(8), default="en")
     currency_code: Mapped[str] = mapped_column(String(3))
     country_code: Mapped[str | None] = mapped_column(String(2))
-    subtotal_amount_cents: Mapped[int] = mapped_column(default=0)
-    shipping_amount_cents: Mapped[int] = mapped_column(default=0)
-    discount_amount_cents: Mapped[int] = mapped_column(default=0)
-    total_tax_amount_cents: Mapped[int] = mapped_column(default=0)
-    total_amount_cents: Mapped[int] = mapped_column(default=0)
+    subtotal_amount_cents: Mapped[int] = mapped_column(Cents, default=0)
+    shipping_amount_cents: Mapped[int] = mapped_column(Cents, default=0)
+    discount_amount_cents: Mapped[int] = mapped_column(Cents, default=0)
+    total_tax_amount_cents: Mapped[int] = mapped_column(Cents, default=0)
+    total_amount_cents: Mapped[int] = mapped_column(Cents, default=0)
     # Indexed: deleting an address (anonymization, address book) must not scan every order for references.
     billing_address_id: Mapped[int | None] = mapped_column(
         ForeignKey("addresses.id", ondelete="SET NULL"), index=True
@@ -88,7 +93,7 @@ class LineItem(PublicIdMixin, TimestampMixin, Base):
     sku_code: Mapped[str | None] = mapped_column(String(64))
     name: Mapped[str] = mapped_column(String(255))
     quantity: Mapped[int] = mapped_column(default=1)
-    unit_amount_cents: Mapped[int] = mapped_column(default=0)
+    unit_amount_cents: Mapped[int] = mapped_column(Cents, default=0)
     currency_code: Mapped[str] = mapped_column(String(3))
 
     order: Mapped[Order] = relationship(back_populates="line_items")

@@ -1,8 +1,9 @@
 """Signing keys for access tokens (RS512), published as a JWKS.
 
 The embedded default generates a key set into `instance/jwt-keys.json` on first use; a deployment can give one
-with PORTAL_JWT_KEYS (a private JWK set as JSON). Rotation adds a key that signs from then on; older keys keep
-verifying until every token they signed has expired, then `prune` drops them.
+with PORTAL_JWT_KEYS (a private JWK set as JSON). Rotation adds a key that is published at once and signs from
+`signs_from` on (now, or later when several instances must all publish it first); older keys keep verifying until
+every token they signed has expired, then the next rotation drops them.
 """
 
 from __future__ import annotations
@@ -19,9 +20,17 @@ from joserfc.jwk import KeySet, RSAKey
 ALGORITHM = "RS512"
 
 
-def _generate(created_at: float) -> dict[str, Any]:
+# Our bookkeeping beside the JWK members.
+META = ("created_at", "signs_from")
+
+
+def _generate(created_at: float, signs_from: float | None = None) -> dict[str, Any]:
     key = RSAKey.generate_key(2048, parameters={"use": "sig", "alg": ALGORITHM}, auto_kid=True)
-    return {**key.as_dict(private=True), "created_at": int(created_at)}
+    return {**key.as_dict(private=True), "created_at": int(created_at), "signs_from": int(signs_from or created_at)}
+
+
+def _signs_from(item: dict[str, Any]) -> int:
+    return item.get("signs_from", item["created_at"])
 
 
 def _path(app: Flask) -> Path:
@@ -85,18 +94,20 @@ def key_set(app: Flask | None = None) -> KeySet:
     version = _version(app)
     if cached is None or cached[2] != version:
         raw = _load_raw(app)
-        keys = [RSAKey.import_key({k: v for k, v in item.items() if k != "created_at"}) for item in raw]
+        keys = [RSAKey.import_key({k: v for k, v in item.items() if k not in META}) for item in raw]
         cached = app.extensions["jwt_keys"] = (KeySet(keys), raw, _version(app))
     return cached[0]
 
 
 def signing_key(app: Flask | None = None) -> RSAKey:
-    """The newest key signs."""
+    """The newest key whose time to sign has come (a key still being published only verifies)."""
     app = app or current_app._get_current_object()
     key_set(app)
     raw = app.extensions["jwt_keys"][1]
+    now = time.time()
+    due = [pair for pair in enumerate(raw) if _signs_from(pair[1]) <= now] or list(enumerate(raw))
     # Ties (a rotation within the key's first second) go to the later entry: rotate() appends the new key.
-    _, newest = max(enumerate(raw), key=lambda pair: (pair[1]["created_at"], pair[0]))
+    _, newest = max(due, key=lambda pair: (_signs_from(pair[1]), pair[0]))
     return key_set(app).get_by_kid(newest["kid"])
 
 
@@ -105,18 +116,20 @@ def jwks(app: Flask | None = None) -> dict[str, Any]:
     return key_set(app).as_dict(private=False)
 
 
-def rotate(app: Flask, *, max_token_lifetime: int) -> str:
-    """Add a new signing key; drop keys that stopped signing longer ago than any token can live."""
+def rotate(app: Flask, *, max_token_lifetime: int, publish_for: int = 0) -> str:
+    """Add a new signing key, published now and signing `publish_for` seconds later (time for every instance of a
+    deployment to publish it, so none refuses its tokens); drop keys that stopped signing longer ago than any token
+    can live."""
     if app.config.get("JWT_KEYS"):
         raise RuntimeError("keys given by PORTAL_JWT_KEYS are rotated by changing that setting")
     now = time.time()
-    keys = sorted(_load_raw(app), key=lambda item: item["created_at"])
-    keys.append(_generate(now))
-    # A key stops signing when its successor is created; it must verify for max_token_lifetime after that.
+    keys = sorted(_load_raw(app), key=_signs_from)
+    keys.append(_generate(now, now + publish_for))
+    # A key stops signing when its successor starts; it must verify for max_token_lifetime after that.
     kept = [
         k
         for k, successor in zip(keys, keys[1:], strict=False)
-        if now - successor["created_at"] < max_token_lifetime
+        if now - _signs_from(successor) < max_token_lifetime
     ]
     kept.append(keys[-1])
     _save(app, kept)

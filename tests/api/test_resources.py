@@ -251,6 +251,24 @@ def test_orders_drive_customer_status(api, tenant):
     assert twice.status_code == 422
 
 
+def test_amounts_beyond_32_bits_are_kept(api, tenant):
+    """The largest amount validation accepts (10¹³ cents: ordinary for IDR or VND) is stored and read back."""
+    market = make_market(tenant.org, "shop")
+    created = api(
+        "POST",
+        "/api/orders",
+        tenant.admin,
+        doc(
+            "orders",
+            {"customer_email": "big@example.com", "currency_code": "IDR", "total_amount_cents": 10**13},
+            {"market": ref("markets", market.public_id)},
+        ),
+    )
+    assert created.status_code == 201, created.json
+    order = api("GET", f"/api/orders/{created.json['data']['id']}", tenant.admin).json["data"]
+    assert order["attributes"]["total_amount_cents"] == 10**13
+
+
 def test_orders_refusals(api, tenant, other):
     vip = make_group(tenant.org)
     private = make_market(tenant.org, "vip", group=vip)

@@ -3,12 +3,14 @@ malformed requests, and the signing-key rotation command."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from flask import Blueprint, jsonify
 from joserfc import jwt
 from joserfc.jwk import KeySet
 
-from portal import create_app, db
+from portal import create_app, db, migrate
 from portal.security import signing_keys
 from portal.security.bearer import current_token, require_token
 from portal.security.tokens import verify
@@ -316,3 +318,24 @@ def test_running_workers_see_a_rotation(tmp_path):
     new = signing_keys.rotate(operator, max_token_lifetime=3600)
     assert signing_keys.signing_key(worker).kid == new != old
     assert {old, new} == {k["kid"] for k in signing_keys.jwks(worker)["keys"]}
+
+
+def test_a_key_published_first_signs_only_when_its_time_comes(tmp_path, monkeypatch):
+    """Several instances share PORTAL_JWT_KEYS: a key rotated with --publish-for is in every new set's JWKS at once
+    but signs later, so an instance still on the old set never sees a token it can't verify."""
+    config = {"TESTING": True, "DATABASE_URL": f"sqlite:///{tmp_path}/portal.db"}
+    migrate.upgrade(config["DATABASE_URL"])  # the command reads the longest token lifetime
+    operator = create_app({**config, "JWT_KEYS_PATH": str(tmp_path / "keys.json")})
+    old = signing_keys.signing_key(operator).kid
+    before = (tmp_path / "keys.json").read_text()
+    result = operator.test_cli_runner().invoke(args=["rotate-signing-key", "--publish-for", "600"])
+    assert result.exit_code == 0 and "signs in 600 s" in result.output, result.output
+    after = (tmp_path / "keys.json").read_text()
+    still_old = create_app({**config, "JWT_KEYS": before})
+    rolled = create_app({**config, "JWT_KEYS": after})
+    [new] = {k["kid"] for k in signing_keys.jwks(rolled)["keys"]} - {old}
+    assert signing_keys.signing_key(rolled).kid == old  # published, not signing yet
+    assert {k["kid"] for k in signing_keys.jwks(still_old)["keys"]} == {old}
+    later = time.time() + 601
+    monkeypatch.setattr(signing_keys.time, "time", lambda: later)
+    assert signing_keys.signing_key(rolled).kid == new

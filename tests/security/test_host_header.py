@@ -132,12 +132,12 @@ def test_production_refuses_to_start_without_an_https_base_url(tmp_path, value):
 
 
 def test_production_refuses_unknown_hosts(tmp_path, monkeypatch):
-    monkeypatch.setenv("PORTAL_TRUSTED_HOSTS", "portal-internal.example.test")
+    monkeypatch.setenv("PORTAL_TRUSTED_HOSTS", "Portal-Internal.example.test")
     app = _production(tmp_path, BASE_URL=BASE)
     client = app.test_client()
     refused = client.get("/health", headers={"Host": "attacker.example"})
     assert refused.status_code == 400
-    for host in ("portal.example.test", "portal-internal.example.test"):
+    for host in ("portal.example.test", "portal-internal.example.test", "PORTAL.Example.test"):
         assert client.get("/health", headers={"Host": host}, base_url=f"https://{host}").status_code == 200
 
 
