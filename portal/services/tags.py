@@ -11,6 +11,7 @@ from portal import db
 from portal.errors import Invalid, NotFound
 from portal.models import Customer, Tag, column_length, customer_tags
 from portal.models.orgs import Organization
+from portal.services import customers as customers_service
 from portal.services import validation
 from portal.services.audit import Actor, apply_changes, emit, record
 
@@ -163,17 +164,11 @@ def bulk_tag(
     actor: Actor, org: Organization, customer_ids: list[str], tag: Tag, *, remove: bool = False
 ) -> int:
     """Tag (or untag) many customers by public id, like `groups.bulk_assign`: ids of other orgs, anonymized customers
-    and ids that can't be public ids are ignored. Returns how many customers changed."""
+    and ids that can't be public ids are ignored, the rows locked in id order (`customers.lock_many`). Returns how
+    many customers changed."""
     if tag.organization_id != org.id:
         raise NotFound("The requested resource was not found", field="tag")
-    customer_ids = [i for i in customer_ids if not validation.has_control_characters(i)]
-    customers = db.session.scalars(
-        select(Customer).where(
-            Customer.organization_id == org.id,
-            Customer.public_id.in_(customer_ids),
-            Customer.anonymization_status.is_distinct_from("completed"),
-        )
-    ).all()
+    customers = customers_service.lock_many(org, customer_ids)
     changes = {"remove": [tag]} if remove else {"add": [tag]}
     return sum(change_tags(actor, org, customer, **changes) for customer in customers)
 
