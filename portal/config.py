@@ -42,6 +42,8 @@ def defaults(instance_path: str) -> dict[str, Any]:
         # (portal/security/counters.py); redis://… for many machines.
         "RATELIMIT_STORAGE_URL": "database://",
         "TOKEN_RATE_LIMIT": "30 per minute",
+        # /api requests per application (the token's), counted in the storage above; empty turns it off.
+        "API_RATE_LIMIT": "3000 per 5 minutes",
         # Redis (rate-limit storage) down: keep serving, counting in memory per process (SECURITY.md).
         "RATELIMIT_SWALLOW_ERRORS": True,
         "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,

@@ -25,6 +25,25 @@ class Invalid(DomainError):
 
     status = 422
 
+    @property
+    def errors(self) -> list[Invalid]:
+        """Every field error this refusal carries (one, unless it is an `InvalidFields`)."""
+        return [self]
+
+
+class InvalidFields(Invalid):
+    """Several fields break rules at once: doors show each (the API one error object per field); a door that shows
+    one error sees the first, which this error also is."""
+
+    def __init__(self, errors: list[Invalid]):
+        first = errors[0]
+        super().__init__(first.message, field=first.field, code=first.code, **first.meta)
+        self._errors = errors
+
+    @property
+    def errors(self) -> list[Invalid]:
+        return self._errors
+
 
 class NotFound(DomainError):
     """The record does not exist *in this organization* (another org's id is simply not found)."""

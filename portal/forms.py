@@ -106,11 +106,13 @@ def service_check(check: Callable[[Any], object]) -> Callable[[FlaskForm, Field]
 
 
 def show_error(form: FlaskForm, error: DomainError, *, field_map: dict[str, str] | None = None) -> None:
-    """Attach a service error to the field it names (or to the form as a whole), in the message table's voice."""
-    name = (field_map or {}).get(error.field or "", error.field)
-    field = form._fields.get(name) if name else None
-    message = for_error(error)
-    if field is not None:
-        field.errors = [*field.errors, message] if isinstance(field.errors, list) else [message]
-    else:
-        form.form_errors.append(message)
+    """Attach a service error to the field it names (or to the form as a whole), in the message table's voice; an
+    error naming several fields (`InvalidFields`) is attached to each."""
+    for each in error.errors if isinstance(error, Invalid) else [error]:
+        name = (field_map or {}).get(each.field or "", each.field)
+        field = form._fields.get(name) if name else None
+        message = for_error(each)
+        if field is not None:
+            field.errors = [*field.errors, message] if isinstance(field.errors, list) else [message]
+        else:
+            form.form_errors.append(message)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -102,9 +103,12 @@ def send_to_login(login_url: str, status: int = 303) -> Response:
 
 
 def render(template: str, block: str | None = None, *, status: int = 200, **context: Any) -> Response:
-    """Render a page, or only `block` of it for htmx. The server, never the client, picks the block."""
+    """Render a page, or only `block` of it for htmx (with the flash messages as out-of-band toasts). The server,
+    never the client, picks the block."""
     if block is not None and is_htmx():
         html = render_block(template, block, **context)
+        if session.get("_flashes"):  # the page's toasts region is not in the block: send them out of band
+            html += render_template("layouts/_toasts_oob.html")
     else:
         html = render_template(template, **context)
     response = make_response(html, status)
@@ -172,6 +176,29 @@ def local_path(target: str | None, prefix: str) -> str | None:
     return target.rstrip("?")
 
 
+DEFAULT_BRAND = "#1f4fd1"
+HEX_COLOR = re.compile(r"#[0-9a-fA-F]{6}")
+
+
+def _luminance(rgb: tuple[float, ...]) -> float:
+    linear = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in (v / 255 for v in rgb)]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+
+def brand_css(color: str | None) -> str:
+    """The design tokens an organization's brand colour sets (`--brand`, `--brand-tint`), for a nonce'd <style>.
+
+    The colour is darkened until white text on it, and it as text on white, reach 4.5:1 (WCAG AA): a store may pick
+    a pale yellow, and its buttons and links must still be readable. Anything but #rrggbb is the default."""
+    color = color if color and HEX_COLOR.fullmatch(color) else DEFAULT_BRAND
+    rgb: tuple[float, ...] = tuple(int(color[i : i + 2], 16) for i in (1, 3, 5))
+    while 1.05 / (_luminance(rgb) + 0.05) < 4.6:
+        rgb = tuple(c * 0.9 for c in rgb)
+    brand = "#" + "".join(f"{round(c):02x}" for c in rgb)
+    tint = "#" + "".join(f"{round(255 - (255 - c) * 0.1):02x}" for c in rgb)
+    return f":root {{ --brand: {brand}; --brand-tint: {tint}; }}"  # hex digits only: nothing to escape
+
+
 def csp_nonce() -> str:
     if "csp_nonce" not in g:
         g.csp_nonce = secrets.token_urlsafe(16)
@@ -234,7 +261,9 @@ def init_app(app: Flask) -> None:
     app.json = BoundedJSONProvider(app)
     app.after_request(_commit)
     app.after_request(_security_headers)
-    app.jinja_env.globals.update(csp_nonce=csp_nonce, htmx_config=HTMX_CONFIG, external_url=external_url)
+    app.jinja_env.globals.update(
+        csp_nonce=csp_nonce, htmx_config=HTMX_CONFIG, external_url=external_url, brand_css=brand_css
+    )
     # Lost or refused connections are the database being unavailable (503); other database errors are bugs (500).
     app.register_error_handler(OperationalError, _database_unavailable)
     app.register_error_handler(InterfaceError, _database_unavailable)

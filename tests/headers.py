@@ -12,7 +12,7 @@ from collections.abc import Mapping
 API_PREFIXES = ("/api/", "/oauth/", "/provisioning/", "/.well-known/")
 ACCEPTED_REFERRER_POLICIES = {"strict-origin-when-cross-origin", "same-origin", "strict-origin"}
 # Public, cacheable by design: the signing keys (clients cache them, portal/oauth/views.py).
-CACHEABLE = {"/.well-known/jwks.json"}
+CACHEABLE = {"/.well-known/jwks.json", "/favicon.ico"}
 
 
 def parse_csp(value: str) -> dict[str, list[str]]:

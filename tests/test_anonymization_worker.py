@@ -229,6 +229,9 @@ def test_planted_markers_are_all_gone_and_the_books_still_balance(app, org, capl
     assert customer.customer_addresses == [] and customer.customer_group_id is None
     orders = db.session.scalars(select(Order).where(Order.customer_id == customer.id)).all()
     assert len(orders) == 3 and {o.customer_email for o in orders} == {customer.email}
+    # Emptied, not nulled: the API reads `metadata: {}` after an anonymization, as for any other customer.
+    assert customer.metadata_ == {} and [o.metadata_ for o in orders] == [{}, {}, {}]
+    assert [o.billing_address.metadata_ for o in orders] == [{}, {}, {}]
     assert {o.billing_address.country_code for o in orders} == {"IT"}
     live = select(func.count()).where(
         LoginSession.principal_id == customer.id, LoginSession.revoked_at.is_(None)

@@ -6,6 +6,7 @@ import time
 
 import segno
 from flask import g, request, session, url_for
+from flask_babel import gettext as _
 from markupsafe import Markup
 
 from portal.admin import bp
@@ -58,7 +59,7 @@ def login():
             session.clear()
             session["admin_pending"] = {"user": user.public_id, "at": time.time()}
             return see_other(url_for("admin.login_code", next=request.values.get("next")))
-        form.form_errors.append("Wrong email or password, or too many attempts. Try again later.")
+        form.form_errors.append(_("Wrong email or password, or too many attempts. Try again later."))
     status = form_status(form)
     return render("admin/auth/login.html", "login_form", status=status, form=form)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Response, flash, g, request, stream_with_context, url_for
+from flask_babel import gettext as _
 
 from portal.admin import bp
 from portal.admin.forms import (
@@ -89,7 +90,7 @@ def customers_bulk():
     form.group.choices = _group_choices(none_label="No group (unassign)")
     if form.validate_on_submit() and form.confirmed.data:
         count = groups.bulk_assign(_actor(), g.org, form.ids.data[:1000], _group(form.group.data))
-        flash(f"{count} customers updated.", "success")
+        flash(_("%(count)s customers updated.", count=count), "success")
         return see_other(url_for("admin.customers_list", org_slug=g.org.slug, **_back_args()))
     status = form_status(form)
     target = next((c.label for c in form.group.choices if c.value == form.group.data), None)
@@ -138,10 +139,18 @@ def customer_detail(customer_id: str):
     return _detail(customers.get_customer(g.org, customer_id))
 
 
+def _refuse_anonymized(customer) -> Response:
+    """An anonymized customer is read-only: its page offers no edit or reset, and a forged request gets a 409."""
+    flash(_("An anonymized customer cannot be changed."), "error")
+    return _detail(customer, status=409)
+
+
 @bp.route("/<org_slug>/customers/<customer_id>/edit", methods=["GET", "POST"])
 @requires(Role.ADMIN)
 def customer_edit(customer_id: str):
     customer = customers.get_customer(g.org, customer_id, lock=request.method == "POST")
+    if customer.anonymized:
+        return _refuse_anonymized(customer)
     form = CustomerForm(obj=customer)
     if request.method == "GET":
         import json
@@ -153,7 +162,7 @@ def customer_edit(customer_id: str):
         except DomainError as error:
             show_error(form, error, field_map={"metadata": "metadata_json"})
         else:
-            flash("Customer saved.", "success")
+            flash(_("Customer saved."), "success")
             return see_other(url_for("admin.customer_detail", org_slug=g.org.slug, customer_id=customer_id))
     status = form_status(form)
     return render(
@@ -174,7 +183,7 @@ def customer_group(customer_id: str):
             show_error(form, error)
         else:
             if not from_htmx():
-                flash("Group saved.", "success")
+                flash(_("Group saved."), "success")
                 return see_other(
                     url_for("admin.customer_detail", org_slug=g.org.slug, customer_id=customer_id)
                 )
@@ -188,14 +197,16 @@ def customer_group(customer_id: str):
 def customer_password_reset(customer_id: str):
     """Staff never set passwords: they send the customer a reset link."""
     customer = customers.get_customer(g.org, customer_id, lock=request.method == "POST")
+    if customer.anonymized:
+        return _refuse_anonymized(customer)
     if not ConfirmForm().validate_on_submit():
         return _detail(customer, status=422)
     reset, token = password_resets.request_reset(_actor(), g.org, customer.email)
     if reset is not None and token:
         password_resets.mail_reset_link(g.org, reset, token)
-        flash("A password-reset link was sent to the customer.", "success")
+        flash(_("A password-reset link was sent to the customer."), "success")
     else:
-        flash("This customer cannot receive a password reset.", "error")
+        flash(_("This customer cannot receive a password reset."), "error")
     return see_other(url_for("admin.customer_detail", org_slug=g.org.slug, customer_id=customer_id))
 
 
@@ -208,9 +219,9 @@ def customer_delete(customer_id: str):
     try:
         customers.delete_customer(_actor(), g.org, customer)
     except Locked as error:
-        flash(f"{error.message}. You can request its anonymization instead.", "error")
+        flash(_("%(reason)s. You can request its anonymization instead.", reason=error.message), "error")
         return _detail(customer, status=423)
-    flash("Customer deleted.", "success")
+    flash(_("Customer deleted."), "success")
     return see_other(url_for("admin.customers_list", org_slug=g.org.slug))
 
 
@@ -223,12 +234,12 @@ def customer_anonymize(customer_id: str):
     form = ConfirmForm()
     action = request.values.get("action", "request")
     actions = {
-        "request": (anonymization.request_anonymization, "Anonymization requested."),
-        "cancel": (anonymization.cancel_anonymization, "Anonymization cancelled."),
+        "request": (anonymization.request_anonymization, _("Anonymization requested.")),
+        "cancel": (anonymization.cancel_anonymization, _("Anonymization cancelled.")),
     }
     if form.validate_on_submit():
         if action not in actions:
-            form.form_errors.append("Choose to request or to cancel the anonymization.")
+            form.form_errors.append(_("Choose to request or to cancel the anonymization."))
         else:
             service, done = actions[action]
             try:

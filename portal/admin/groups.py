@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import flash, g, url_for
+from flask_babel import gettext as _
 
 from portal.admin import bp
 from portal.admin.forms import ConfirmForm, GroupForm, MarketGroupForm, choices
@@ -31,7 +32,7 @@ def group_create():
         except DomainError as error:
             show_error(form, error)
         else:
-            flash(f"Group {group.name} created.", "success")
+            flash(_("Group %(name)s created.", name=group.name), "success")
             return see_other(url_for("admin.group_detail", org_slug=g.org.slug, group_id=group.public_id))
     status = form_status(form)
     return render("admin/groups/form.html", "group_form", status=status, org=g.org, form=form, group=None)
@@ -62,7 +63,7 @@ def group_edit(group_id: str):
         except DomainError as error:
             show_error(form, error)
         else:
-            flash("Group saved.", "success")
+            flash(_("Group saved."), "success")
             return see_other(url_for("admin.group_detail", org_slug=g.org.slug, group_id=group_id))
     status = form_status(form)
     return render("admin/groups/form.html", "group_form", status=status, org=g.org, form=form, group=group)
@@ -79,7 +80,7 @@ def group_delete(group_id: str):
         except DomainError as refused:
             error = refused.message
         else:
-            flash("Group deleted.", "success")
+            flash(_("Group deleted."), "success")
             return see_other(url_for("admin.groups_list", org_slug=g.org.slug))
     return render(
         "admin/groups/detail.html",
@@ -127,7 +128,10 @@ def market_update(market_id: str):
     if form.validate_on_submit():
         group = groups.get_group(g.org, form.group.data) if form.group.data else None
         groups.set_market_group(Actor.of_user(g.user), g.org, market, group)
-        flash(f"Market {market.name} is now {'private to ' + group.name if group else 'public'}.", "success")
+        if group:
+            flash(_("Market %(name)s is now private to %(group)s.", name=market.name, group=group.name), "success")
+        else:
+            flash(_("Market %(name)s is now public.", name=market.name), "success")
         return see_other(url_for("admin.markets_list", org_slug=g.org.slug))
     forms = _market_forms()
     forms[market.public_id] = (market, form)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import flash, g, request, url_for
+from flask_babel import gettext as _
 
 from portal.admin import bp
 from portal.admin.forms import ConfirmForm, RejectForm
@@ -54,7 +55,7 @@ def deletion_approve(request_id: str):
         except DomainError as error:
             flash(error.message, "error")
             return _queue(status=409)
-        flash("Approved: the customer's anonymization is requested.", "success")
+        flash(_("Approved: the customer's anonymization is requested."), "success")
         return see_other(url_for("admin.privacy_queue", org_slug=g.org.slug))
     return _queue(status=422)
 
@@ -70,6 +71,6 @@ def deletion_reject(request_id: str):
         except DomainError as error:
             show_error(form, error, field_map={"rejection_reason": "reason"})
         else:
-            flash("Rejected; the shopper was told why.", "success")
+            flash(_("Rejected; the shopper was told why."), "success")
             return see_other(url_for("admin.privacy_queue", org_slug=g.org.slug))
     return _queue(status=422, reject_forms={deletion.public_id: form})

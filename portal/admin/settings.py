@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import flash, g, request, url_for
+from flask_babel import gettext as _
 
 from portal.admin import bp
 from portal.admin.forms import ApplicationForm, ConfirmForm, InviteForm, RoleForm, SettingsForm
@@ -86,7 +87,7 @@ def settings_update():
         except DomainError as error:
             show_error(form, error)
         else:
-            flash("Settings saved.", "success")
+            flash(_("Settings saved."), "success")
             return see_other(url_for("admin.settings", org_slug=g.org.slug))
     return _settings_page(422, form=form)
 
@@ -107,7 +108,7 @@ def member_invite():
                 else external_url("admin.login")
             )
             staff.send_invite(g.org, user, token, link)
-            flash(f"Invitation sent to {user.email}.", "success")
+            flash(_("Invitation sent to %(email)s.", email=user.email), "success")
             return see_other(url_for("admin.settings", org_slug=g.org.slug))
     return _settings_page(422, invite=form)
 
@@ -129,7 +130,7 @@ def member_update(user_id: str):
                 raise
             flash(error.message, "error")
             return _settings_page(422)
-        flash("Member updated.", "success")
+        flash(_("Member updated."), "success")
         return see_other(url_for("admin.settings", org_slug=g.org.slug))
     return _settings_page(422, role_forms={user_id: form})
 
@@ -158,7 +159,7 @@ def application_update(application_id: str):
         return _settings_page(422)
     if request.form.get("action") == "revoke":
         applications.revoke_application(Actor.of_user(g.user), g.org, application)
-        flash(f"Application {application.name} revoked.", "success")
+        flash(_("Application %(name)s revoked.", name=application.name), "success")
         return see_other(url_for("admin.settings", org_slug=g.org.slug))
     try:
         secret = orgs.rotate_secret(Actor.of_user(g.user), application)

@@ -13,7 +13,7 @@ from typing import Any
 from flask import Response, jsonify, request
 from werkzeug.exceptions import BadRequest
 
-from portal.errors import DomainError, error_document, error_object
+from portal.errors import DomainError, Invalid, error_document, error_object
 from portal.web import JSON_TOO_DEEP
 
 MEDIA_TYPE = "application/vnd.api+json"
@@ -86,23 +86,27 @@ def api_error(error: ApiError) -> Response:
 
 
 def domain_error(error: DomainError) -> Response:
-    """A service's refusal as Commerce Layer's error object (field errors point into the document)."""
+    """A service's refusal as Commerce Layer's error objects: one per field error, each pointing into the document."""
     status = error.status if error.status in _DOMAIN_CODES else 422
+    if status == 422 and isinstance(error, Invalid):
+        return error_response(status, [_field_error(each) for each in error.errors])
+    return error_response(status, [_field_error(error, status)])
+
+
+def _field_error(error: DomainError, status: int = 422) -> dict[str, Any]:
     title = {401: "Unauthorized", 404: "Record not found"}.get(status, error.message)
-    if error.field and status == 422:
-        base = error.field.split(".")[0]
-        where = "relationships" if base in RELATIONSHIP_FIELDS else "attributes"
-        body = error_object(
-            status,
-            _DOMAIN_CODES[status],
-            title,
-            f"{error.field} - {error.message}",
-            source={"pointer": f"/data/{where}/{base}"},
-            meta={"error": error.code, **error.meta},
-        )
-    else:
-        body = error_object(status, _DOMAIN_CODES[status], title, error.message)
-    return error_response(status, [body])
+    if not (error.field and status == 422):
+        return error_object(status, _DOMAIN_CODES[status], title, error.message)
+    base = error.field.split(".")[0]
+    where = "relationships" if base in RELATIONSHIP_FIELDS else "attributes"
+    return error_object(
+        status,
+        _DOMAIN_CODES[status],
+        title,
+        f"{error.field} - {error.message}",
+        source={"pointer": f"/data/{where}/{base}"},
+        meta={"error": error.code, **error.meta},
+    )
 
 
 # Relationship names that services report as error fields (pointer goes under /data/relationships).
@@ -266,12 +270,27 @@ class RelatedId(str):
 
 
 @dataclass
+class Filter:
+    """One `filter[q][...]` parameter: `email_or_reference_cont_any=a,b` → names ["email", "reference"], matcher
+    "cont", quantifier "any". `ids` (a list of ids) has the matcher "in" on `id`."""
+
+    predicate: str
+    names: list[str]
+    matcher: str
+    quantifier: str | None
+    value: str
+
+    @property
+    def values(self) -> list[str]:
+        """The comma-separated list a list-valued predicate takes (Commerce Layer: no spaces around commas)."""
+        return self.value.split(",")
+
+
+@dataclass
 class Query:
     """Parsed query parameters of a list/retrieve request."""
 
-    filters: list[tuple[list[str], str, str]] = field(
-        default_factory=list
-    )  # (attributes, matcher, raw value)
+    filters: list[Filter] = field(default_factory=list)
     sort: list[tuple[str, bool]] = field(default_factory=list)  # (attribute, descending)
     page_number: int = 1
     page_size: int = PAGE_SIZE_DEFAULT
@@ -279,17 +298,20 @@ class Query:
     include: list[list[str]] = field(default_factory=list)
 
 
+# Ransack's predicates, longest first where one ends with another (`not_eq` before `eq`).
 MATCHERS = (
     "not_eq_or_null",
     "eq_or_null",
     "not_eq",
     "eq",
+    "not_in_or_null",
     "not_in",
     "in",
     "not_start",
     "start",
     "not_end",
     "end",
+    "not_i_cont",
     "not_cont",
     "i_cont",
     "cont",
@@ -304,20 +326,57 @@ MATCHERS = (
     "true",
     "false",
     "jcont",
-    "matches",
     "does_not_match",
+    "matches",
+    "from",
+    "to",
 )
+# Predicates that take `_any` (OR over a comma-separated list) and `_all` (AND) variants.
+QUANTIFIABLE = frozenset(
+    {
+        "eq",
+        "not_eq",
+        "matches",
+        "does_not_match",
+        "lt",
+        "lteq",
+        "gt",
+        "gteq",
+        "start",
+        "not_start",
+        "end",
+        "not_end",
+        "cont",
+        "not_cont",
+        "i_cont",
+        "not_i_cont",
+    }
+)
+# Bounds that keep one request's SQL small (SQLite refuses expressions deeper than 1000 terms): filters per request,
+# attributes OR-ed in one predicate, values in one comma-separated list.
+FILTERS_MAX, FILTER_NAMES_MAX, FILTER_VALUES_MAX = 25, 5, 100
+LIST_MATCHERS = frozenset({"in", "not_in", "not_in_or_null"})
 _FILTER_RE = re.compile(r"^filter\[q\]\[([a-z0-9_]+)\]$")
 _BRACKET_RE = re.compile(r"^(fields|page)\[([a-z_]+)\]$")
 
 
-def split_predicate(predicate: str) -> tuple[list[str], str] | None:
-    """`email_or_reference_cont` → (["email", "reference"], "cont")."""
+def split_predicate(predicate: str) -> tuple[list[str], str, str | None] | None:
+    """`email_or_reference_cont_any` → (["email", "reference"], "cont", "any"); `ids` → (["id"], "in", None)."""
+    if predicate == "ids":
+        return ["id"], "in", None
+    quantifier = None
+    for suffix in ("any", "all"):
+        base = predicate.removesuffix("_" + suffix)
+        if base != predicate and any(base.endswith("_" + m) for m in QUANTIFIABLE):
+            predicate, quantifier = base, suffix
+            break
     for matcher in MATCHERS:
         suffix = "_" + matcher
         if predicate.endswith(suffix):
             attributes = predicate[: -len(suffix)]
-            return (attributes.split("_or_") if attributes else []), matcher
+            if quantifier and matcher not in QUANTIFIABLE:
+                return None
+            return (attributes.split("_or_") if attributes else []), matcher, quantifier
     return None
 
 
@@ -331,9 +390,9 @@ def parse_query() -> Query:
         if match := _FILTER_RE.match(key):
             predicate = match.group(1)
             split = split_predicate(predicate)
-            if split is None or not split[0]:
+            if split is None or not split[0] or not all(split[0]):
                 raise filter_not_allowed(predicate)
-            query.filters.append((split[0], split[1], value))
+            query.filters.append(_bounded(Filter(predicate, *split, value), len(query.filters)))
         elif key == "sort":
             query.sort = [(item.lstrip("-"), item.startswith("-")) for item in value.split(",")]
         elif key == "include":
@@ -347,6 +406,27 @@ def parse_query() -> Query:
         else:
             raise param_not_allowed(f"{key} is not allowed.", parameter=key)
     return query
+
+
+def _bounded(item: Filter, before: int) -> Filter:
+    """A 400 for a request past the filter bounds (FILTERS_MAX, FILTER_NAMES_MAX, FILTER_VALUES_MAX)."""
+    if before >= FILTERS_MAX or len(item.names) > FILTER_NAMES_MAX:
+        raise ApiError(
+            400,
+            "FILTER_NOT_ALLOWED",
+            "Filter not allowed",
+            f"At most {FILTERS_MAX} filters of at most {FILTER_NAMES_MAX} attributes each are allowed.",
+            parameter=f"filter[q][{item.predicate}]",
+        )
+    if (item.quantifier or item.matcher in LIST_MATCHERS) and len(item.values) > FILTER_VALUES_MAX:
+        raise ApiError(
+            400,
+            "INVALID_FILTER_VALUE",
+            "Invalid filter value",
+            f"{item.predicate} takes at most {FILTER_VALUES_MAX} comma-separated values.",
+            parameter=f"filter[q][{item.predicate}]",
+        )
+    return item
 
 
 def _page(query: Query, name: str, value: str, key: str) -> None:

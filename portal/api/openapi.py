@@ -105,7 +105,8 @@ def _response(schema: dict[str, Any] | None, description: str) -> dict[str, Any]
 
 
 def _errors(*statuses: int) -> dict[str, Any]:
-    return {str(s): _response(ERRORS, "error") for s in statuses}
+    """Error responses of an operation; any request may also meet the rate limit (429, portal/api/limits.py)."""
+    return {str(s): _response(ERRORS, "error") for s in (*statuses, 429)}
 
 
 def _list_parameters(resource: Resource) -> list[dict[str, Any]]:

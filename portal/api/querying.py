@@ -6,11 +6,14 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import and_, cast, func, not_, or_
+from sqlalchemy import Select, String, and_, cast, exists, func, not_, or_, select
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.sql import ColumnElement
 
-from portal.api.jsonapi import ApiError, filter_not_allowed
+from portal import db
+from portal.api.jsonapi import ApiError, Filter, filter_not_allowed
+from portal.api.registry import REGISTRY, Attr, Rel, Resource
+from portal.security.tokens import TokenContext
 from portal.services.validation import BIGINT
 
 _TRUE, _FALSE = ("true", "1", "t"), ("false", "0", "f")
@@ -81,51 +84,123 @@ def _jcont(column: Any, raw: str, predicate: str, dialect: str) -> ColumnElement
     return and_(*conditions)
 
 
+def _text_matcher(column: Any, matcher: str, value: str) -> ColumnElement:
+    match matcher:
+        case "start":
+            return column.istartswith(value, autoescape=True)
+        case "not_start":
+            return not_(column.istartswith(value, autoescape=True))
+        case "end":
+            return column.iendswith(value, autoescape=True)
+        case "not_end":
+            return not_(column.iendswith(value, autoescape=True))
+        case "cont" | "i_cont":
+            return column.icontains(value, autoescape=True)
+        case "not_cont" | "not_i_cont":
+            return not_(column.icontains(value, autoescape=True))
+        case "matches":
+            return column.ilike(value)
+    return not_(column.ilike(value))  # does_not_match
+
+
+TEXT_MATCHERS = frozenset(
+    {"start", "not_start", "end", "not_end", "cont", "i_cont", "not_cont", "not_i_cont", "matches", "does_not_match"}
+)
+_FLAGS = frozenset({"null", "not_null", "present", "blank", "true", "false"})
+
+
+def _flag(column: Any, matcher: str, raw: str, predicate: str) -> ColumnElement:
+    expression = {
+        "null": lambda: column.is_(None),
+        "not_null": lambda: column.is_not(None),
+        "present": lambda: and_(column.is_not(None), column != ""),
+        "blank": lambda: or_(column.is_(None), column == ""),
+        "true": lambda: column.is_(True),
+        "false": lambda: column.is_(False),
+    }[matcher]()
+    return expression if _boolean(raw, predicate) else not_(expression)
+
+
 def condition(column: Any, kind: str, matcher: str, raw: str, predicate: str, dialect: str) -> ColumnElement:
-    """One attribute × matcher × value → a SQL condition."""
+    """One attribute × matcher × value → a SQL condition, with Ransack's NULL semantics: `_not_eq`, `_not_in` and the
+    negated text matchers never match NULL (SQL's three-valued logic, as Ransack); `_not_eq_or_null` does."""
     if matcher == "jcont":
         if kind != "object":
             raise filter_not_allowed(predicate)
         return _jcont(column, raw, predicate, dialect)
-    if kind == "object":
+    if kind == "object" or (matcher in ("from", "to") and kind != "datetime"):
         raise filter_not_allowed(predicate)
-    if matcher in ("null", "not_null", "present", "blank", "true", "false"):
-        wanted = _boolean(raw, predicate)
-        expression = {
-            "null": column.is_(None),
-            "not_null": column.is_not(None),
-            "present": and_(column.is_not(None), column != ""),
-            "blank": or_(column.is_(None), column == ""),
-            "true": column.is_(True),
-            "false": column.is_(False),
-        }[matcher]
-        return expression if wanted else not_(expression)
-    if matcher in ("in", "not_in"):
+    if matcher in _FLAGS:
+        return _flag(column, matcher, raw, predicate)
+    if matcher in ("in", "not_in", "not_in_or_null"):
         values = [convert(kind, item, predicate) for item in raw.split(",")]
-        return column.in_(values) if matcher == "in" else or_(column.not_in(values), column.is_(None))
-    value = convert(kind, raw, predicate)
-    text_matchers = {
-        "start": lambda: column.istartswith(value, autoescape=True),
-        "not_start": lambda: not_(column.istartswith(value, autoescape=True)),
-        "end": lambda: column.iendswith(value, autoescape=True),
-        "not_end": lambda: not_(column.iendswith(value, autoescape=True)),
-        "cont": lambda: column.icontains(value, autoescape=True),
-        "i_cont": lambda: column.icontains(value, autoescape=True),
-        "not_cont": lambda: not_(column.icontains(value, autoescape=True)),
-        "matches": lambda: column.ilike(value),
-        "does_not_match": lambda: not_(column.ilike(value)),
-    }
-    if matcher in text_matchers:
-        if kind != "string":
+        if matcher == "in":
+            return column.in_(values)
+        return column.not_in(values) if matcher == "not_in" else or_(column.not_in(values), column.is_(None))
+    if matcher in TEXT_MATCHERS:
+        if kind not in ("string", "enum"):
             raise filter_not_allowed(predicate)
-        return text_matchers[matcher]()
+        return _text_matcher(cast(column, String) if kind == "enum" else column, matcher, convert(kind, raw, predicate))
+    value = convert(kind, raw, predicate)
     return {
         "eq": lambda: column == value,
-        "not_eq": lambda: or_(column != value, column.is_(None)),
+        "not_eq": lambda: column != value,
         "eq_or_null": lambda: or_(column == value, column.is_(None)),
         "not_eq_or_null": lambda: or_(column != value, column.is_(None)),
         "gt": lambda: column > value,
         "gteq": lambda: column >= value,
+        "from": lambda: column >= value,
         "lt": lambda: column < value,
         "lteq": lambda: column <= value,
+        "to": lambda: column <= value,
     }[matcher]()
+
+
+def _quantified(column: Any, kind: str, item: Filter, dialect: str) -> ColumnElement:
+    """`_any` ORs the predicate over the comma-separated values, `_all` ANDs it."""
+    if item.quantifier is None:
+        return condition(column, kind, item.matcher, item.value, item.predicate, dialect)
+    parts = [condition(column, kind, item.matcher, value, item.predicate, dialect) for value in item.values]
+    return or_(*parts) if item.quantifier == "any" else and_(*parts)
+
+
+def _through(resource: Resource, rel: Rel, wanted: ColumnElement, ctx: TokenContext) -> ColumnElement:
+    """A condition on a related record as a condition on `resource` (an EXISTS subquery, one level deep), limited to
+    the related records the token may see: a customer can't probe its group's other members by email.
+
+    A relationship's `target` called with the model class instead of a record gives the SQL join: to-one targets
+    are ORM relationships (`Order.market`), to-many targets are conditions on the target model
+    (`Order.customer_id == Customer.id`)."""
+    target = REGISTRY[rel.type]
+    visible = target.query(ctx).whereclause
+    if rel.many:
+        return exists(select(target.model.id).where(rel.target(resource.model), wanted, visible))
+    return rel.target(resource.model).has(and_(wanted, visible))
+
+
+def _resolve(resource: Resource, name: str, predicate: str) -> tuple[Attr, Rel | None]:
+    """The filterable attribute `name` names: the resource's own, else `<relationship>_<attribute>` of a related
+    resource (`market_code`, `customer_group_id`, `customer_addresses_id`), whitelisted by both registries."""
+    attr = resource.attr_map.get(name)
+    if attr is not None and attr.filterable and attr.column is not None:
+        return attr, None
+    for rel in resource.rels:
+        if name.startswith(rel.name + "_"):
+            related = REGISTRY[rel.type].attr_map.get(name[len(rel.name) + 1 :])
+            if related is not None and related.filterable and related.column is not None:
+                return related, rel
+    raise filter_not_allowed(predicate)
+
+
+def filtered(resource: Resource, ctx: TokenContext, statement: Select, filters: list[Filter]) -> Select:
+    """Apply `filter[q]` predicates: AND between predicates, OR between the attributes of one (`a_or_b_cont`).
+    Only whitelisted attributes are reachable and every value is a bound parameter."""
+    dialect = db.session.get_bind().dialect.name
+    for item in filters:
+        conditions = []
+        for name in item.names:
+            attr, rel = _resolve(resource, name, item.predicate)
+            wanted = _quantified(attr.column, attr.kind, item, dialect)
+            conditions.append(_through(resource, rel, wanted, ctx) if rel else wanted)
+        statement = statement.where(conditions[0] if len(conditions) == 1 else or_(*conditions))
+    return statement

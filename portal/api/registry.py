@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import Select, false, select
 
 from portal import db
-from portal.api.jsonapi import param_not_allowed
+from portal.api.jsonapi import ApiError, param_not_allowed
 from portal.errors import Invalid
 from portal.models.staff import ApplicationKind, Role
 from portal.security.tokens import TokenContext
@@ -77,9 +77,10 @@ class Resource:
     delete: Callable[..., Any] | None = None
     # extra visibility rule for non-integration tokens (customer tokens see only their own records)
     own: Callable[[TokenContext], Any] | None = None
-    include_paths: frozenset[str] = frozenset()
     # loader options that serialization needs (avoids one query per row)
     load: tuple[Any, ...] = ()
+    # market-bound resources: the condition keeping rows of these market ids (a `market:...` scoped token's view)
+    in_markets: Callable[[list[int]], Any] | None = None
 
     @property
     def attr_map(self) -> dict[str, Attr]:
@@ -98,16 +99,47 @@ class Resource:
         return False
 
     def query(self, ctx: TokenContext) -> Select:
-        """Every query is scoped to the token's organization, and for customer tokens to what they own."""
+        """Every query is scoped to the token's organization, for sales-channel tokens to what they may see, and for
+        market-scoped tokens (`market:id:…`, `market:code:…`) to those markets' records."""
         statement = (
             select(self.model).where(self.model.organization_id == ctx.organization.id).options(*self.load)
         )
         if ctx.kind is not ApplicationKind.INTEGRATION:
             statement = statement.where(self.own(ctx) if self.own else false())
+        if ctx.markets and self.in_markets is not None:
+            statement = statement.where(self.in_markets([market.id for market in ctx.markets]))
         return statement
 
 
 REGISTRY: dict[str, Resource] = {}
+INCLUDE_DEPTH_MAX = 3  # relationship names in one include path (`customer_addresses.address.customer` is the deepest)
+
+
+def check_include(root: Resource, path: list[str]) -> None:
+    """Any chain of relationships the registry knows is includable (`orders.market.customer_group`); an unknown
+    name or a path deeper than INCLUDE_DEPTH_MAX is Commerce Layer's 400 INVALID_INCLUDE."""
+    resource: Resource | None = root
+    for name in path:
+        rel = resource.rel_map.get(name) if resource is not None else None
+        resource = REGISTRY.get(rel.type) if rel is not None else None
+    if resource is None or len(path) > INCLUDE_DEPTH_MAX:
+        raise ApiError(
+            400,
+            "INVALID_INCLUDE",
+            "Invalid include",
+            f"{'.'.join(path)} is not a valid includable relationship of {root.type}.",
+            parameter="include",
+        )
+
+
+def include_paths(root: Resource, depth: int = INCLUDE_DEPTH_MAX) -> list[str]:
+    """Every includable path from `root` up to `depth` relationships (the tenancy crawl includes them all)."""
+    paths = []
+    for rel in root.rels:
+        paths.append(rel.name)
+        if depth > 1:
+            paths += [f"{rel.name}.{tail}" for tail in include_paths(REGISTRY[rel.type], depth - 1)]
+    return paths
 
 
 def register(*resources: Resource) -> None:

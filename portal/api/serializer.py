@@ -7,8 +7,8 @@ from typing import Any
 from flask import current_app
 
 from portal import db
-from portal.api.jsonapi import ApiError, Query
-from portal.api.registry import Resource
+from portal.api.jsonapi import PAGE_SIZE_MAX, ApiError, Query
+from portal.api.registry import Resource, check_include
 from portal.api.resources import REGISTRY
 from portal.security.tokens import TokenContext
 
@@ -47,14 +47,7 @@ class Serializer:
 
     def _check_includes(self) -> list[list[str]]:
         for path in self.query.include:
-            if ".".join(path) not in self.root.include_paths:
-                raise ApiError(
-                    400,
-                    "INVALID_INCLUDE",
-                    "Invalid include",
-                    f"{'.'.join(path)} is not a valid includable relationship of {self.root.type}.",
-                    parameter="include",
-                )
+            check_include(self.root, path)
         return self.query.include
 
     def _wanted(self, resource: Resource, name: str) -> bool:
@@ -99,7 +92,7 @@ class Serializer:
         children = [path for path in nested if path]
         if rel.many:
             related = db.session.scalars(
-                target.query(self.ctx).where(rel.target(obj)).order_by(target.model.id)
+                target.query(self.ctx).where(rel.target(obj)).order_by(target.model.id).limit(PAGE_SIZE_MAX)
             ).all()
         else:
             one = visible_target(target, self.ctx, rel.target(obj))

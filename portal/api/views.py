@@ -7,13 +7,12 @@ from typing import Any
 from urllib.parse import urlencode
 
 from flask import Response, current_app, jsonify, request
-from sqlalchemy import or_
 
 from portal import db
 from portal.api import bp
 from portal.api.counts import record_count
-from portal.api.jsonapi import MEDIA_TYPE, ApiError, Query, filter_not_allowed, parse_document, parse_query
-from portal.api.querying import condition
+from portal.api.jsonapi import MEDIA_TYPE, ApiError, Query, parse_document, parse_query
+from portal.api.querying import filtered
 from portal.api.registry import Resource, writable
 from portal.api.resources import REGISTRY
 from portal.api.serializer import Serializer, visible_target
@@ -60,21 +59,6 @@ def _document(body: dict[str, Any], status: int = 200) -> Response:
 # --- listing --------------------------------------------------------------------------------------------------
 
 
-def _filtered(resource: Resource, statement, query: Query):
-    dialect = db.session.get_bind().dialect.name
-    attrs = resource.attr_map
-    for names, matcher, raw in query.filters:
-        predicate = f"{'_or_'.join(names)}_{matcher}"
-        conditions = []
-        for name in names:
-            attr = attrs.get(name)
-            if attr is None or not attr.filterable:
-                raise filter_not_allowed(predicate)
-            conditions.append(condition(attr.column, attr.kind, matcher, raw, predicate, dialect))
-        statement = statement.where(conditions[0] if len(conditions) == 1 else or_(*conditions))
-    return statement
-
-
 def _sorted(resource: Resource, statement, query: Query):
     attrs = resource.attr_map
     order = []
@@ -115,7 +99,7 @@ def _links(query: Query, page_count: int) -> dict[str, str]:
 def _list(resource: Resource, ctx: TokenContext, statement) -> Response:
     query = parse_query()
     serializer = Serializer(ctx, query, resource)
-    statement = _filtered(resource, statement, query)
+    statement = filtered(resource, ctx, statement, query.filters)
     count = record_count(statement)
     page_count = ceil(count / query.page_size) if count else 0
     rows = db.session.scalars(

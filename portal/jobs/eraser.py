@@ -46,8 +46,14 @@ def _personal(table: str, erasure: Erasure) -> list[str]:
 
 
 def _cleared(model: type, name: str) -> Any:
-    """The empty value of a column: {} for JSON objects (never NULL), NULL otherwise."""
-    return {} if model.__table__.c[name].type.python_type is dict else None
+    """The empty value of a column: NULL where the column allows it, else the column's own default ({} for
+    `metadata`, a non-null JSON object). Not the type's python_type: SQLAlchemy's JSON says `object` for every JSON
+    column, so a dict column was once "cleared" to JSON null and read back as `metadata: null`."""
+    column = model.__table__.c[name]
+    default = column.default
+    if column.nullable or default is None:
+        return None
+    return default.arg(None) if default.is_callable else default.arg
 
 
 # Customers: `replace` columns get a fresh random value (unique ones stay unique), `clear` columns are emptied.

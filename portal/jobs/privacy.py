@@ -371,6 +371,7 @@ REGISTRY: dict[str, dict[str, Rule]] = {
         "action": kept("proof: what was done"),
         "resource_type": kept("proof: on which record"),
         "resource_id": key("public id of the record"),
+        "customer_id": key("public id of the customer the event is about (the admin timeline)"),
         "changed_fields": kept("field names only, never values"),
         "details": kept("statuses, counts and ids only, never personal values (audit.record's rule)"),
         "created_at": kept("proof: when"),

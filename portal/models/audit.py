@@ -18,6 +18,7 @@ class AuditEvent(PublicIdMixin, Base):
     __table_args__ = (
         Index("ix_audit_events_resource", "resource_type", "resource_id", "id"),
         Index("ix_audit_events_org_created", "organization_id", "created_at"),
+        Index("ix_audit_events_customer", "customer_id", "id"),
     )
 
     organization_id: Mapped[int | None] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
@@ -27,6 +28,9 @@ class AuditEvent(PublicIdMixin, Base):
     action: Mapped[str] = mapped_column(String(64))
     resource_type: Mapped[str] = mapped_column(String(32))
     resource_id: Mapped[str] = mapped_column(String(16))
+    # The public id of the customer the event is about (the customer itself, an entry of its address book, its
+    # order...): the admin timeline reads events of every kind about one customer, even after the record is gone.
+    customer_id: Mapped[str | None] = mapped_column(String(16))
     changed_fields: Mapped[list[str]] = mapped_column(default=list)
     # Non-personal facts about the event: a status transition, a role, a count.
     details: Mapped[dict[str, Any]] = mapped_column(default=dict)

@@ -4,7 +4,9 @@ Shoppers reach their store's account area by its name (the store's slug), typed 
 lists the organizations the portal hosts (that would hand anyone the tenant list), and a name that is not a store is
 a 404 with the form again, which tells no more than visiting `/<name>/account/` would."""
 
-from flask import Blueprint, redirect, request, url_for
+from pathlib import Path
+
+from flask import Blueprint, Response, current_app, redirect, request, url_for
 
 from portal.errors import NotFound
 from portal.security.routes import Policy, allow
@@ -25,3 +27,15 @@ def home():
     except NotFound:
         return render("home.html", store=store[:63], unknown=True, status=404)
     return redirect(url_for("shop.overview", org_slug=org.slug), 303)
+
+
+@bp.get("/favicon.ico")
+@allow(Policy.PUBLIC)
+def favicon():
+    """Browsers ask for /favicon.ico whatever the page links (the pages link static/favicon.svg too). Public and
+    the same for everyone, so it may be cached for a day."""
+    icon = Path(current_app.static_folder or "", "favicon.ico").read_bytes()
+    response = Response(icon, mimetype="image/vnd.microsoft.icon")
+    response.cache_control.public = True
+    response.cache_control.max_age = 86400
+    return response

@@ -79,3 +79,8 @@ def check(scope: str, account: str, ip: str | None, verify) -> bool:
         return True
     failed(scope, account, ip)
     return False
+
+
+def hit(item: RateLimitItem, key: str) -> bool:
+    """Spend one unit of a sending budget (a mailed link): False when `key` is over `item`, and nothing is spent."""
+    return _strategy().hit(item, key)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from limits import parse
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
@@ -161,6 +162,44 @@ def request_email_change(org: Organization, customer: Customer, new_email: str, 
     record(Actor.of_customer(customer), org, "customer.email_change_request", customer, ["email"])
 
 
+VERIFY_MAIL_LIMIT = parse("3/hour")
+
+
+def resend_verification(org: Organization, customer: Customer) -> bool:
+    """Email the signed-in customer a link that confirms its current address (an account made through the API or
+    the demo starts unverified). The link is the email-change link for the address it already has, so following
+    it proves the mailbox and changes nothing else. At most VERIFY_MAIL_LIMIT per customer, like every link we
+    mail: returns False when over that budget (nothing sent). A verified address gets no mail and True, so the
+    page answers alike."""
+    if customer.email_verified_at is not None:
+        return True
+    if not throttle.hit(VERIFY_MAIL_LIMIT, f"verify-mail:{org.id}:{customer.public_id}"):
+        return False
+    token = _issue(org, "change_email", customer.id, {"email": customer.email})
+    mail.send(org, customer.email, "verify_address", customer=customer, token=token)
+    record(Actor.of_customer(customer), org, "customer.verification_request", customer)
+    return True
+
+
+def pending_email_change(org: Organization, customer: Customer) -> str | None:
+    """The address the customer asked to move to and has not confirmed yet (the newest live link), if any."""
+    row = db.session.scalar(
+        select(ActionToken)
+        .where(
+            ActionToken.organization_id == org.id,
+            ActionToken.purpose == "change_email",
+            ActionToken.principal_type == "customer",
+            ActionToken.principal_id == customer.id,
+            ActionToken.used_at.is_(None),
+            ActionToken.expires_at > db.utcnow(),
+        )
+        .order_by(ActionToken.id.desc())
+        .limit(1)
+    )
+    email = row.payload.get("email") if row is not None else None
+    return email if email and email != customer.email else None
+
+
 def confirm_email_change(org: Organization, token: str) -> Customer:
     """Follow the confirmation link: the address is now proven, so it becomes the customer's email."""
     row = _redeem(org, "change_email", token)
@@ -250,8 +289,12 @@ def end_session(customer: Customer, session_id: int) -> None:
         row.revoked_at = db.utcnow()
 
 
+ACCOUNT_RESOURCES = ("customers", "customer_addresses", "addresses")
+
+
 def account_changes(org: Organization, customer: Customer, limit: int = 20) -> list[AuditEvent]:
-    return audit.customer_events(org, customer, limit)
+    """What the shopper's security page lists: changes to the account and its address book (not orders)."""
+    return audit.customer_events(org, customer, limit, ACCOUNT_RESOURCES)
 
 
 def orders_of(customer: Customer) -> list[Order]:

@@ -45,23 +45,24 @@ def _coordinate(value: Any, field: str, limit: float) -> float | None:
 
 def clean(attributes: dict[str, Any], *, current: Address | None = None) -> dict[str, Any]:
     """Validate address attributes (merged over `current` for updates) with Commerce Layer's required rules."""
-    validation.unknown_fields(attributes, FIELDS)
+    checks = validation.Checks()
+    checks(validation.unknown_fields, attributes, FIELDS)
     values: dict[str, Any] = {}
     for field, value in attributes.items():
         if field in TEXT_FIELDS:
-            values[field] = validation.text(value, field, max_length=TEXT_FIELDS[field])
+            values[field] = checks(validation.text, value, field, max_length=TEXT_FIELDS[field])
         elif field == "business":
-            values[field] = validation.boolean(value, field)
+            values[field] = checks(validation.boolean, value, field)
         elif field == "country_code":
-            values[field] = validation.country_code(value, required=False)
+            values[field] = checks(validation.country_code, value, required=False)
         elif field == "email":
-            values[field] = validation.email(value) if value not in (None, "") else None
+            values[field] = checks(validation.email, value) if value not in (None, "") else None
         elif field == "notes":
-            values[field] = validation.text(value, field, max_length=2000, multiline=True)
+            values[field] = checks(validation.text, value, field, max_length=2000, multiline=True)
         elif field in ("lat", "lng"):
-            values[field] = _coordinate(value, field, 90 if field == "lat" else 180)
+            values[field] = checks(_coordinate, value, field, 90 if field == "lat" else 180)
         elif field == "metadata":
-            values["metadata_"] = validation.metadata(value)
+            values["metadata_"] = checks(validation.metadata, value)
     merged = (
         {
             f: getattr(current, f)
@@ -83,8 +84,9 @@ def clean(attributes: dict[str, Any], *, current: Address | None = None) -> dict
     required = ["line_1", "city", "country_code", "phone"]
     required += ["company"] if merged.get("business") else ["first_name", "last_name"]
     for field in required:
-        if not merged.get(field):
-            raise Invalid("can't be blank", field=field, code="blank")
+        if not merged.get(field) and not checks.failed(field):
+            checks.add(Invalid("can't be blank", field=field, code="blank"))
+    checks.done()
     return values
 
 
@@ -92,7 +94,8 @@ def build_address(org: Organization, attributes: dict[str, Any], *, pointer: str
     try:
         return Address(organization_id=org.id, **clean(attributes))
     except Invalid as error:
-        error.field = f"{pointer}.{error.field}"
+        for each in {id(e): e for e in [error, *error.errors]}.values():
+            each.field = f"{pointer}.{each.field}"
         raise
 
 
@@ -129,7 +132,8 @@ def add_to_address_book(
 
 def update_address(actor: Actor, org: Organization, address: Address, attributes: dict[str, Any]) -> Address:
     values = clean(attributes, current=address)
-    apply_changes(actor, org, "address.update", address, values)
+    entry = db.session.scalar(select(CustomerAddress).where(CustomerAddress.address_id == address.id))
+    apply_changes(actor, org, "address.update", address, values, subject=entry.customer if entry else None)
     return address
 
 
@@ -235,9 +239,23 @@ def _link(
 
 
 def update_entry(
-    actor: Actor, org: Organization, entry: CustomerAddress, attributes: dict[str, Any]
+    actor: Actor,
+    org: Organization,
+    entry: CustomerAddress,
+    attributes: dict[str, Any],
+    *,
+    address: Address | None = None,
 ) -> CustomerAddress:
-    """Change an address-book entry's own attributes (reference, reference_origin, metadata)."""
+    """Change an address-book entry's own attributes (reference, reference_origin, metadata) and, given `address`,
+    point it at another free address this actor may link (the entry's old address leaves with it)."""
     values = _entry_values(attributes)
+    if address is not None and address is not entry.address:
+        if address.organization_id != org.id or not _linkable(actor, address):
+            raise Invalid(
+                "The related resource was not found or is already in an address book",
+                field="address",
+                code="invalid",
+            )
+        values["address"] = address
     apply_changes(actor, org, "customer_address.update", entry, values)
     return entry

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import or_, select, true
 
 from portal import db
 from portal.errors import Invalid
@@ -47,9 +47,15 @@ def record(
     action: str,
     resource: Any,
     changed_fields: list[str] | tuple[str, ...] = (),
+    *,
+    subject: Customer | None = None,
     **details: Any,
 ) -> AuditEvent:
-    """Write an audit event. `details` must never hold personal values: statuses, counts, ids only."""
+    """Write an audit event. `details` must never hold personal values: statuses, counts, ids only.
+
+    The event is also filed under the customer it is about (`subject`, else the one `about` finds), so the customer's
+    timeline shows it even when the record itself is gone (a deleted address)."""
+    subject = subject or about(actor, resource)
     event = AuditEvent(
         organization_id=org.id if org else None,
         actor_type=actor.type,
@@ -57,6 +63,7 @@ def record(
         action=action,
         resource_type=resource.__tablename__,
         resource_id=resource.public_id,
+        customer_id=subject.public_id if subject is not None else None,
         changed_fields=sorted(changed_fields),
         details=details,
     )
@@ -64,7 +71,24 @@ def record(
     return event
 
 
-def apply_changes(actor: Actor, org: Organization, action: str, resource: Any, values: dict[str, Any]) -> list[str]:
+def about(actor: Actor, resource: Any) -> Customer | None:
+    """The customer an event is about: the customer itself, the owner of the record (an address-book entry, an order,
+    a reset), else the customer acting (a shopper's token creating a standalone address)."""
+    if isinstance(resource, Customer):
+        return resource
+    owner = getattr(resource, "customer", None)
+    return owner if isinstance(owner, Customer) else actor.customer
+
+
+def apply_changes(
+    actor: Actor,
+    org: Organization,
+    action: str,
+    resource: Any,
+    values: dict[str, Any],
+    *,
+    subject: Customer | None = None,
+) -> list[str]:
     """Set the values that differ from the model's and record one `action` event naming what changed.
 
     Keys are model attributes; the event names public fields (`metadata_` is recorded as `metadata`). Returns
@@ -76,20 +100,20 @@ def apply_changes(actor: Actor, org: Organization, action: str, resource: Any, v
     names = [key.rstrip("_") for key in changed]
     if changed:
         db.session.flush()
-        record(actor, org, action, resource, names)
+        record(actor, org, action, resource, names, subject=subject)
     return names
 
 
-def customer_events(org: Organization, customer: Customer, limit: int) -> list[AuditEvent]:
-    """The newest events about one customer: the shopper's "account changes" and the admin page's timeline."""
+def customer_events(
+    org: Organization, customer: Customer, limit: int, resource_types: tuple[str, ...] = ()
+) -> list[AuditEvent]:
+    """The newest events about one customer (its own row, its address book, its orders...): the shopper's "account
+    changes" and the admin page's timeline. `resource_types` narrows them to events on these tables."""
     return list(
         db.session.scalars(
             select(AuditEvent)
-            .where(
-                AuditEvent.organization_id == org.id,
-                AuditEvent.resource_type == "customers",
-                AuditEvent.resource_id == customer.public_id,
-            )
+            .where(AuditEvent.organization_id == org.id, AuditEvent.customer_id == customer.public_id)
+            .where(AuditEvent.resource_type.in_(resource_types) if resource_types else true())
             .order_by(AuditEvent.id.desc())
             .limit(limit)
         )

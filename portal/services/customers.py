@@ -60,6 +60,17 @@ def _clean(field: str, value: Any) -> Any:
     raise Invalid("is not an allowed attribute", field=field, code="unpermitted")
 
 
+def _cleaned(checks: validation.Checks, attributes: dict[str, Any]) -> dict[str, Any]:
+    """The known attributes' clean values (`password` aside); each failure goes to `checks`."""
+    values = {}
+    for field, value in attributes.items():
+        if field in UPDATABLE and field != "password":
+            cleaned = checks(_clean, field, value)
+            if not checks.failed(field):
+                values[field] = cleaned
+    return values
+
+
 def get_customer(org: Organization, public_id: str, *, lock: bool = False) -> Customer:
     """The customer with this id in this org; any other org's id is simply not found.
 
@@ -167,13 +178,16 @@ def create_customer(
     customer_group: CustomerGroup | None = None,
 ) -> Customer:
     """Sign a customer up or register a guest. Email required; `shopper_reference`/`profile_id` generated if missing."""
-    validation.unknown_fields(attributes, UPDATABLE)
-    values = {field: _clean(field, value) for field, value in attributes.items() if field != "password"}
-    if "email" not in values:
-        raise Invalid("can't be blank", field="email", code="blank")
+    checks = validation.Checks()
+    checks(validation.unknown_fields, attributes, UPDATABLE)
+    values = _cleaned(checks, attributes)
+    if "email" not in attributes:
+        checks.add(Invalid("can't be blank", field="email", code="blank"))
     password = attributes.get("password")
     if password is not None:
-        passwords.check_policy(password, context=(values["email"], values["email"].split("@")[0]))
+        email = values.get("email") or ""
+        checks(passwords.check_policy, password, context=(email, email.split("@")[0]))
+    checks.done()
     _check_unique(org, None, values)
     customer = Customer(
         organization_id=org.id,
@@ -198,8 +212,12 @@ def update_customer(
 ) -> Customer:
     """Change a customer's attributes. An anonymized customer is read-only."""
     _refuse_if_anonymized(customer)
-    validation.unknown_fields(attributes, UPDATABLE)
-    values = {field: _clean(field, value) for field, value in attributes.items() if field != "password"}
+    checks = validation.Checks()
+    checks(validation.unknown_fields, attributes, UPDATABLE)
+    values = _cleaned(checks, attributes)
+    if "password" in attributes:
+        checks(_check_password, customer, attributes["password"])
+    checks.done()
     _check_unique(org, customer, values)
     changed = []
     for field, value in values.items():
@@ -218,10 +236,14 @@ def update_customer(
     return customer
 
 
-def _apply_password(customer: Customer, password: Any) -> None:
+def _check_password(customer: Customer, password: Any) -> None:
     if not isinstance(password, str):
         raise Invalid("must be a string", field="password", code="invalid")
     passwords.check_policy(password, context=(customer.email, customer.email.split("@")[0]))
+
+
+def _apply_password(customer: Customer, password: Any) -> None:
+    _check_password(customer, password)
     had_password = customer.has_password
     customer.password_hash = passwords.hash_password(password)
     end_all_sessions(customer)

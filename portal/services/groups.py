@@ -47,19 +47,21 @@ def find_market(org: Organization, *, code: str | None = None, public_id: str | 
 
 
 def _clean(attributes: dict[str, Any], *, creating: bool) -> dict[str, Any]:
-    validation.unknown_fields(attributes, FIELDS)
+    checks = validation.Checks()
+    checks(validation.unknown_fields, attributes, FIELDS)
     values: dict[str, Any] = {}
     for field, value in attributes.items():
         if field == "name":
-            values[field] = validation.text(value, field, required=True)
+            values[field] = checks(validation.text, value, field, required=True)
         elif field == "code":
-            values[field] = validation.code(value, field)
+            values[field] = checks(validation.code, value, field)
         elif field == "metadata":
-            values["metadata_"] = validation.metadata(value)
-        else:
-            values[field] = validation.text(value, field)
-    if creating and not values.get("name"):
-        raise Invalid("can't be blank", field="name", code="blank")
+            values["metadata_"] = checks(validation.metadata, value)
+        elif field in FIELDS:
+            values[field] = checks(validation.text, value, field)
+    if creating and "name" not in attributes:
+        checks.add(Invalid("can't be blank", field="name", code="blank"))
+    checks.done()
     return values
 
 

@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 from urllib.parse import urlsplit
 
 from email_validator import EmailNotValidError, validate_email
 
-from portal.errors import Invalid
+from portal.errors import Invalid, InvalidFields
 from portal.web import json_depth
 
 METADATA_MAX_BYTES = 16 * 1024
@@ -174,9 +175,42 @@ def cents(value: Any, field: str) -> int:
 
 
 def unknown_fields(data: dict[str, Any], allowed: set[str] | frozenset[str]) -> None:
-    for key in data:
-        if key not in allowed:
-            raise Invalid("is not an allowed attribute", field=key, code="unpermitted")
+    refused = [
+        Invalid("is not an allowed attribute", field=key, code="unpermitted") for key in data if key not in allowed
+    ]
+    if refused:
+        raise refused[0] if len(refused) == 1 else InvalidFields(refused)
+
+
+class Checks:
+    """Run a record's field checks and refuse them all at once: Commerce Layer answers a create with three bad
+    fields with three error objects, and a form shows three messages.
+
+        checks = validation.Checks()
+        email = checks(validation.email, attributes["email"])   # None when it failed
+        ...
+        checks.done()                                           # raises every failure, or nothing
+    """
+
+    def __init__(self) -> None:
+        self.failures: list[Invalid] = []
+
+    def __call__(self, check: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        try:
+            return check(*args, **kwargs)
+        except Invalid as error:
+            self.failures.extend(error.errors)
+            return None
+
+    def add(self, error: Invalid) -> None:
+        self.failures.extend(error.errors)
+
+    def failed(self, field: str) -> bool:
+        return any(error.field == field for error in self.failures)
+
+    def done(self) -> None:
+        if self.failures:
+            raise self.failures[0] if len(self.failures) == 1 else InvalidFields(self.failures)
 
 
 def query_arg(args: Any, name: str) -> str:

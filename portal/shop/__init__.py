@@ -7,7 +7,6 @@ and sends anonymous visitors of customer-only pages to the login page.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from flask import Blueprint, abort, current_app, g, request, url_for
@@ -35,7 +34,6 @@ from portal.web import (
 bp = Blueprint("shop", __name__, url_prefix="/<org_slug>/account")
 bp.register_error_handler(NotFound, not_found_page)
 
-HEX_COLOR = re.compile(r"#[0-9a-fA-F]{6}")
 # Cross-site POSTs accepted from the org's own storefront origins (the token in the body authenticates).
 CROSS_SITE = frozenset({"shop.handoff"})
 
@@ -105,12 +103,10 @@ def _local_path(target: str | None) -> str | None:
 def _shop_context() -> dict[str, Any]:
     if "org" not in g:  # an error page before the org was resolved
         return {}
-    color = g.org.primary_color or ""
     return {
         "org": g.org,
         "embed": g.get("embed", False),
         "me": customer(),
-        "brand_color": color if HEX_COLOR.fullmatch(color) else "#1f4fd1",
         "lang": str(get_locale()),
     }
 

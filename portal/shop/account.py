@@ -35,8 +35,37 @@ def profile() -> Response:
         else:
             flash(_("We've sent a confirmation link to %(email)s.", email=form.email.data.strip()), "success")
             return see_other("shop.profile")
-    status = form_status(form)
-    return render("shop/account/profile.html", status=status, form=form, customer=me)
+    return _profile_page(form)
+
+
+def _profile_page(form: ChangeEmailForm, status: int | None = None) -> Response:
+    me = customer()
+    return render(
+        "shop/account/profile.html",
+        status=status or form_status(form),
+        form=form,
+        customer=me,
+        pending=accounts.pending_email_change(g.org, me),
+        resend=ActionForm(),
+    )
+
+
+@bp.post("/profile/verify-email")
+@allow(Policy.SHOPPER)
+def profile_verify() -> Response:
+    """Resend the link that confirms the shopper's current address (at most a few an hour)."""
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    if not accounts.resend_verification(g.org, customer()):
+        flash(
+            _(
+                "We've already sent you several links. Check your inbox and spam folder, or try again in an hour."
+            ),
+            "error",
+        )
+        return _profile_page(ChangeEmailForm(formdata=None), status=429)
+    flash(_("We've sent a confirmation link to %(email)s.", email=customer().email), "success")
+    return see_other("shop.profile")
 
 
 @bp.route("/password", methods=["GET", "POST"])

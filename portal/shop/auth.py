@@ -99,7 +99,7 @@ def confirm_email(token: str) -> Response:
         except Invalid as error:
             show_error(form, error)
         else:
-            flash(_("Your new email address is confirmed."), "success")
+            flash(_("Your email address is confirmed."), "success")
             return see_other("shop.profile" if customer() else "shop.login")
     return render("shop/auth/confirm_email.html", status=form_status(form), form=form, token=token)
 

@@ -308,14 +308,20 @@ def test_filter_by_group_and_id(api, tenant, population):
         ("filter[q][email_explode]=x", "FILTER_NOT_ALLOWED", "email_explode"),
         ("filter[q][total_orders_count_gt]=many", "INVALID_FILTER_VALUE", "total_orders_count_gt"),
         ("filter[q][created_at_gt]=yesterday", "INVALID_FILTER_VALUE", "created_at_gt"),
-        ("filter[q][status_cont]=x", "FILTER_NOT_ALLOWED", "status_cont"),
+        ("filter[q][total_orders_count_cont]=x", "FILTER_NOT_ALLOWED", "total_orders_count_cont"),
+        ("filter[q][status_in_any]=x", "FILTER_NOT_ALLOWED", "status_in_any"),
+        ("filter[q][email_from]=x", "FILTER_NOT_ALLOWED", "email_from"),
+        ("filter[q][orders_customer_id_eq]=x", "FILTER_NOT_ALLOWED", "orders_customer_id_eq"),
+        ("filter[q][customer_addresses_address_city_eq]=x", "FILTER_NOT_ALLOWED", "customer_addresses_address_city"),
+        ("filter[q][customer_group_password_eq]=x", "FILTER_NOT_ALLOWED", "customer_group_password_eq"),
         ("filter[q][metadata_jcont]=[1]", "INVALID_FILTER_VALUE", "metadata_jcont"),
         ("filter[q][metadata_eq]=x", "FILTER_NOT_ALLOWED", "metadata_eq"),
         ("filter[email]=x", "PARAM_NOT_ALLOWED", "filter[email]"),
         ("sort=password", "INVALID_SORT_CRITERIA", "password"),
         ("sort=-metadata", "INVALID_SORT_CRITERIA", "metadata"),
         ("include=secrets", "INVALID_INCLUDE", "secrets"),
-        ("include=customer_addresses.customer", "INVALID_INCLUDE", "customer_addresses.customer"),
+        ("include=customer_addresses.nothing", "INVALID_INCLUDE", "customer_addresses.nothing"),
+        ("include=orders.market.customer_group.customers", "INVALID_INCLUDE", "orders.market.customer_group"),
         ("fields[customers]=password_hash", "INVALID_FIELD", "password_hash"),
         ("fields[nothing]=email", "INVALID_RESOURCE", "nothing"),
     ],
@@ -644,6 +650,20 @@ def test_anonymization_triggers_refused_for_other_tokens(api, tenant, who):
         assert response.status_code == 401, (who, response.json)
         assert response.json["errors"][0]["code"] == "UNAUTHORIZED"
     assert customer.anonymization_status is None
+
+
+def test_any_admin_user_of_the_org_may_request_anonymization(api, tenant):
+    """The rule (issue 15 item 13): a user of the organization with write permission (the admin role), through an
+    integration with write permission; a second admin may cancel what the first requested. A read-only integration
+    owned by an admin user is refused like a read-only user."""
+    customer = make_customer(tenant.org)
+    second_admin = make_user(tenant.org, "admin")
+    assert trigger(api, tenant.owner_admin, customer, "_request_anonymization").status_code == 200
+    cancelled = trigger(api, token_for(tenant.integration, second_admin), customer, "_cancel_anonymization")
+    assert cancelled.status_code == 200, cancelled.json
+    read_only_app, _ = make_application(tenant.org, "integration", "read_only")
+    refused = trigger(api, token_for(read_only_app, tenant.admin_user), customer, "_request_anonymization")
+    assert refused.status_code == 401
 
 
 def test_anonymization_of_another_orgs_customer_is_404(api, tenant, other):

@@ -98,7 +98,12 @@ def test_markets_read_and_become_private(api, tenant, other):
     )
     assert api("POST", "/api/markets", tenant.admin, doc("markets", {"name": "new"})).status_code == 405
     assert api("GET", f"/api/markets/{market.public_id}", other.admin).status_code == 404
-    assert api("GET", "/api/markets", tenant.guest).status_code == 401
+    guest_view = api("GET", "/api/markets", tenant.guest)  # a storefront reads the public markets only
+    assert guest_view.status_code == 200
+    assert [m["attributes"]["code"] for m in guest_view.json["data"]] == ["main"]  # the org's default, public
+    assert api("GET", f"/api/markets/{market.public_id}", tenant.guest).status_code == 404
+    patch = doc("markets", {}, id=market.public_id)
+    assert api("PATCH", f"/api/markets/{market.public_id}", tenant.guest, patch).status_code == 401
 
 
 def test_address_book_by_integration(api, tenant):

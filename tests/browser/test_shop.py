@@ -150,7 +150,7 @@ def test_self_service_journey(live_server, page):
     page.goto(_link(live_server, "moved@example.com", "/confirm-email/"))
     _clean(page)
     page.get_by_role("button", name="Use this address").click()
-    page.get_by_text("Your new email address is confirmed").wait_for()
+    page.get_by_text("Your email address is confirmed").wait_for()
     email = "moved@example.com"
 
     page.get_by_role("link", name="Privacy").click()

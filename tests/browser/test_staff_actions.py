@@ -132,7 +132,7 @@ def test_irreversible_shopper_actions_ask_first(chromium, demo, width):
     assert axe_violations(page) == []
     shot(page, "confirm-delete-address")
     page.get_by_role("button", name="Yes, delete").click()
-    page.get_by_text("Your address book is empty.").wait_for()
+    page.get_by_text("Your address book is empty").wait_for()
 
     account_link(page, "Privacy")
     page.get_by_text("Request deletion…").click()

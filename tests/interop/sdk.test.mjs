@@ -167,6 +167,82 @@ if (phase === 'main') {
   })
 }
 
+if (phase === 'main') {
+  test('filters: _any/_all, relationship ids and traversal; include paths', async () => {
+    const cl = await integrationClient()
+    const group = await cl.customer_groups.create({ name: 'Any group', code: 'sdk_any' })
+    for (const name of ['any1', 'any2', 'any3']) await cl.customers.create({ email: `${name}@filters.example` })
+    const member = await cl.customers.create({ email: 'any4@filters.example', customer_group: cl.customer_groups.relationship(group.id) })
+    const any = await cl.customers.list({ filters: { email_cont_any: ['any1', 'any3'] }, sort: { email: 'asc' } })
+    assert.deepEqual(Array.from(any, c => c.email), ['any1@filters.example', 'any3@filters.example'])
+    const all = await cl.customers.list({ filters: { email_end_any: ['@filters.example'], email_not_eq_all: ['any1@filters.example', 'any2@filters.example'] }, sort: { email: 'asc' } })
+    assert.deepEqual(Array.from(all, c => c.email), ['any3@filters.example', 'any4@filters.example'])
+    const inGroup = await cl.customers.list({ filters: { customer_group_code_eq: 'sdk_any' } })
+    assert.deepEqual(Array.from(inGroup, c => c.id), [member.id])
+
+    const [main] = await cl.markets.list({ filters: { code_eq: 'main' } })
+    const order = await cl.orders.create({ customer_email: 'any1@filters.example', currency_code: 'EUR', market: cl.markets.relationship(main.id) })
+    const orders = await cl.orders.list({ filters: { market_code_in: ['main', 'nowhere'], status_matches_any: ['draft', 'placed'], id_eq: order.id }, include: ['market', 'customer'] })
+    assert.equal(orders.length, 1)
+    assert.equal(orders[0].market.code, 'main')
+    assert.equal(orders[0].customer.email, 'any1@filters.example')
+    const byMarket = await cl.orders.list({ filters: { market_id_eq: main.id, customer_email_eq: 'any1@filters.example' } })
+    assert.deepEqual(Array.from(byMarket, o => o.id), [order.id])
+
+    const withPath = await cl.customers.retrieve(orders[0].customer.id, { include: ['orders.market', 'customer_addresses.customer'] })
+    assert.equal(withPath.orders[0].market.id, main.id)
+    await assert.rejects(cl.customers.list({ include: ['orders.nothing'] }), (error) => isApiError(error) && error.status === 400 && error.errors[0].code === 'INVALID_INCLUDE')
+  })
+
+  test('validation: three bad fields come back as three errors', async () => {
+    const cl = await integrationClient()
+    await assert.rejects(cl.customers.create({ email: 'not an email', shopper_reference: 'ab', metadata: [1] }), (error) => {
+      assert.ok(isApiError(error))
+      assert.equal(error.status, 422)
+      assert.equal(error.errors.length, 3)
+      assert.deepEqual(error.errors.map(e => e.source.pointer).sort(), ['/data/attributes/email', '/data/attributes/metadata', '/data/attributes/shopper_reference'])
+      return true
+    })
+  })
+
+  test('rate limits: Commerce Layer headers on every response', async () => {
+    const auth = await authenticate('client_credentials', { clientId: env.integration.client_id, clientSecret: env.integration.client_secret, domain })
+    const response = await fetch(`https://sdk-interop.${domain}/api/customers`, { headers: { Authorization: `Bearer ${auth.accessToken}`, Accept: 'application/vnd.api+json' } })
+    assert.equal(response.status, 200)
+    assert.ok(Number(response.headers.get('x-ratelimit-limit')) > 0)
+    assert.ok(Number(response.headers.get('x-ratelimit-interval')) > 0)
+    assert.ok(Number(response.headers.get('x-ratelimit-remaining')) < Number(response.headers.get('x-ratelimit-limit')))
+    assert.equal(response.headers.get('x-ratelimit-reset'), null)
+    assert.equal(response.headers.get('retry-after'), null)
+  })
+
+  test('sales channel: markets, an address read back, a password reset whose token goes by email', async () => {
+    const cl = await integrationClient()
+    await cl.customers.create({ email: 'reset.me@sdk.example', password: 'the first long password' })
+    const guest = await authenticate('client_credentials', { clientId: env.sales_channel.client_id, domain })
+    assert.equal(guest.errors, undefined, JSON.stringify(guest.errors))
+    const store = CommerceLayer({ accessToken: guest.accessToken })
+    assert.ok(Array.from(await store.markets.list(), m => m.code).includes('main'))
+    const address = await store.addresses.create({ first_name: 'Ada', last_name: 'Lovelace', line_1: '12 St James Square', city: 'London', zip_code: 'SW1Y 4JH', country_code: 'GB', phone: '+44 20 7946 0000' })
+    assert.equal((await store.addresses.retrieve(address.id)).city, 'London')
+    const reset = await store.customer_password_resets.create({ customer_email: 'reset.me@sdk.example' })
+    assert.ok(reset.id)
+    assert.equal(reset.reset_password_token ?? null, null)
+  })
+}
+
+if (phase === 'after_worker') {
+  test('sales channel: the emailed reset completes with _reset_password_token, then the password grant works', async () => {
+    const guest = await authenticate('client_credentials', { clientId: env.sales_channel.client_id, domain })
+    const store = CommerceLayer({ accessToken: guest.accessToken })
+    const done = await store.customer_password_resets.update({ id: env.reset.id, _reset_password_token: env.reset.token, customer_password: 'a brand new long password' })
+    assert.ok(done.reset_password_at)
+    const login = await authenticate('password', { clientId: env.sales_channel.client_id, username: 'reset.me@sdk.example', password: 'a brand new long password', domain })
+    assert.equal(login.errors, undefined, JSON.stringify(login.errors))
+    assert.equal(login.ownerType, 'customer')
+  })
+}
+
 if (phase === 'after_worker') {
   test('anonymization: completed after the worker ran', async () => {
     const cl = await userOwnedClient()

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
 from portal import db
 from portal.jobs import worker
+from portal.models import OutboxMessage, PasswordReset
 from portal.models.staff import ApplicationKind
+from portal.security.passwords import token_digest
 from portal.services import orgs
 from portal.services.audit import SYSTEM
 
@@ -20,7 +24,7 @@ pytestmark = pytest.mark.interop
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def run_node(script: str, env: dict, phase: str) -> None:
+def run_node(script: str, env: dict, phase: str, passes: int) -> None:
     node = shutil.which("node")
     assert node, "node is required for the interop tests (Node.js 20 is on the CI machines)"
     assert (ROOT / "node_modules" / "@commercelayer" / "sdk").exists(), "run `npm ci` first (.ci/run does)"
@@ -33,6 +37,7 @@ def run_node(script: str, env: dict, phase: str) -> None:
         timeout=120,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+    assert f"# pass {passes}\n" in result.stdout and "# fail 0" in result.stdout, result.stdout
 
 
 def test_official_sdk(live_server):
@@ -54,15 +59,28 @@ def test_official_sdk(live_server):
         provisioning, provisioning_secret = orgs.create_application(
             SYSTEM, None, name="Prov", kind=ApplicationKind.USER, user=admin
         )
+        storefront, _ = orgs.create_application(SYSTEM, org, name="Store", kind=ApplicationKind.SALES_CHANNEL)
         env = {
             "base": live_server.url,
             "domain": live_server.app.config["DOMAIN"],
             "admin_email": admin.email,
             "integration": {"client_id": integration.client_id, "client_secret": secret},
             "provisioning": {"client_id": provisioning.client_id, "client_secret": provisioning_secret},
+            "sales_channel": {"client_id": storefront.client_id},
         }
         db.session.commit()
-    run_node("sdk.test.mjs", env, "main")
+    run_node("sdk.test.mjs", env, "main", passes=8)
     with live_server.data():
+        env["reset"] = emailed_reset()  # what the customer's inbox holds: the Identity app's reset link
         assert worker.run_due(live_server.app) >= 1
-    run_node("sdk.test.mjs", env, "after_worker")
+    run_node("sdk.test.mjs", env, "after_worker", passes=2)
+
+
+def emailed_reset() -> dict:
+    """The reset id and token of the last password-reset email (the storefront's create never shows the token)."""
+    message = db.session.scalars(
+        select(OutboxMessage).where(OutboxMessage.topic == "password_reset").order_by(OutboxMessage.id.desc())
+    ).first()
+    token = re.search(r"/password/reset/([A-Za-z0-9_-]+)", message.payload["text"]).group(1)
+    reset = db.session.scalar(select(PasswordReset).where(PasswordReset.token_hash == token_digest(token)))
+    return {"id": reset.public_id, "token": token}

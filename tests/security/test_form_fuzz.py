@@ -174,6 +174,7 @@ ROUTES = [
     Route("shop.logout", shop_forms.ActionForm, "shopper", ends_session=True),
     Route("shop.language", shop_forms.ActionForm, "anonymous", extra=("locale", "next")),
     Route("shop.profile", shop_forms.ChangeEmailForm, "shopper"),
+    Route("shop.profile_verify", shop_forms.ActionForm, "shopper"),
     Route("shop.password", shop_forms.ChangePasswordForm, "shopper"),
     Route("shop.session_end", shop_forms.ActionForm, "shopper"),
     Route("shop.sign_out_everywhere", shop_forms.ActionForm, "shopper", ends_session=True),

@@ -56,6 +56,7 @@ def _mail_every_template(app, org, shopper, user, second) -> None:
     accounts.request_email_change(org, shopper, "moved@example.com", PASSWORD)  # change_email + notice
     accounts.change_password(org, shopper, PASSWORD, "another good secret")  # password_changed
     password_resets.send_reset_link(SYSTEM, org, shopper.email)  # password_reset
+    accounts.resend_verification(org, second)  # verify_address (second's email is not verified yet)
     own = db.session.get(Customer, second.id)  # in this session (a forged-host request has its own)
     accounts.update_own(org, own, {"email": "own-token@example.com", "_current_password": PASSWORD})
     # ^ email_changed to the old address, confirm_address to the new one
@@ -85,7 +86,7 @@ def test_every_mail_template_links_to_the_base_url(app, db_session, base_url, sm
         _mail_every_template(app, org, shopper, user, second)
     mailer.deliver_due(app)
     topics = {m["Subject"]: _links(m) for m in smtp.messages}
-    assert len(smtp.messages) == 9
+    assert len(smtp.messages) == 10
     assert [subject for subject, links in topics.items() if not links] == [
         "The email of your Test Org account was changed"  # a notice to the old address: nothing to follow
     ]
@@ -95,7 +96,7 @@ def test_every_mail_template_links_to_the_base_url(app, db_session, base_url, sm
 
 def test_the_link_check_above_covers_every_template_that_has_a_link():
     covered = {"verify_email", "account_exists", "change_email", "email_change_notice", "password_changed"}
-    covered |= {"password_reset", "admin_invite", "confirm_address"}
+    covered |= {"password_reset", "admin_invite", "confirm_address", "verify_address"}
     assert _templates_with_links() <= covered
 
 

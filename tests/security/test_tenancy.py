@@ -30,6 +30,7 @@ from sqlalchemy import func, select
 from werkzeug.routing import Rule
 
 from portal import db
+from portal.api.registry import include_paths
 from portal.api.resources import REGISTRY
 from portal.errors import NotFound
 from portal.models import (
@@ -505,9 +506,7 @@ def api_scan(persona: Persona, home: World, foreign: Foreign) -> list[tuple[str,
     scan: list[tuple[str, int | None]] = []
     for resource in REGISTRY.values():
         base = f"/api/{resource.type}"
-        include = urlencode(
-            {"include": ",".join(sorted(resource.include_paths))} if resource.include_paths else {}
-        )
+        include = urlencode({"include": ",".join(include_paths(resource))} if resource.rels else {})
         in_home = db.session.scalar(
             select(func.count())
             .select_from(resource.model)

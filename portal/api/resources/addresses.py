@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import false, select
+from sqlalchemy import and_, exists, false, or_, select
 from sqlalchemy.orm import joinedload
 
 from portal.api.registry import (
@@ -21,7 +21,7 @@ from portal.api.registry import (
     related,
 )
 from portal.errors import Invalid
-from portal.models import Address, Customer, CustomerAddress
+from portal.models import Address, AuditEvent, Customer, CustomerAddress
 from portal.security.tokens import TokenContext
 from portal.services import addresses, customers
 
@@ -59,21 +59,44 @@ def _address_attrs() -> list[Attr]:
     return attrs + common_attrs(Address)
 
 
-def _own_addresses(ctx: TokenContext) -> Any:
-    return Address.id.in_(
-        select(CustomerAddress.address_id).where(CustomerAddress.customer_id == ctx.customer.id)
+def _created_by(actor_type: str, actor_id: str) -> Any:
+    """Addresses whose `address.create` audit event names this actor (the audit trail is the only record of who
+    created an address that is in no address book yet)."""
+    return exists(
+        select(AuditEvent.id).where(
+            AuditEvent.resource_type == Address.__tablename__,
+            AuditEvent.resource_id == Address.public_id,
+            AuditEvent.action == "address.create",
+            AuditEvent.actor_type == actor_type,
+            AuditEvent.actor_id == actor_id,
+        )
     )
+
+
+def _own_addresses(ctx: TokenContext) -> Any:
+    """A customer sees its address book and the addresses it created (to link one, it must read it first); a
+    guest token sees, by id only, the addresses its sales channel created that are in no address book."""
+    in_book = select(CustomerAddress.address_id)
+    if ctx.customer is None:
+        return and_(_created_by("application", ctx.application.public_id), Address.id.not_in(in_book))
+    mine = in_book.where(CustomerAddress.customer_id == ctx.customer.id)
+    created = and_(_created_by("customer", ctx.customer.public_id), Address.id.not_in(in_book))
+    return or_(Address.id.in_(mine), created)
 
 
 ADDRESSES = Resource(
     type="addresses",
     model=Address,
     attrs=_address_attrs(),
-    permissions={"integration": ALL, "sales_channel:customer": ALL},
+    permissions={
+        "integration": ALL,
+        "sales_channel:customer": ALL,
+        "sales_channel:guest": frozenset({"create", "retrieve"}),
+    },
     create=plain_create(addresses.create_address),
     update=plain_update(addresses.update_address),
     delete=plain_delete(addresses.delete_address),
-    own=lambda ctx: _own_addresses(ctx) if ctx.customer else false(),
+    own=_own_addresses,
 )
 
 
@@ -95,6 +118,20 @@ def _create_customer_address(ctx: TokenContext, attributes: dict[str, Any], rela
         address,
         {k: v for k, v in attributes.items() if k != "customer_email"},
     )
+
+
+def _update_customer_address(
+    ctx: TokenContext, entry: CustomerAddress, attributes: dict[str, Any], relationships: dict[str, Any]
+) -> CustomerAddress:
+    """The SDK's CustomerAddressUpdate: attributes, the `address` (another free address) and the `customer`, which
+    may only name the entry's own customer (an entry does not move between address books)."""
+    refuse_relationships(relationships, {"customer", "address"})
+    if "customer" in relationships and relationships["customer"] != entry.customer.public_id:
+        raise Invalid("cannot be changed", field="customer", code="invalid")
+    address = None
+    if relationships.get("address") is not None:
+        address = related("addresses", ctx, relationships["address"], "address")
+    return addresses.update_entry(actor_of(ctx), ctx.organization, entry, attributes, address=address)
 
 
 CUSTOMER_ADDRESSES = Resource(
@@ -119,9 +156,8 @@ CUSTOMER_ADDRESSES = Resource(
     ],
     permissions={"integration": ALL, "sales_channel:customer": ALL},
     create=_create_customer_address,
-    update=plain_update(addresses.update_entry),
+    update=_update_customer_address,
     delete=plain_delete(addresses.remove_from_address_book),
     own=lambda ctx: CustomerAddress.customer_id == ctx.customer.id if ctx.customer else false(),
-    include_paths=frozenset({"address", "customer"}),
     load=(joinedload(CustomerAddress.address), joinedload(CustomerAddress.customer)),
 )

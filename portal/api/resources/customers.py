@@ -51,7 +51,7 @@ def _create_customer(
     refuse_relationships(
         relationships, INTEGRATION_RELATIONSHIPS if ctx.kind is ApplicationKind.INTEGRATION else set()
     )
-    _count_sign_up(ctx)
+    count_guest_request(ctx, "sign-ups")
     group = related("customer_groups", ctx, relationships.get("customer_group"), "customer_group")
     customer = customers.create_customer(actor_of(ctx), ctx.organization, attributes, customer_group=group)
     if "tags" in relationships:
@@ -61,9 +61,10 @@ def _create_customer(
     return customer
 
 
-def _count_sign_up(ctx: TokenContext) -> None:
-    """A guest token's sign-up spends the client's and the IP's budget, taken or not: it bounds both mass sign-ups
-    and probing which addresses are registered (the 422 `taken` answer, kept as Commerce Layer has it)."""
+def count_guest_request(ctx: TokenContext, what: str) -> None:
+    """A guest token's sign-up or password-reset request spends the client's and the IP's budget, whatever the
+    answer: it bounds mass sign-ups and reset emails, and probing which addresses are registered (the 422 `taken`
+    and `does not match a customer` answers, kept as Commerce Layer has them)."""
     if ctx.customer is not None or ctx.kind is not ApplicationKind.SALES_CHANNEL:
         return
     budgets = (
@@ -72,7 +73,7 @@ def _count_sign_up(ctx: TokenContext) -> None:
     )
     for setting, key in budgets:
         if not limiter.limiter.hit(parse_limit(current_app.config[setting]), key):
-            raise ApiError(429, "TOO_MANY_REQUESTS", "Too many requests", "Too many sign-ups: try again later.")
+            raise ApiError(429, "TOO_MANY_REQUESTS", "Too many requests", f"Too many {what}: try again later.")
 
 
 def _update_customer(
@@ -194,17 +195,6 @@ CUSTOMERS = Resource(
     update=_update_customer,
     delete=plain_delete(customers.delete_customer),
     own=lambda ctx: Customer.id == (ctx.customer.id if ctx.customer else -1),
-    include_paths=frozenset(
-        {
-            "customer_group",
-            "customer_addresses",
-            "customer_addresses.address",
-            "orders",
-            "tags",
-            "customer_subscriptions",
-            "attachments",
-        }
-    ),
     load=(
         selectinload(Customer.anonymization_requests).options(
             joinedload(AnonymizationRequest.requester),

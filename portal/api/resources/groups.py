@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import false
+from sqlalchemy import and_, false, or_, select
 
 from portal.api.registry import (
     ALL,
@@ -20,7 +20,7 @@ from portal.api.registry import (
     refuse_relationships,
     related,
 )
-from portal.models import Customer, CustomerGroup, Market
+from portal.models import Customer, CustomerGroup, Market, Order
 from portal.security.tokens import TokenContext
 from portal.services import groups
 
@@ -45,8 +45,18 @@ CUSTOMER_GROUPS = Resource(
     update=plain_update(groups.update_group),
     delete=plain_delete(groups.delete_group),
     own=lambda ctx: CustomerGroup.id == (ctx.customer.customer_group_id or -1) if ctx.customer else false(),
-    include_paths=frozenset({"markets"}),
 )
+
+
+def _markets_open_to(ctx: TokenContext) -> Any:
+    """What a sales channel sees: the public markets; a customer also its group's private ones and the markets of
+    its own orders (so `orders?include=market` is never silently empty)."""
+    public = and_(Market.customer_group_id.is_(None), Market.disabled_at.is_(None))
+    if ctx.customer is None:
+        return public
+    mine = and_(Market.customer_group_id == ctx.customer.customer_group_id, Market.disabled_at.is_(None))
+    ordered = Market.id.in_(select(Order.market_id).where(Order.customer_id == ctx.customer.id))
+    return or_(public, mine, ordered)
 
 
 def _update_market(
@@ -71,7 +81,8 @@ MARKETS = Resource(
         *common_attrs(Market),
     ],
     rels=[Rel("customer_group", "customer_groups", False, lambda m: m.customer_group, writable=True)],
-    permissions={"integration": frozenset({"list", "retrieve", "update"})},
+    permissions={"integration": frozenset({"list", "retrieve", "update"}), "sales_channel": READ},
     update=_update_market,
-    include_paths=frozenset({"customer_group"}),
+    own=_markets_open_to,
+    in_markets=lambda ids: Market.id.in_(ids),
 )

@@ -87,5 +87,5 @@ ORDERS = Resource(
     create=_create_order,
     update=_update_order,
     own=lambda ctx: Order.customer_id == ctx.customer.id if ctx.customer else false(),
-    include_paths=frozenset({"customer", "market"}),
+    in_markets=lambda ids: Order.market_id.in_(ids),
 )

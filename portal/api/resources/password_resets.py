@@ -1,10 +1,11 @@
-"""Customer password resets in the API: request (the token is shown once), complete, delete."""
+"""Customer password resets in the API: request (an integration sees the token once; a storefront's request emails
+it), complete, delete."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, true
 
 from portal.api.registry import (
     Attr,
@@ -15,8 +16,10 @@ from portal.api.registry import (
     plain_delete,
     refuse_relationships,
 )
+from portal.api.resources.customers import count_guest_request
 from portal.errors import Invalid
 from portal.models import Customer, PasswordReset
+from portal.models.staff import ApplicationKind
 from portal.security.tokens import TokenContext
 from portal.services import password_resets
 
@@ -28,10 +31,15 @@ def _create_reset(
     email = attributes.get("customer_email")
     if not email:
         raise Invalid("can't be blank", field="customer_email", code="blank")
+    if ctx.kind is not ApplicationKind.INTEGRATION:
+        count_guest_request(ctx, "password resets")
     reset, token = password_resets.request_reset(actor_of(ctx), ctx.organization, email, attributes)
     if reset is None:
         raise Invalid("does not match a customer", field="customer_email", code="invalid")
-    reset.plain_token = token  # shown in this response only; stored hashed
+    if ctx.kind is ApplicationKind.INTEGRATION:
+        reset.plain_token = token  # shown in this response only; stored hashed
+    else:
+        password_resets.mail_reset_link(ctx.organization, reset, token)  # a storefront never sees the token
     return reset
 
 
@@ -69,7 +77,13 @@ PASSWORD_RESETS = Resource(
         *common_attrs(PasswordReset),
     ],
     rels=[Rel("customer", "customers", False, lambda r: r.customer)],
-    permissions={"integration": frozenset({"list", "retrieve", "create", "update", "delete"})},
+    permissions={
+        "integration": frozenset({"list", "retrieve", "create", "update", "delete"}),
+        "sales_channel": frozenset({"create", "update"}),
+    },
+    # A storefront completes a reset by id with its emailed token (Commerce Layer's Identity app); it can neither
+    # list nor read resets, and the update checks the token before anything is shown.
+    own=lambda ctx: true(),
     create=_create_reset,
     update=_update_reset,
     delete=plain_delete(password_resets.delete_reset),

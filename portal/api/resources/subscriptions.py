@@ -52,7 +52,6 @@ CUSTOMER_SUBSCRIPTIONS = Resource(
     update=plain_update(subscriptions.update_subscription),
     delete=_delete_subscription,
     own=lambda ctx: CustomerSubscription.customer_id == ctx.customer.id if ctx.customer else false(),
-    include_paths=frozenset({"customer"}),
 )
 
 
@@ -110,5 +109,4 @@ ATTACHMENTS = Resource(
     create=_create_attachment,
     update=_update_attachment,
     delete=_delete_attachment,
-    include_paths=frozenset({"attachable"}),
 )

@@ -1,0 +1,110 @@
+"""Rate limits on /api per application with Commerce Layer's headers (issue 15 item 12), and 204 without a media
+type (item 13)."""
+
+from __future__ import annotations
+
+import pytest
+
+from portal import db
+from tests.factories import make_application, make_customer, make_group, token_for
+
+CL_HEADERS = ("X-Ratelimit-Limit", "X-Ratelimit-Interval", "X-Ratelimit-Remaining")
+
+
+@pytest.fixture()
+def limit(app, monkeypatch):
+    def set_limit(value):
+        monkeypatch.setitem(app.config, "API_RATE_LIMIT", value)
+
+    return set_limit
+
+
+def names(response) -> set[str]:
+    return {name for name, _ in response.headers}
+
+
+def test_every_counted_response_carries_commerce_layers_headers(api, tenant, limit):
+    limit("5 per minute")
+    first = api("GET", "/api/customers", tenant.admin)
+    assert first.status_code == 200
+    assert set(CL_HEADERS) <= names(first)
+    assert (first.headers["X-Ratelimit-Limit"], first.headers["X-Ratelimit-Interval"]) == ("5", "60")
+    assert first.headers["X-Ratelimit-Remaining"] == "4"
+    lowered = {name.lower() for name in names(first)}
+    assert "retry-after" not in lowered and not any("reset" in name for name in lowered)
+    second = api("GET", "/api/customer_groups", tenant.admin)
+    assert second.headers["X-Ratelimit-Remaining"] == "3"
+
+
+def test_the_budget_is_the_applications(api, tenant, limit):
+    limit("2 per minute")
+    other_token_same_app = token_for(tenant.integration)
+    assert api("GET", "/api/customers", tenant.admin).status_code == 200
+    assert api("GET", "/api/customers", other_token_same_app).status_code == 200
+    refused = api("GET", "/api/customers", tenant.admin)
+    assert refused.status_code == 429
+    assert refused.headers["Content-Type"] == "application/vnd.api+json"
+    error = refused.json["errors"][0]
+    assert (error["code"], error["status"], error["title"]) == ("TOO_MANY_REQUESTS", "429", "Too many requests")
+    assert refused.headers["X-Ratelimit-Remaining"] == "0" and int(refused.headers["Retry-After"]) >= 1
+    another_app, _ = make_application(tenant.org, "integration", "admin")
+    assert api("GET", "/api/customers", token_for(another_app)).status_code == 200
+
+
+def test_refused_writes_write_nothing(api, tenant, limit):
+    limit("1 per minute")
+    assert api("GET", "/api/customer_groups", tenant.admin).status_code == 200
+    body = {"data": {"type": "customer_groups", "attributes": {"name": "Late"}}}
+    assert api("POST", "/api/customer_groups", tenant.admin, body).status_code == 429
+    limit("100 per minute")
+    assert api("GET", "/api/customer_groups?filter[q][name_eq]=Late", tenant.admin).json["data"] == []
+
+
+def test_no_limit_no_headers_and_bad_tokens_are_not_counted(api, tenant, limit):
+    limit("1 per minute")
+    for _ in range(3):
+        refused = api("GET", "/api/customers", "not-a-token")
+        assert refused.status_code == 401 and not set(CL_HEADERS) & names(refused)
+    assert api("GET", "/api/customers", tenant.admin).status_code == 200
+    limit(None)
+    response = api("GET", "/api/customers", tenant.admin)
+    assert response.status_code == 200 and not set(CL_HEADERS) & names(response)
+
+
+def test_a_204_has_no_content_type(api, tenant):
+    group = make_group(tenant.org)
+    response = api("DELETE", f"/api/customer_groups/{group.public_id}", tenant.admin)
+    assert response.status_code == 204
+    assert "Content-Type" not in response.headers and response.get_data() == b""
+    customer = make_customer(tenant.org)
+    assert "Content-Type" not in api("DELETE", f"/api/customers/{customer.public_id}", tenant.admin).headers
+
+
+@pytest.mark.postgres_only
+def test_the_count_is_committed_before_the_requests_work(app, committed, limit):
+    """While one request of an application runs, the next one's count must not wait for it: the counter row is
+    committed (its lock released) before the view runs, not held until the request ends."""
+    from sqlalchemy import create_engine, text
+
+    from portal.api.limits import count_request
+    from portal.models import ThrottleCounter
+    from tests.factories import make_org
+
+    limit("100 per minute")
+    org = make_org()
+    application, _ = make_application(org, "integration", "admin")
+    bearer = token_for(application)
+    db.session.commit()
+    with app.test_request_context("/api/customers", headers={"Authorization": f"Bearer {bearer}"}):
+        count_request()  # the request's view would run now, in the same session
+        other = create_engine(committed)
+        try:
+            with other.begin() as connection:
+                connection.execute(text("SET LOCAL lock_timeout = '2s'"))
+                updated = connection.execute(
+                    ThrottleCounter.__table__.update().values(count=ThrottleCounter.__table__.c.count)
+                ).rowcount
+        finally:
+            other.dispose()
+        assert updated == 1
+        db.session.rollback()
