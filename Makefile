@@ -11,7 +11,7 @@ CHROMIUM := /usr/bin/chromium
 # e.g. make test PYTEST_ARGS="tests/test_app.py -x"; empty runs every test (pyproject's testpaths).
 PYTEST_ARGS ?=
 
-.PHONY: run serve test test-postgres screenshots lint audit fuzz install clean
+.PHONY: run serve test test-postgres screenshots lint audit fuzz install clean bench-quick
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -89,3 +89,8 @@ fuzz: $(STAMP)
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache
+
+# The headline performance ratios on the demo data (≤ 2 minutes): API list / single resource vs bare Flask JSON,
+# shopper overview / admin customer list vs a bare Flask template page, server CPU per API list (bench/quick.py).
+bench-quick: $(STAMP)
+	cd bench && ../$(BIN)/python quick.py --seconds 2 --rounds 2

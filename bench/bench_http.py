@@ -42,7 +42,15 @@ def gunicorn(app: str, env: dict[str, str], workers: int = 2, threads: int = 1):
             app,
         ],
         cwd=ROOT,
-        env={**os.environ, **env, "PYTHONPATH": str(ROOT), "PORTAL_LOG_LEVEL": "WARNING"},
+        # No worker recycling (gunicorn.conf.py's max_requests) in the middle of a measurement: a fresh portal worker
+        # spends a second of CPU starting, which would be charged to whichever side was being measured.
+        env={
+            **os.environ,
+            "PORTAL_WEB_MAX_REQUESTS": "0",
+            **env,
+            "PYTHONPATH": str(ROOT),
+            "PORTAL_LOG_LEVEL": "WARNING",
+        },
         stdout=subprocess.DEVNULL,
     )
     base = f"http://127.0.0.1:{port}"

@@ -3,8 +3,11 @@ iframe and hands its customer's access token over to the portal (a form POST int
 
     flask --app examples.storefront run --port 5001     (PORTAL_URL, STOREFRONT_ORG, STOREFRONT_CLIENT_ID)
 
-The storefront signs its shopper in with the OAuth2 password grant against the portal, as a real headless
-storefront would, keeps the token in its own session, and posts it to `/<org>/account/handoff`.
+The storefront never sees a password: "Sign in" sends the shopper to the portal's hosted sign-in
+(`/oauth/authorize`, the authorization code flow with PKCE, through authlib's OAuth2 client), which brings them
+back to `/callback` with a code; the storefront checks `state` (the client's job), exchanges the code for a
+customer token, keeps it in its own session, and posts it to `/<org>/account/handoff`. Its sales channel must list
+`<storefront>/callback` among its redirect URIs.
 """
 
 from __future__ import annotations
@@ -13,7 +16,8 @@ import os
 import secrets
 from urllib.parse import urlsplit
 
-import requests
+from authlib.integrations.requests_client import OAuth2Session
+from authlib.oauth2.rfc6749.errors import OAuth2Error
 from flask import Flask, redirect, render_template_string, request, session, url_for
 
 PAGE = """<!doctype html>
@@ -25,9 +29,8 @@ PAGE = """<!doctype html>
  header a { color: #fff; }
  main { max-width: 60rem; margin: 2rem auto; padding: 0 1rem; }
  iframe { width: 100%; border: 1px solid #c9c2b5; border-radius: 8px; background: #fff; min-height: 32rem; }
- form.signin { display: grid; gap: .5rem; max-width: 22rem; }
- label { font-weight: 600; } input { font: inherit; padding: .5rem; }
- button { font: inherit; padding: .5rem 1rem; background: #23303f; color: #fff; border: 0; border-radius: 6px; }
+ a.button { display: inline-block; font: inherit; padding: .5rem 1rem; background: #23303f; color: #fff;
+   border-radius: 6px; text-decoration: none; }
  .error { color: #a31d1d; }
 </style></head>
 <body>
@@ -79,6 +82,16 @@ def create_app(portal_url: str, org_slug: str, client_id: str, *, market: str | 
             PAGE, title=title, body=body, portal_origin=portal_origin, signed_in="token" in session
         )
 
+    def oauth(**kwargs) -> OAuth2Session:
+        return OAuth2Session(
+            client_id,
+            redirect_uri=url_for("callback", _external=True),
+            scope=f"market:code:{market}" if market else None,
+            code_challenge_method="S256",
+            token_endpoint_auth_method="none",  # noqa: S106 - a public client: PKCE, no secret
+            **kwargs,
+        )
+
     @app.get("/")
     def home():
         error = request.args.get("error")
@@ -86,14 +99,9 @@ def create_app(portal_url: str, org_slug: str, client_id: str, *, market: str | 
         return page(
             "Welcome",
             render_template_string(
-                """<p>Sign in with the store, and your account opens below without a second login:</p>
-<form class="signin" method="post" action="{{ url_for('signin') }}">
-  {% if error %}<p class="error">That email and password don't match.</p>{% endif %}
-  <label for="email">Email</label><input id="email" name="email" type="email" autocomplete="email" required>
-  <label for="password">Password</label>
-  <input id="password" name="password" type="password" autocomplete="current-password" required>
-  <button type="submit">Sign in to the store</button>
-</form>
+                """<p>Sign in once, on the account page of the store, and your account opens below:</p>
+{% if error %}<p class="error">Signing in didn't work. Try again.</p>{% endif %}
+<p><a class="button" href="{{ url_for('signin') }}">Sign in to the store</a></p>
 <h2>Or use the account area directly</h2>
 <iframe id="portal" title="Your account" src="{{ src }}"></iframe>""",
                 error=error,
@@ -101,21 +109,30 @@ def create_app(portal_url: str, org_slug: str, client_id: str, *, market: str | 
             ),
         )
 
-    @app.post("/signin")
+    @app.get("/signin")
     def signin():
-        response = requests.post(
-            f"{portal_url}/oauth/token",
-            json={
-                "grant_type": "password",
-                "username": request.form.get("email", ""),
-                "password": request.form.get("password", ""),
-                "client_id": client_id,
-            },
-            timeout=10,
-        )
-        if response.status_code != 200:
+        """To the portal's hosted sign-in, with a fresh PKCE verifier and state kept in this store's session."""
+        verifier = secrets.token_urlsafe(64)
+        url, state = oauth().create_authorization_url(f"{portal_url}/oauth/authorize", code_verifier=verifier)
+        session["oauth"] = {"state": state, "verifier": verifier}
+        return redirect(url, 303)
+
+    @app.get("/callback")
+    def callback():
+        """Back from the portal: the state must be ours (login CSRF), then the code buys the customer's token."""
+        pending = session.pop("oauth", None)
+        if pending is None or request.args.get("state") != pending["state"] or "code" not in request.args:
             return redirect(url_for("home", error=1), 303)
-        session["token"] = response.json()["access_token"]
+        try:
+            token = oauth(state=pending["state"]).fetch_token(
+                f"{portal_url}/oauth/token",
+                authorization_response=request.url,
+                code_verifier=pending["verifier"],
+                timeout=10,
+            )
+        except (OAuth2Error, OSError):
+            return redirect(url_for("home", error=1), 303)
+        session["token"] = token["access_token"]
         return redirect(url_for("account"), 303)
 
     @app.get("/account")

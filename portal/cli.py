@@ -78,19 +78,24 @@ def create_user(email: str, org_slug: str, role: str, first_name: str, last_name
 
 @click.command("create-application")
 @click.option("--org", "org_slug", help="organization slug (not for --kind user)")
-@click.option("--kind", type=click.Choice(["sales_channel", "integration", "user"]), required=True)
+@click.option("--kind", type=click.Choice(["sales_channel", "integration", "webapp", "user"]), required=True)
 @click.option("--name", required=True)
 @click.option("--role", type=click.Choice(["admin", "read_only"]), default="admin", show_default=True)
 @click.option("--user-email", help="owner of provisioning (--kind user) credentials")
+@click.option("--redirect-uri", "redirect_uris", multiple=True, help="authorization code redirect URI (repeatable)")
 @with_appcontext
-def create_application(org_slug: str | None, kind: str, name: str, role: str, user_email: str | None) -> None:
+def create_application(
+    org_slug: str | None, kind: str, name: str, role: str, user_email: str | None, redirect_uris: tuple[str, ...]
+) -> None:
     """Create API credentials. The secret is printed once and stored hashed."""
     try:
         org = orgs.get_org(org_slug) if org_slug else None
         user = orgs.find_user(user_email) if user_email else None
         if kind == "user" and user is None:
             raise click.ClickException("--user-email must name an existing user")
-        application, secret = orgs.create_application(SYSTEM, org, name=name, kind=kind, role=role, user=user)
+        application, secret = orgs.create_application(
+            SYSTEM, org, name=name, kind=kind, role=role, user=user, redirect_uris=list(redirect_uris)
+        )
     except DomainError as error:
         _fail(error)
     db.session.commit()

@@ -133,11 +133,33 @@ def make_engine(url: str, **options: Any) -> Engine:
             # A deferred transaction that reads, then writes after another process committed, fails at once
             # with "database is locked". Anything that may write takes the write lock up front and waits for it
             # (busy timeout); reads (GET requests) stay concurrent.
-            reading = has_request_context() and request.method in ("GET", "HEAD", "OPTIONS")
+            reading = (
+                has_request_context()
+                and request.method in ("GET", "HEAD", "OPTIONS")
+                and not connection.get_execution_options().get("portal_write")
+            )
             connection.exec_driver_sql("BEGIN" if reading else "BEGIN IMMEDIATE")
 
         return engine
     return create_engine(url, pool_pre_ping=True, **options)
+
+
+def write_apart(statement: Any) -> None:
+    """Run one small bookkeeping write (a session's last-seen time) in its own short transaction, committed at once.
+
+    On SQLite a GET request reads in a deferred transaction; a write inside it must upgrade to the write lock, which
+    fails at once ("database is locked", a 503) when another process committed since the read began. Here the write
+    takes the lock up front (BEGIN IMMEDIATE) on a connection of its own and waits its turn (busy timeout), and
+    the request's read transaction stays a pure read. PostgreSQL has no such upgrade: the request's transaction
+    writes it. Tests that bind the app to one connection inside a transaction get the write there too.
+    """
+    app = current_app._get_current_object()
+    bind = app.extensions.get("db_bind") or app.extensions["db_engine"]
+    if not isinstance(bind, Engine) or bind.dialect.name != "sqlite":
+        session.execute(statement)
+        return
+    with bind.connect().execution_options(portal_write=True) as connection, connection.begin():
+        connection.execute(statement)
 
 
 def checkpoint(engine: Engine) -> None:

@@ -1,9 +1,10 @@
 """Languages and humane formatting for pages and emails.
 
 The shopper area speaks English and Italian: the signed-in customer's stored preference wins, then the choice a
-visitor made with the switcher (kept in the session until they sign in), then the browser's `Accept-Language`. The
-admin area and the API stay in English (their catalogue is English-only for now). Dates, money and relative times
-go through Babel so they follow the page's language; user agents are shown as "Chrome on macOS".
+visitor made with the switcher (kept in the session until they sign in), then the browser's `Accept-Language`; the
+hosted sign-in's pages at /oauth/authorize follow the same order. The admin area and the API stay in English (their
+catalogue is English-only for now). Dates, money and relative times go through Babel so they follow the page's
+language; user agents are shown as "Chrome on macOS".
 """
 
 from __future__ import annotations
@@ -11,9 +12,17 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from decimal import Decimal
 from functools import lru_cache
+from typing import Any
 
-from flask import Flask, has_request_context, request, session
-from flask_babel import format_currency, format_date, format_time, format_timedelta, get_locale
+from flask import Flask, g, has_app_context, has_request_context, request, session
+from flask_babel import (
+    format_currency,
+    format_date,
+    format_time,
+    format_timedelta,
+    get_locale,
+    get_translations,
+)
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -25,6 +34,8 @@ from portal import db
 LOCALES = ("en", "it")
 NAMES = {"en": "English", "it": "Italiano"}  # each language in its own words, as switchers show them
 SESSION_KEY = "locale"
+# Shopper-facing pages outside the shop blueprint: the hosted sign-in's consent and error pages.
+SHOPPER_ENDPOINTS = frozenset({"oauth.authorize"})
 OS_NAMES = {"Mac OS X": "macOS"}
 # Column names as people say them (audit log, timeline, the shopper's account changes).
 FIELD_LABELS = {
@@ -50,7 +61,7 @@ FIELD_LABELS = {
 
 def select_locale() -> str:
     """Flask-Babel's locale selector (see the module docstring for the order)."""
-    if not has_request_context() or request.blueprint != "shop":
+    if not has_request_context() or (request.blueprint != "shop" and request.endpoint not in SHOPPER_ENDPOINTS):
         return "en"
     stored = getattr(current_user, "locale", None)
     if stored in LOCALES:
@@ -125,12 +136,31 @@ def duration(delta: timedelta) -> str:
     return format_timedelta(delta, threshold=1)
 
 
+def translations() -> Any:
+    """This request's catalogue, looked up once per locale in force (`force_locale` renders an email in another)."""
+    if not has_app_context():
+        return get_translations()
+    locale = get_locale()
+    cached = g.get("_translations")
+    if cached is None or cached[0] is not locale:
+        cached = g._translations = (locale, get_translations())
+    return cached[1]
+
+
 def init_app(app: Flask) -> None:
     from portal import ROOT
     from portal.extensions import babel
 
     app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", str(ROOT / "translations"))
     babel.init_app(app, locale_selector=select_locale)
+    # Flask-Babel looks the catalogue up again for every {{ _() }} (domain, locale string, cache): a page has dozens.
+    app.jinja_env.install_gettext_callables(
+        gettext=lambda s: translations().ugettext(s),
+        ngettext=lambda s, p, n: translations().ungettext(s, p, n),
+        pgettext=lambda c, s: translations().upgettext(c, s),
+        npgettext=lambda c, s, p, n: translations().unpgettext(c, s, p, n),
+        newstyle=True,
+    )
     app.jinja_env.globals.update(
         format_when=when,
         format_ago=ago,

@@ -176,6 +176,12 @@ def local_path(target: str | None, prefix: str) -> str | None:
     return target.rstrip("?")
 
 
+def next_path(target: str | None, prefix: str) -> str | None:
+    """A safe `next` for a login form: under the area's `prefix`, or the OAuth authorization request the sign-in
+    interrupts (a path on this site, checked by the same rule)."""
+    return local_path(target, prefix) or local_path(target, url_for("oauth.authorize"))
+
+
 DEFAULT_BRAND = "#1f4fd1"
 HEX_COLOR = re.compile(r"#[0-9a-fA-F]{6}")
 
@@ -284,8 +290,11 @@ def error_page(error: Any) -> Response:
     return render(template, status=status, error=error)
 
 
+HTML_OAUTH_PATHS = frozenset({"/oauth/authorize"})  # the hosted sign-in is a page, not a JSON endpoint
+
+
 def _json_path() -> bool:
-    return request.path.startswith(("/api/", "/oauth/", "/provisioning/"))
+    return request.path.startswith(("/api/", "/oauth/", "/provisioning/")) and request.path not in HTML_OAUTH_PATHS
 
 
 def _json_error(status: int, code: str, title: str, detail: str) -> Response:

@@ -74,6 +74,17 @@ def test_create_org_user_application(app, db_session):
     )
 
 
+def test_create_webapp_with_redirect_uris(app, db_session):
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["create-org", "--slug", "webco", "--name", "Web Co"]).exit_code == 0
+    base = ["create-application", "--org", "webco", "--kind", "webapp", "--name", "Helpdesk"]
+    refused = runner.invoke(args=[*base, "--redirect-uri", "http://app.example.com/cb"])
+    assert refused.exit_code != 0 and "must be https" in refused.output
+    result = runner.invoke(args=[*base, "--redirect-uri", "https://app.example.com/cb"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["kind"] == "webapp" and json.loads(result.output)["client_secret"]
+
+
 def test_create_org_refuses_reserved_and_duplicate_slugs(app, db_session):
     runner = app.test_cli_runner()
     result = runner.invoke(args=["create-org", "--slug", "admin", "--name", "X"])

@@ -20,7 +20,7 @@ from portal.security import sessions
 from portal.security.routes import Policy, allow
 from portal.services import staff
 from portal.services.audit import Actor
-from portal.web import form_status, local_path, render, see_other
+from portal.web import form_status, next_path, render, see_other
 
 PENDING_TTL = 300  # seconds between the password step and the code step
 
@@ -35,7 +35,7 @@ def qr_svg(uri: str) -> Markup:
 
 
 def _safe_next(default: str) -> str:
-    return local_path(request.values.get("next"), "/admin/") or default
+    return next_path(request.values.get("next"), "/admin/") or default
 
 
 def _after_login(user: User):

@@ -160,6 +160,7 @@ class SettingsForm(FlaskForm):
         validators=[Optional(), NumberRange(min=0, max=90 * 86400)],
     )
     require_admin_2fa = BooleanField("Require two-factor authentication for admins")
+    password_grant = BooleanField("Allow the OAuth2 password grant (storefronts collecting passwords)")
 
     def values(self) -> dict:
         return {
@@ -169,6 +170,7 @@ class SettingsForm(FlaskForm):
             "allowed_origins": (self.allowed_origins.data or "").splitlines(),
             "anonymization_delay_seconds": self.anonymization_delay_seconds.data,
             "require_admin_2fa": self.require_admin_2fa.data,
+            "password_grant": self.password_grant.data,
         }
 
 
@@ -184,9 +186,15 @@ class RoleForm(FlaskForm):
 class ApplicationForm(FlaskForm):
     name = StringField("Name", validators=[DataRequired(), Length(max=column_length(Application.name))])
     kind = SelectField(
-        "Kind", choices=choices([("integration", "Integration"), ("sales_channel", "Sales channel")])
+        "Kind",
+        choices=choices(
+            [("integration", "Integration"), ("sales_channel", "Sales channel"), ("webapp", "Webapp (acts for staff)")]
+        ),
     )
     role = SelectField("Role (integrations)", choices=ROLES)
+    redirect_uris = TextAreaField(
+        "Redirect URIs (sales channels and webapps, one per line)", validators=[Length(max=5000)]
+    )
 
 
 class AcceptInviteForm(FlaskForm):

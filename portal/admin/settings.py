@@ -11,7 +11,7 @@ from portal.admin.guard import requires
 from portal.errors import DomainError
 from portal.forms import show_error
 from portal.models.staff import Role
-from portal.services import applications, audit, orgs, staff
+from portal.services import applications, audit, consents, orgs, staff
 from portal.services.audit import Actor, actor_names
 from portal.web import external_url, render, see_other
 
@@ -49,6 +49,7 @@ def _settings_form() -> SettingsForm:
         allowed_origins="\n".join(org.allowed_origins or []),
         anonymization_delay_seconds=org.anonymization_delay_seconds,
         require_admin_2fa=org.require_admin_2fa,
+        password_grant=orgs.password_grant_enabled(org),
     )
 
 
@@ -65,6 +66,7 @@ def _settings_page(status: int = 200, **forms):
         role_form=RoleForm,
         role_forms=forms.get("role_forms") or {},
         applications=applications.active(g.org),
+        grants=consents.active_grants(g.org),
         credentials=applications.user_credentials(g.user),
         confirm=ConfirmForm(),
         secret=forms.get("secret"),
@@ -142,10 +144,15 @@ def application_create():
     if form.validate_on_submit():
         try:
             application, secret = orgs.create_application(
-                Actor.of_user(g.user), g.org, name=form.name.data, kind=form.kind.data, role=form.role.data
+                Actor.of_user(g.user),
+                g.org,
+                name=form.name.data,
+                kind=form.kind.data,
+                role=form.role.data,
+                redirect_uris=form.redirect_uris.data or "",
             )
         except DomainError as error:
-            show_error(form, error)
+            show_error(form, error, field_map={"redirect_uri": "redirect_uris"})
         else:
             return _settings_page(201, secret=(application, secret))
     return _settings_page(422, app_form=form)
@@ -167,6 +174,17 @@ def application_update(application_id: str):
         flash(error.message, "error")
         return _settings_page(422)
     return _settings_page(200, secret=(application, secret))
+
+
+@bp.post("/<org_slug>/settings/grants/<consent_id>")
+@requires(Role.ADMIN)
+def grant_revoke(consent_id: str):
+    """Withdraw what a person allowed an application (authorization code grant): its tokens for them die too."""
+    if not ConfirmForm().validate_on_submit():
+        return _settings_page(422)
+    consents.revoke_grant(Actor.of_user(g.user), g.org, consent_id)
+    flash(_("Grant revoked."), "success")
+    return see_other(url_for("admin.settings", org_slug=g.org.slug))
 
 
 @bp.post("/<org_slug>/settings/credentials")

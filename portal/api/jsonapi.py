@@ -10,7 +10,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from flask import Response, jsonify, request
+import orjson
+from flask import Response, current_app, jsonify, request
 from werkzeug.exceptions import BadRequest
 
 from portal.errors import DomainError, Invalid, error_document, error_object
@@ -26,6 +27,14 @@ _DOMAIN_CODES = {
     423: "LOCKED",
     422: "VALIDATION_ERROR",
 }
+
+
+def dumps(body: Any) -> bytes:
+    """A response document as JSON bytes (orjson: several times faster than the json module on a page of 25).
+    Values orjson has no encoding for (Decimal, dates) go through the app's JSON provider as with jsonify."""
+    return orjson.dumps(
+        body, default=current_app.json.default, option=orjson.OPT_PASSTHROUGH_DATETIME  # type: ignore[attr-defined]
+    )
 
 
 class ApiError(Exception):

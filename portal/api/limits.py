@@ -1,13 +1,13 @@
 """Rate limits on /api, per application, with Commerce Layer's headers.
 
-Every request whose bearer token carries a valid signature spends one unit of its application's budget
-(`PORTAL_API_RATE_LIMIT`, e.g. "3000 per 5 minutes"; empty turns it off), counted by the shared limiter's storage
-(the database by default, Redis for many machines: portal/security/counters.py). Responses carry
-`X-Ratelimit-Limit`, `X-Ratelimit-Interval` (seconds) and `X-Ratelimit-Remaining`, and no reset or Retry-After
-header unless refused; a refusal is a 429 in Commerce Layer's error shape. Tokens that fail the signature check are
-not counted: the view answers 401 without touching the database.
+Every request with a valid bearer token (signature, expiry and its row: verified once, here) spends one unit of its
+application's budget (`PORTAL_API_RATE_LIMIT`, e.g. "3000 per 5 minutes"; empty turns it off), counted by the
+shared limiter's storage (the database by default, Redis for many machines: portal/security/counters.py). Responses
+carry `X-Ratelimit-Limit`, `X-Ratelimit-Interval` (seconds) and `X-Ratelimit-Remaining`, and no reset or Retry-After
+header unless refused; a refusal is a 429 in Commerce Layer's error shape. Invalid or revoked tokens are not
+counted: the view answers 401.
 
-The application comes from the token's signed claims, not its database row. The count is committed at once, in a
+The count is committed at once, in a
 transaction of its own before the request's work: one application's requests (a storefront's whole traffic) would
 otherwise queue behind its counter row's lock until each request commits (PostgreSQL), and every API request would
 hold SQLite's write lock throughout. A request refused later still spent its unit. Many machines count in Redis
@@ -19,27 +19,25 @@ from __future__ import annotations
 import time
 
 from flask import Response, current_app, g
-from joserfc import jwt
-from joserfc.errors import JoseError
 from limits import parse as parse_limit
+from limits.strategies import FixedWindowRateLimiter
+from limits.util import WindowStats
 
 from portal import db
 from portal.api.jsonapi import ApiError
 from portal.extensions import limiter
-from portal.security import signing_keys
 from portal.security.bearer import bearer_token
-from portal.security.tokens import TokenError
+from portal.security.tokens import TokenError, verify
 
 
 def _application_key() -> str | None:
-    """`api-app:<application id>` from a token whose signature verifies; None for anything else."""
+    """`api-app:<application id>` of a valid token (verified once: the view's require_token reuses `g.token`); None
+    for a missing or invalid one, which the view refuses without it costing the application anything."""
     try:
-        decoded = jwt.decode(bearer_token(), signing_keys.key_set(), algorithms=[signing_keys.ALGORITHM])
-    except (TokenError, JoseError, ValueError, TypeError):
+        g.token = verify(bearer_token())
+    except TokenError:
         return None
-    application = decoded.claims.get("application")
-    public_id = application.get("id") if isinstance(application, dict) else None
-    return f"api-app:{public_id}" if isinstance(public_id, str) else None
+    return f"api-app:{g.token.application.public_id}"
 
 
 def count_request() -> None:
@@ -49,8 +47,17 @@ def count_request() -> None:
     if key is None:
         return
     item = parse_limit(setting)
-    allowed = limiter.limiter.hit(item, key)
-    stats = limiter.limiter.get_window_stats(item, key)
+    strategy = limiter.limiter
+    if isinstance(strategy, FixedWindowRateLimiter):
+        # The increment returns the window's count: the remaining budget needs no second and third query (every
+        # API request pays this); the reset time is read only for a refusal, whose Retry-After needs it.
+        count = strategy.storage.incr(item.key_for(key), item.get_expiry())
+        allowed = count <= item.amount
+        reset = strategy.storage.get_expiry(item.key_for(key)) if not allowed else 0.0
+        stats = WindowStats(reset, max(0, item.amount - count))
+    else:
+        allowed = strategy.hit(item, key)
+        stats = strategy.get_window_stats(item, key)
     db.session.commit()  # release the counter now (see the module docstring)
     g.api_rate_limit = (item, stats)
     if not allowed:

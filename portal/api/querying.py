@@ -156,11 +156,21 @@ def condition(column: Any, kind: str, matcher: str, raw: str, predicate: str, di
     }[matcher]()
 
 
-def _quantified(column: Any, kind: str, item: Filter, dialect: str) -> ColumnElement:
+def _quantified(attr: Attr, item: Filter, dialect: str) -> ColumnElement:
     """`_any` ORs the predicate over the comma-separated values, `_all` ANDs it."""
+
+    def one(value: str) -> ColumnElement:
+        # An attribute may know an index-friendly form of some matchers (customers' email: trigram/FTS5 substring).
+        special = None
+        if attr.matcher is not None:
+            special = attr.matcher(dialect, item.matcher, convert(attr.kind, value, item.predicate))
+        if special is not None:
+            return special
+        return condition(attr.column, attr.kind, item.matcher, value, item.predicate, dialect)
+
     if item.quantifier is None:
-        return condition(column, kind, item.matcher, item.value, item.predicate, dialect)
-    parts = [condition(column, kind, item.matcher, value, item.predicate, dialect) for value in item.values]
+        return one(item.value)
+    parts = [one(value) for value in item.values]
     return or_(*parts) if item.quantifier == "any" else and_(*parts)
 
 
@@ -200,7 +210,7 @@ def filtered(resource: Resource, ctx: TokenContext, statement: Select, filters: 
         conditions = []
         for name in item.names:
             attr, rel = _resolve(resource, name, item.predicate)
-            wanted = _quantified(attr.column, attr.kind, item, dialect)
+            wanted = _quantified(attr, item, dialect)
             conditions.append(_through(resource, rel, wanted, ctx) if rel else wanted)
         statement = statement.where(conditions[0] if len(conditions) == 1 else or_(*conditions))
     return statement

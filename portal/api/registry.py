@@ -16,7 +16,7 @@ from sqlalchemy import Select, false, select
 from portal import db
 from portal.api.jsonapi import ApiError, param_not_allowed
 from portal.errors import Invalid
-from portal.models.staff import ApplicationKind, Role
+from portal.models.staff import Role
 from portal.security.tokens import TokenContext
 from portal.services import validation
 from portal.services.audit import Actor
@@ -44,6 +44,8 @@ class Attr:
     creatable: bool = False
     updatable: bool = False
     write_only: bool = False
+    # (dialect, matcher, value) → an index-friendly condition for some matchers, or None for the generic one
+    matcher: Callable[[str, str, str], Any] | None = None
 
     def value(self, obj: Any, ctx: TokenContext) -> Any:
         value = self.read(obj, ctx) if self.read else getattr(obj, self.name)
@@ -81,6 +83,10 @@ class Resource:
     load: tuple[Any, ...] = ()
     # market-bound resources: the condition keeping rows of these market ids (a `market:...` scoped token's view)
     in_markets: Callable[[list[int]], Any] | None = None
+    # `record_count` from counter rows when the (already validated) filters allow it; None: count the rows
+    count: Callable[[TokenContext, Any], int | None] | None = None
+    # called with a page of loaded rows before serialization: loads in one query what only some rows need
+    prepare: Callable[[list[Any]], None] | None = None
 
     @property
     def attr_map(self) -> dict[str, Attr]:
@@ -92,7 +98,7 @@ class Resource:
 
     def allowed(self, ctx: TokenContext, action: str) -> bool:
         for prefix, actions in self.permissions.items():
-            if ctx.token_type.startswith(prefix):
+            if ctx.access_type.startswith(prefix):
                 if prefix.startswith("integration") and ctx.role is Role.READ_ONLY:
                     actions = actions & READ
                 return action in actions
@@ -104,7 +110,7 @@ class Resource:
         statement = (
             select(self.model).where(self.model.organization_id == ctx.organization.id).options(*self.load)
         )
-        if ctx.kind is not ApplicationKind.INTEGRATION:
+        if not ctx.staff:
             statement = statement.where(self.own(ctx) if self.own else false())
         if ctx.markets and self.in_markets is not None:
             statement = statement.where(self.in_markets([market.id for market in ctx.markets]))

@@ -20,6 +20,7 @@ class Serializer:
         self.ctx, self.query, self.root = ctx, query, root
         self.base = current_app.config["BASE_URL"].rstrip("/") + "/api"
         self.included: dict[tuple[str, str], dict[str, Any]] = {}
+        self._shown: dict[str, tuple[list[Any], list[Any]]] = {}  # per type: attributes and relationships shown
         self._check_fields()
         self.includes = self._check_includes()
 
@@ -54,19 +55,25 @@ class Serializer:
         fields = self.query.fields.get(resource.type)
         return fields is None or name in fields
 
+    def _fields(self, resource: Resource) -> tuple[list[Any], list[Any]]:
+        """The attributes and relationships a resource object of this type shows (worked out once per type)."""
+        shown = self._shown.get(resource.type)
+        if shown is None:
+            attrs = [
+                a for a in resource.attrs if not a.write_only and a.name != "id" and self._wanted(resource, a.name)
+            ]
+            shown = self._shown[resource.type] = (attrs, [r for r in resource.rels if self._wanted(resource, r.name)])
+        return shown
+
     def resource(
         self, resource: Resource, obj: Any, includes: list[list[str]] | None = None
     ) -> dict[str, Any]:
         self_link = f"{self.base}/{resource.type}/{obj.public_id}"
-        attributes = {
-            a.name: a.value(obj, self.ctx)
-            for a in resource.attrs
-            if not a.write_only and a.name != "id" and self._wanted(resource, a.name)
-        }
+        attrs, rels = self._fields(resource)
+        ctx = self.ctx
+        attributes = {a.name: a.value(obj, ctx) for a in attrs}
         relationships = {}
-        for rel in resource.rels:
-            if not self._wanted(resource, rel.name):
-                continue
+        for rel in rels:
             body: dict[str, Any] = {
                 "links": {
                     "self": f"{self_link}/relationships/{rel.name}",

@@ -9,9 +9,11 @@ from portal.models.customers import (
     AnonymizationRequest,
     Customer,
     CustomerAddress,
+    CustomerCount,
     DeletionRequest,
     PasswordReset,
 )
+from portal.models.oauth import AuthorizationCode, OAuthConsent
 from portal.models.orders import LineItem, Order
 from portal.models.orgs import CustomerGroup, Market, Organization
 from portal.models.staff import Application, Membership, User
@@ -31,8 +33,10 @@ __all__ = [
     "Application",
     "Attachment",
     "AuditEvent",
+    "AuthorizationCode",
     "Customer",
     "CustomerAddress",
+    "CustomerCount",
     "CustomerGroup",
     "CustomerSubscription",
     "DeletionRequest",
@@ -40,6 +44,7 @@ __all__ = [
     "LoginSession",
     "Market",
     "Membership",
+    "OAuthConsent",
     "OAuthToken",
     "Order",
     "Organization",

@@ -6,7 +6,7 @@ import enum
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, text
+from sqlalchemy import BigInteger, ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.db import Base, PublicIdMixin, ReferenceMixin, TimestampMixin, new_public_id, str_enum
@@ -53,6 +53,7 @@ class Customer(PublicIdMixin, TimestampMixin, ReferenceMixin, Base):
         Index("ix_customers_org_created", "organization_id", "created_at", "id"),
         Index("ix_customers_org_status", "organization_id", "status", "id"),
         Index("ix_customers_org_anonymization", "organization_id", "anonymization_status"),
+        Index("ix_customers_org_orders_count", "organization_id", "total_orders_count", "id"),
     )
 
     organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
@@ -110,6 +111,25 @@ class Customer(PublicIdMixin, TimestampMixin, ReferenceMixin, Base):
 
     def get_id(self) -> str:
         return f"customer:{self.login_id}"
+
+
+class CustomerCount(Base):
+    """How many customers an organization has per status and group (`group_key` 0: no group).
+
+    Kept by database triggers on `customers` in the writing transaction itself (migration 0009), so every write
+    path (services, bulk updates, cascades, the anonymizer) moves them and a rollback undoes them: lists and the
+    admin dashboard read a handful of rows instead of counting a million. `services.customer_counts` reads and,
+    after a bulk load that bypassed the triggers, recomputes them.
+    """
+
+    __tablename__ = "customer_counts"
+
+    organization_id: Mapped[int] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), primary_key=True
+    )
+    status: Mapped[str] = mapped_column(String(16), primary_key=True)
+    group_key: Mapped[int] = mapped_column(primary_key=True)
+    count: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
 class Address(PublicIdMixin, TimestampMixin, ReferenceMixin, Base):

@@ -23,6 +23,8 @@ class Role(enum.StrEnum):
 class ApplicationKind(enum.StrEnum):
     SALES_CHANNEL = "sales_channel"
     INTEGRATION = "integration"
+    # Commerce Layer's `webapp`: a third-party app acting for a staff member (authorization code grant).
+    WEBAPP = "webapp"
     # A user's personal provisioning credentials (Commerce Layer's Provisioning API): no organization.
     USER = "user"
 
@@ -104,6 +106,7 @@ class Application(PublicIdMixin, TimestampMixin, Base):
     jwt_strict: Mapped[bool] = mapped_column(default=False)
     jwt_keys: Mapped[dict[str, Any] | None]
     jwt_algorithms: Mapped[list[str]] = mapped_column(default=list)
+    # The registered redirect URIs (authorization code grant), one per line; matched exactly.
     redirect_uri: Mapped[str | None] = mapped_column(Text)
     revoked_at: Mapped[datetime | None]
 
@@ -113,3 +116,7 @@ class Application(PublicIdMixin, TimestampMixin, Base):
     @property
     def confidential(self) -> bool:
         return self.kind is not ApplicationKind.SALES_CHANNEL
+
+    @property
+    def redirect_uris(self) -> list[str]:
+        return (self.redirect_uri or "").split()

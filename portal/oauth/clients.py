@@ -30,6 +30,9 @@ FIELDS = (
     "scope",
     "token",
     "token_type_hint",
+    "code",
+    "redirect_uri",
+    "code_verifier",
 )
 MAX_SCOPES = 10
 PROVISIONING_SCOPE = "provisioning-api"

@@ -16,7 +16,7 @@ from sqlalchemy import select, update
 from portal import db
 from portal.models import Application, Customer, Market, OAuthToken, User
 from portal.models.staff import ApplicationKind
-from portal.oauth import assertions
+from portal.oauth import assertions, authorize
 from portal.oauth.clients import (
     authenticate,
     check_market_access,
@@ -32,7 +32,7 @@ from portal.oauth.errors import (
 )
 from portal.security import tokens
 from portal.security.passwords import token_digest
-from portal.services import accounts, groups
+from portal.services import accounts, groups, orgs
 
 JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 
@@ -40,6 +40,8 @@ JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 def client_credentials(params: dict[str, str], ip: str | None) -> dict[str, Any]:
     """Sales channel → guest token; integration → `market:all` token; user credentials → provisioning token."""
     application = authenticate(params)
+    if application.kind is ApplicationKind.WEBAPP:
+        raise UnauthorizedClientError(description="A webapp acts for a staff member: use the authorization code flow")
     scope, markets = resolve_scope(application, params.get("scope"))
     if application.kind is ApplicationKind.USER and not application.user.is_active:
         raise InvalidGrantError(description="The user owning these credentials is disabled")
@@ -52,6 +54,10 @@ def password(params: dict[str, str], ip: str | None) -> dict[str, Any]:
     application = authenticate(params)
     if application.kind is not ApplicationKind.SALES_CHANNEL:
         raise UnauthorizedClientError(description="The password grant is only for sales channels")
+    if not orgs.password_grant_enabled(application.organization):
+        raise UnauthorizedClientError(
+            description="This organization has turned the password grant off: use the authorization code flow"
+        )
     username, secret = required(params, "username"), required(params, "password")
     scope, markets = resolve_scope(application, params.get("scope"))
     customer = accounts.authenticate(application.organization, username, secret, ip)
@@ -128,8 +134,8 @@ def refresh_token(params: dict[str, str], ip: str | None) -> dict[str, Any]:
 def jwt_bearer(params: dict[str, str], ip: str | None) -> dict[str, Any]:
     """A token owned by the assertion's User (integration) or Customer (sales channel); the client needs its secret."""
     application = authenticate(params, require_secret=True)
-    if application.kind is ApplicationKind.USER:
-        raise UnauthorizedClientError(description="User credentials cannot use the JWT bearer flow")
+    if application.kind in (ApplicationKind.USER, ApplicationKind.WEBAPP):
+        raise UnauthorizedClientError(description="Only integrations and sales channels use the JWT bearer flow")
     assertion = assertions.read(application, required(params, "assertion"))
     scope, markets = resolve_scope(application, params.get("scope"))
     customer = assertion.owner if isinstance(assertion.owner, Customer) else None
@@ -145,6 +151,7 @@ def jwt_bearer(params: dict[str, str], ip: str | None) -> dict[str, Any]:
 
 
 GRANTS: dict[str, Callable[[dict[str, str], str | None], dict[str, Any]]] = {
+    "authorization_code": authorize.exchange_code,
     "client_credentials": client_credentials,
     "password": password,
     "refresh_token": refresh_token,

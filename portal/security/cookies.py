@@ -7,7 +7,8 @@ sends both, and the server would read whichever came first):
 - *staff* (admin area, the front page, error pages): the app's `SESSION_COOKIE_NAME`, always `SameSite=Lax` (or
   `Strict` if configured), never partitioned, whatever the org's storefront origins. Cross-site POSTs to it are also
   refused by `same_origin_post` (admin guard).
-- *shop* (`/<org>/account/…` of an org without storefront origins): `shop-session`, `SameSite=Lax`.
+- *shop* (`/<org>/account/…` of an org without storefront origins): `shop-session`, `SameSite=Lax`. A sales
+  channel's `/oauth/authorize` is its org's shopper context (the sign-in it follows set that cookie).
 - *embed* (`/<org>/account/…` of an org that lists storefront origins): `shop-embed-session`,
   `SameSite=None; Secure; Partitioned` (CHIPS). A storefront on another site frames the shopper pages, and a `Lax`
   cookie is not sent inside a cross-site iframe. The browser keeps a separate jar per top-level storefront, so the
@@ -28,6 +29,7 @@ from werkzeug.exceptions import HTTPException
 
 from portal import db
 from portal.models.orgs import Organization
+from portal.models.staff import Application, ApplicationKind
 
 LOOPBACK = frozenset({"127.0.0.1", "localhost", "[::1]"})
 STAFF, SHOP, EMBED, STATIC = "staff", "shop", "embed", "static"
@@ -55,16 +57,24 @@ def _find_context(app: Flask, req: Request) -> str:
         return STAFF
     if endpoint == "static":
         return STATIC
-    if not endpoint.startswith("shop."):
+    if endpoint == "oauth.authorize":  # a sales channel's sign-in is its org's shopper session; a webapp's, staff
+        org = select(Organization.allowed_origins).join(Application, Application.organization_id == Organization.id)
+        org = org.where(
+            Application.client_id == req.args.get("client_id", ""),
+            Application.kind == ApplicationKind.SALES_CHANNEL,
+        )
+    elif endpoint.startswith("shop."):
+        org = select(Organization.allowed_origins).where(Organization.slug == args.get("org_slug"))
+    else:
         return STAFF
     try:
-        origins = db.session.scalar(
-            select(Organization.allowed_origins).where(Organization.slug == args.get("org_slug"))
-        )
+        origins = db.session.execute(org).first()
     except (OperationalError, InterfaceError):  # the view answers 503 (portal/web.py); no embed cookie meanwhile
         db.session.rollback()
         return SHOP
-    return EMBED if origins and _secure_context(req) else SHOP
+    if origins is None:
+        return STAFF if endpoint == "oauth.authorize" else SHOP
+    return EMBED if origins[0] and _secure_context(req) else SHOP
 
 
 def context() -> str:
@@ -72,8 +82,15 @@ def context() -> str:
     return request.environ.get(_ENVIRON_KEY, STAFF)
 
 
+# Bearer-only doors: no cookie is read or set there (the session would be unused work on every API call).
+BEARER_PREFIXES = ("/api/",)
+
+
 class ContextSessionInterface(SecureCookieSessionInterface):
     def open_session(self, app: Flask, request: Request):
+        if request.path.startswith(BEARER_PREFIXES):
+            request.environ[_ENVIRON_KEY] = STATIC  # like static files: no Set-Cookie
+            return self.make_null_session(app)
         request.environ[_ENVIRON_KEY] = _find_context(app, request)
         return super().open_session(app, request)
 

@@ -12,7 +12,8 @@ from datetime import timedelta
 
 from flask import current_app, request, session
 from flask_login import login_user, logout_user
-from sqlalchemy import select
+from sqlalchemy import select, update
+from sqlalchemy.orm.attributes import set_committed_value
 
 from portal import db
 from portal.models import Customer, LoginSession, User
@@ -84,12 +85,20 @@ def load_principal(login_id: str) -> Customer | User | None:
     idle, absolute = LIFETIMES[kind]
     now = db.utcnow()
     if now - row.last_seen_at > idle or now - row.created_at > absolute:
-        row.revoked_at = now
+        _write_apart(row, revoked_at=now)
         return None
     if now - row.last_seen_at > timedelta(seconds=30):  # bounded write rate for busy sessions
-        row.last_seen_at = now
+        _write_apart(row, last_seen_at=now)
     current_app.logger.debug("session %s loaded", row.id)
     return principal
+
+
+def _write_apart(row: LoginSession, **values: object) -> None:
+    """Session bookkeeping on a read request, in its own short transaction (`db.write_apart`): committed whatever
+    the request's outcome, and never a reason for a signed-in GET to fail on SQLite's single writer."""
+    db.write_apart(update(LoginSession).where(LoginSession.id == row.id).values(**values))
+    for name, value in values.items():
+        set_committed_value(row, name, value)
 
 
 def revoke(principal: Customer | User, sid: str | None = None) -> int:

@@ -15,6 +15,7 @@ from flask import current_app
 from joserfc import jwt
 from joserfc.errors import JoseError
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 
 from portal import db
 from portal.models import Application, Customer, Market, OAuthToken, Organization, User
@@ -26,6 +27,7 @@ DEFAULT_LIFETIMES = {
     ApplicationKind.SALES_CHANNEL: "SALES_CHANNEL_TOKEN_LIFETIME",
     ApplicationKind.INTEGRATION: "INTEGRATION_TOKEN_LIFETIME",
     ApplicationKind.USER: "USER_TOKEN_LIFETIME",
+    ApplicationKind.WEBAPP: "INTEGRATION_TOKEN_LIFETIME",
 }
 
 
@@ -51,7 +53,20 @@ class TokenContext:
 
     @property
     def role(self) -> Role | None:
+        """An integration's role; a webapp acts with its staff member's current role in the org."""
+        if self.kind is ApplicationKind.WEBAPP:
+            return self.user.role_in(self.organization) if self.user and self.organization else None
         return self.application.role
+
+    @property
+    def staff(self) -> bool:
+        """An integration or webapp token: it sees the org's data as its staff do (the API's `integration` rules)."""
+        return self.kind in (ApplicationKind.INTEGRATION, ApplicationKind.WEBAPP)
+
+    @property
+    def access_type(self) -> str:
+        """The token type the API's permission tables are written for: a webapp's is its integration twin's."""
+        return f"integration:{self.owner_type or 'guest'}" if self.staff else self.token_type
 
     @property
     def owner_type(self) -> str | None:
@@ -189,7 +204,13 @@ def verify(raw: str) -> TokenContext:
         jwt.JWTClaimsRegistry(exp={"essential": True}, jti={"essential": True}).validate(decoded.claims)
     except (JoseError, ValueError, TypeError) as error:
         raise TokenError("The access token is invalid or expired") from error
-    row = db.session.scalar(select(OAuthToken).where(OAuthToken.jti == decoded.claims["jti"]))
+    # The row check runs on every request (revocation is immediate): one query brings the token, its application
+    # and the organization, instead of a lazy load each.
+    row = db.session.scalar(
+        select(OAuthToken)
+        .where(OAuthToken.jti == decoded.claims["jti"])
+        .options(joinedload(OAuthToken.application).joinedload(Application.organization))
+    )
     now = db.utcnow()
     if row is None or row.revoked_at is not None or row.expires_at <= now:
         raise TokenError("The access token is invalid or expired")

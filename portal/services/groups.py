@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import exists, func, select
+from sqlalchemy import exists, select
 from sqlalchemy.orm import selectinload
 
 from portal import db
 from portal.errors import Invalid, Locked, NotFound
 from portal.models import Customer, CustomerGroup, Market
 from portal.models.orgs import Organization
+from portal.services import customer_counts, validation
 from portal.services import customers as customers_service
-from portal.services import validation
 from portal.services.audit import Actor, apply_changes, record
 
 FIELDS = frozenset({"name", "code", "reference", "reference_origin", "metadata"})
@@ -182,19 +182,9 @@ def group_options(org: Organization) -> list[CustomerGroup]:
 
 
 def with_member_counts(org: Organization) -> list[tuple[CustomerGroup, int]]:
-    """Every group with its member count; one index-only count per group (groups are few)."""
-    members = (
-        select(func.count())
-        .where(Customer.customer_group_id == CustomerGroup.id)
-        .correlate(CustomerGroup)
-        .scalar_subquery()
-    )
-    rows = db.session.execute(
-        select(CustomerGroup, members)
-        .where(CustomerGroup.organization_id == org.id)
-        .order_by(CustomerGroup.name, CustomerGroup.id)
-    ).all()
-    return [(group, count) for group, count in rows]
+    """Every group with its member count, from the counter rows (no count over the customers)."""
+    members = customer_counts.by_group(org)
+    return [(group, members.get(group.id, 0)) for group in group_options(org)]
 
 
 def group_members(org: Organization, group: CustomerGroup, *, limit: int = 100) -> list[Customer]:

@@ -6,6 +6,7 @@ import re
 import secrets
 from typing import Any
 
+from flask import current_app
 from sqlalchemy import exists, func, select
 
 from portal import db
@@ -85,6 +86,12 @@ def create_market(actor: Actor, org: Organization, *, name: str, code: str | Non
     return market
 
 
+def password_grant_enabled(org: Organization) -> bool:
+    """Whether the org's sales channels may use the OAuth2 password grant (on unless the org turned it off: Commerce
+    Layer's storefronts need it; the authorization code flow is the recommended way, SECURITY.md)."""
+    return (org.settings or {}).get("password_grant") is not False
+
+
 def find_user(email: str) -> User | None:
     try:
         normalized = validation.email(email)
@@ -140,12 +147,21 @@ def create_application(
     kind: ApplicationKind | str,
     role: Role | str | None = None,
     user: User | None = None,
+    redirect_uris: list[str] | str | None = None,
 ) -> tuple[Application, str | None]:
-    """Create API credentials. Returns the application and its secret, which is shown once and stored hashed."""
+    """Create API credentials. Returns the application and its secret, which is shown once and stored hashed.
+
+    Sales channels and webapps may register redirect URIs (the authorization code grant); a webapp needs one.
+    """
     try:
         kind = ApplicationKind(kind)
     except ValueError:
-        raise Invalid("must be sales_channel or integration", field="kind", code="inclusion") from None
+        raise Invalid("must be sales_channel, integration or webapp", field="kind", code="inclusion") from None
+    uris = validation.redirect_uris(redirect_uris or [], development=current_app.config["ENV_MODE"] != "production")
+    if kind is ApplicationKind.WEBAPP and not uris:
+        raise Invalid("can't be blank", field="redirect_uri", code="blank")
+    if uris and kind not in (ApplicationKind.SALES_CHANNEL, ApplicationKind.WEBAPP):
+        raise Invalid("only sales channels and webapps have redirect URIs", field="redirect_uri", code="invalid")
     if kind is ApplicationKind.USER:
         if user is None:
             raise Invalid("can't be blank", field="user", code="blank")
@@ -168,10 +184,11 @@ def create_application(
         role=role,
         client_id=secrets.token_urlsafe(24),
         secret_hash=passwords.token_digest(secret) if secret else None,
+        redirect_uri="\n".join(uris) or None,
     )
     db.session.add(application)
     db.session.flush()
-    record(actor, org, "application.create", application, ["name", "kind", "role"])
+    record(actor, org, "application.create", application, ["name", "kind", "role", "redirect_uri"])
     return application, secret
 
 

@@ -140,6 +140,23 @@ def _email_ids(dialect: str, org: Organization, query: Query) -> Any:
     return select(Customer.id).where(in_org, Customer.email.like(f"%{validation.like_escape(q)}%", escape="\\"))
 
 
+def email_condition(dialect: str, matcher: str, value: str) -> Any:
+    """An API email filter (`cont`, `i_cont`, `start`) in the form an index serves, or None for the generic one.
+
+    Emails are stored lower-cased, so a lower-cased value matches case-insensitively without `lower(email)`,
+    which no index covers: PostgreSQL's trigram GIN index serves `email LIKE '%v%'`, SQLite's FTS5 trigram table
+    a substring of 3+ characters, and both databases' (organization_id, email) b-tree a prefix."""
+    value = value.lower()
+    if matcher == "start":
+        return _prefix_range(Customer.email, value)
+    if matcher not in ("cont", "i_cont"):
+        return None
+    if dialect == "sqlite" and len(value) >= 3:
+        phrase = '"' + value.replace('"', '""') + '"'
+        return Customer.id.in_(select(EMAIL_FTS.c.rowid).where(EMAIL_FTS.c.customers_email_fts.op("MATCH")(phrase)))
+    return Customer.email.like(f"%{validation.like_escape(value)}%", escape="\\")
+
+
 def _text_condition(dialect: str, org: Organization, query: Query) -> Any:
     """Email (substring or prefix), exact shopper_reference, reference (substring on PostgreSQL, else prefix).
 

@@ -17,10 +17,16 @@ from sqlalchemy import func, or_, select, update
 from portal import db
 from portal.errors import Invalid, NotFound
 from portal.models import ActionToken, Membership, Organization, User, column_length
-from portal.models.customers import AnonymizationStatus, Customer, DeletionRequest, DeletionRequestStatus
+from portal.models.customers import (
+    AnonymizationStatus,
+    Customer,
+    CustomerStatus,
+    DeletionRequest,
+    DeletionRequestStatus,
+)
 from portal.models.staff import Role
 from portal.security import passwords, throttle
-from portal.services import mail, orgs, validation
+from portal.services import customer_counts, mail, orgs, validation
 from portal.services.audit import Actor, apply_changes, record
 
 RECOVERY_CODES = 10
@@ -305,6 +311,8 @@ def update_settings(actor: Actor, org: Organization, values: dict[str, Any]) -> 
         clean["anonymization_delay_seconds"] = delay
     if "require_admin_2fa" in values:
         clean["require_admin_2fa"] = bool(values["require_admin_2fa"])
+    if "password_grant" in values and bool(values["password_grant"]) != orgs.password_grant_enabled(org):
+        clean["settings"] = {**(org.settings or {}), "password_grant": bool(values["password_grant"])}
     apply_changes(actor, org, "organization.update", org, clean)
     return org
 
@@ -313,14 +321,8 @@ def update_settings(actor: Actor, org: Organization, values: dict[str, Any]) -> 
 
 
 def dashboard(org: Organization) -> dict[str, Any]:
-    """Customers by status (from the (org, status) index), pending privacy work, and the latest sign-ups."""
-    by_status = dict(
-        db.session.execute(
-            select(Customer.status, func.count())
-            .where(Customer.organization_id == org.id)
-            .group_by(Customer.status)
-        ).all()
-    )
+    """Customers by status (from the counter rows), pending privacy work, and the latest sign-ups."""
+    by_status = {CustomerStatus(status): count for status, count in customer_counts.by_status(org).items()}
     pending_anonymizations = db.session.scalar(
         select(func.count()).where(
             Customer.organization_id == org.id,

@@ -237,3 +237,42 @@ def query_date(value: str, name: str) -> date | None:
 def like_escape(value: str) -> str:
     """Escape LIKE wildcards so user text matches literally (use with `escape="\\\\"`)."""
     return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+REDIRECT_URIS_MAX = 10
+LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1"})
+
+
+def redirect_uris(lines: Any, field: str = "redirect_uri", *, development: bool) -> list[str]:
+    """An application's redirect URIs (authorization code grant), matched exactly at `/oauth/authorize`: absolute
+    https URLs, or http on localhost/127.0.0.1 in development; no fragment (RFC 6749 §3.1.2), no user info, no
+    whitespace or control characters, at most REDIRECT_URIS_MAX."""
+    if isinstance(lines, str):
+        lines = lines.splitlines()
+    if not isinstance(lines, list | tuple) or not all(isinstance(line, str) for line in lines):
+        raise Invalid("must be a list of URLs", field=field, code="invalid")
+    uris: list[str] = []
+    for line in (line.strip() for line in lines):
+        if not line:
+            continue
+        if len(line) > 2000 or has_control_characters(line) or any(ch.isspace() for ch in line):
+            raise Invalid("must be a URL without spaces", field=field, code="invalid")
+        try:
+            parts = urlsplit(line)
+            parts.port  # noqa: B018 - raises on a bad port
+        except ValueError:
+            raise Invalid("must be a URL", field=field, code="invalid") from None
+        if "#" in line:
+            raise Invalid("must not have a fragment (#)", field=field, code="invalid")
+        if not parts.hostname or parts.username is not None or parts.password is not None:
+            raise Invalid("must be an absolute URL with a host and no user name", field=field, code="invalid")
+        loopback = development and parts.scheme == "http" and parts.hostname in LOOPBACK_HOSTS
+        if parts.scheme != "https" and not loopback:
+            raise Invalid(
+                "must be https (http only for localhost or 127.0.0.1 in development)", field=field, code="invalid"
+            )
+        if line not in uris:
+            uris.append(line)
+    if len(uris) > REDIRECT_URIS_MAX:
+        raise Invalid(f"at most {REDIRECT_URIS_MAX} redirect URIs", field=field, code="too_long")
+    return uris

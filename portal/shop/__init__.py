@@ -25,7 +25,7 @@ from portal.services import customers
 from portal.web import (
     current_page,
     error_page,
-    local_path,
+    next_path,
     not_found_page,
     send_to_login,
     set_frame_ancestors,
@@ -95,8 +95,9 @@ def customer() -> Customer | None:
 
 
 def _local_path(target: str | None) -> str | None:
-    """Only a path inside this org's account area is a safe `next` (no open redirect)."""
-    return local_path(target, f"/{g.org.slug}/account/")
+    """Only a path inside this org's account area (or the authorization request a sign-in interrupts) is a safe
+    `next` (no open redirect)."""
+    return next_path(target, f"/{g.org.slug}/account/")
 
 
 @bp.context_processor

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import flash, g, redirect, request, url_for
+from flask import flash, g, redirect, request, session, url_for
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
@@ -19,6 +19,15 @@ from portal.shop.forms import ActionForm, ForgotPasswordForm, LoginForm, ResetPa
 from portal.web import form_status, render, see_other
 
 ANONYMOUS = Actor("customer")
+# Sign-up and password reset leave through an email: where the sign-in after them should lead (an authorization
+# request of the hosted sign-in) waits in the session; a login signs in with a fresh session, which drops it.
+NEXT_KEY = "after_sign_in"
+
+
+def _remember_next() -> None:
+    target = _local_path(request.args.get("next"))
+    if target:
+        session[NEXT_KEY] = target
 
 
 def _status(form) -> int:
@@ -30,7 +39,9 @@ def _status(form) -> int:
 def login() -> Response:
     if customer() is not None and request.method == "GET" and not request.args.get("market"):
         return redirect(url_for("shop.overview"))
-    form = LoginForm(market=request.args.get("market", ""), next=request.args.get("next", ""))
+    form = LoginForm(
+        market=request.args.get("market", ""), next=request.args.get("next") or session.get(NEXT_KEY, "")
+    )
     if form.validate_on_submit():
         found = accounts.authenticate(g.org, form.email.data, form.password.data, request.remote_addr)
         refusal = accounts.market_refusal(g.org, form.market.data, found) if found else None
@@ -56,6 +67,7 @@ def logout() -> Response:
 @bp.route("/signup", methods=["GET", "POST"])
 @allow(Policy.PUBLIC)
 def signup() -> Response:
+    _remember_next()
     form = SignupForm()
     if form.validate_on_submit():
         try:
@@ -107,6 +119,7 @@ def confirm_email(token: str) -> Response:
 @bp.route("/password/forgot", methods=["GET", "POST"])
 @allow(Policy.PUBLIC)
 def password_forgot() -> Response:
+    _remember_next()
     form = ForgotPasswordForm()
     if form.validate_on_submit():
         password_resets.send_reset_link(ANONYMOUS, g.org, form.email.data)

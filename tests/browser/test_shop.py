@@ -11,12 +11,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from examples import storefront
 from portal import db
 from portal.jobs import mailer
 from tests.browser.conftest import axe_violations
+from tests.browser.storefronts import serve_storefront, sign_in_through_the_store
 from tests.factories import PASSWORD, make_application, make_customer, make_order, make_org
-from tests.live import _serve
 
 pytestmark = pytest.mark.browser
 
@@ -172,15 +171,10 @@ def test_account_inside_a_storefront_iframe_on_another_site(live_server, chromiu
         customer = make_customer(org, password=PASSWORD)
         application, _ = make_application(org, "sales_channel")
         db.session.commit()
-        slug, email, client_id, org_id = org.slug, customer.email, application.client_id, org.id
-    shop_server, shop_url = _serve(storefront.create_app(live_server.url, slug, client_id), "localhost")
+        ids = (org.id, application.id, org.slug, application.client_id)
+        email = customer.email
+    shop_server, shop_url = serve_storefront(live_server, *ids)
     try:
-        with live_server.data():
-            from portal.models import Organization
-
-            db.session.get(Organization, org_id).allowed_origins = [shop_url]
-            db.session.commit()
-
         # 1. Sign in inside the frame: the portal's cookie must work in a cross-site iframe.
         context = chromium.new_context()
         page = context.new_page()
@@ -195,14 +189,10 @@ def test_account_inside_a_storefront_iframe_on_another_site(live_server, chromiu
         page.wait_for_function("document.getElementById('portal').style.height !== ''")
         context.close()
 
-        # 2. Sign in with the store; its token opens the portal session in the frame (no second login).
+        # 2. Sign in with the store (the code flow); its token opens the portal session in the frame.
         context = chromium.new_context()
         page = context.new_page()
-        page.goto(shop_url + "/")
-        page.get_by_label("Email", exact=True).fill(email)
-        page.get_by_label("Password", exact=True).fill(PASSWORD)
-        page.get_by_role("button", name="Sign in to the store").click()
-        page.frame_locator("#portal").get_by_role("heading", name="Hello").wait_for()
+        sign_in_through_the_store(page, shop_url, email, PASSWORD)
         assert email in page.frame_locator("#portal").locator("main").inner_text()
         context.close()
     finally:

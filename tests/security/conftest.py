@@ -15,7 +15,16 @@ from sqlalchemy import select
 from portal import db
 from portal.db import Base
 from portal.models import AuditEvent, Market
-from portal.services import addresses, attachments, deletion_requests, password_resets, subscriptions, tags
+from portal.services import (
+    addresses,
+    attachments,
+    consents,
+    deletion_requests,
+    orgs,
+    password_resets,
+    subscriptions,
+    tags,
+)
 from portal.services.audit import SYSTEM, Actor
 from tests.conftest import TransactionalClient
 from tests.factories import (
@@ -110,6 +119,10 @@ def build_world() -> World:
     leaving = make_customer(org, password=PASSWORD)
     deletion = deletion_requests.create(SYSTEM, org, leaving)
     reset, _token = password_resets.request_reset(SYSTEM, org, shopper.email)
+    webapp, _secret = orgs.create_application(
+        SYSTEM, org, name="Webapp", kind="webapp", redirect_uris=["https://app.example.com/cb"]
+    )
+    consent = consents.give_consent(SYSTEM, webapp, shopper, "")
     tag = tags.add_by_name(SYSTEM, org, leaving, "vip")  # the shopper carries none: bulk tagging it changes a row
     subscription = subscriptions.subscribe(SYSTEM, org, shopper, {"reference": "newsletter"}, source="shop")
     note = attachments.add_note(Actor.of_user(admin), org, shopper, "Prefers email")
@@ -130,6 +143,7 @@ def build_world() -> World:
             "request_id": deletion.public_id,
             "user_id": member.public_id,
             "application_id": application.public_id,
+            "consent_id": consent.public_id,
             "address_id": entry.public_id,
             "order_id": order.public_id,
             "tag_id": tag.public_id,

@@ -7,9 +7,8 @@ from typing import Any
 from flask import current_app, request
 from limits import parse as parse_limit
 from sqlalchemy import select
-from sqlalchemy.orm import joinedload, selectinload
 
-from portal.api.jsonapi import ApiError
+from portal.api.jsonapi import ApiError, Query
 from portal.api.registry import (
     ALL,
     Attr,
@@ -23,10 +22,9 @@ from portal.api.registry import (
 )
 from portal.api.resources.event_stores import CUSTOMER_RELS
 from portal.api.resources.tags import customer_tag_attrs, refuse_tag_triggers, write_customer_tags
-from portal.errors import Forbidden, Invalid
+from portal.errors import Invalid
 from portal.extensions import limiter
 from portal.models import (
-    AnonymizationRequest,
     Attachment,
     Customer,
     CustomerAddress,
@@ -36,9 +34,9 @@ from portal.models import (
     Tag,
     customer_tags,
 )
-from portal.models.staff import ApplicationKind, Role
+from portal.models.staff import ApplicationKind
 from portal.security.tokens import TokenContext
-from portal.services import accounts, anonymization, customers, groups
+from portal.services import accounts, anonymization, customer_counts, customers, groups, search
 
 TRIGGERS = ("_request_anonymization", "_cancel_anonymization")
 TAG_TRIGGERS = ("_add_tags", "_remove_tags")
@@ -49,7 +47,7 @@ def _create_customer(
     ctx: TokenContext, attributes: dict[str, Any], relationships: dict[str, Any]
 ) -> Customer:
     refuse_relationships(
-        relationships, INTEGRATION_RELATIONSHIPS if ctx.kind is ApplicationKind.INTEGRATION else set()
+        relationships, INTEGRATION_RELATIONSHIPS if ctx.staff else set()
     )
     count_guest_request(ctx, "sign-ups")
     group = related("customer_groups", ctx, relationships.get("customer_group"), "customer_group")
@@ -85,7 +83,7 @@ def _update_customer(
     if triggers:
         _anonymization_trigger(ctx, customer, triggers)
     refuse_relationships(
-        relationships, INTEGRATION_RELATIONSHIPS if ctx.kind is ApplicationKind.INTEGRATION else set()
+        relationships, INTEGRATION_RELATIONSHIPS if ctx.staff else set()
     )
     actor = actor_of(ctx)
     if ctx.customer is not None:
@@ -102,12 +100,8 @@ def _update_customer(
 
 
 def _anonymization_trigger(ctx: TokenContext, customer: Customer, triggers: dict[str, Any]) -> None:
-    """Only an integration token whose owner is an admin user of this org (JWT bearer flow) may pass these."""
-    if ctx.kind is not ApplicationKind.INTEGRATION or ctx.owner_type != "user" or ctx.role is not Role.ADMIN:
-        raise Forbidden(
-            "Anonymization can only be requested with an integration token owned by a user "
-            "of this organization (JWT bearer flow)"
-        )
+    """Only a token owned by an admin user of this org (the rule is the service's) may pass these."""
+    anonymization.require_token_admin(ctx.kind, ctx.user, ctx.organization, ctx.role)
     for name, value in triggers.items():
         if value is not True and value not in ("true", "1", 1):
             raise Invalid("must be true", field=name, code="invalid")
@@ -118,11 +112,33 @@ def _anonymization_trigger(ctx: TokenContext, customer: Customer, triggers: dict
         anonymization.request_anonymization(actor, ctx.organization, customer)
 
 
+def _count_customers(ctx: TokenContext, query: Query) -> int | None:
+    """`record_count` from the counter rows when the list is the whole organization's, or filtered by status only
+    (eq / in); other filters (and customer tokens, which see one customer) count the matching rows."""
+    if ctx.kind is not ApplicationKind.INTEGRATION or ctx.markets:
+        return None
+    statuses: set[str] | None = None
+    for item in query.filters:
+        if item.names != ["status"] or item.matcher not in ("eq", "in") or item.quantifier is not None:
+            return None
+        values = set(item.values) if item.matcher == "in" else {item.value}
+        statuses = values if statuses is None else statuses & values
+    return customer_counts.total(ctx.organization, statuses)
+
+
 CUSTOMERS = Resource(
     type="customers",
     model=Customer,
     attrs=[
-        Attr("email", column=Customer.email, filterable=True, sortable=True, creatable=True, updatable=True),
+        Attr(
+            "email",
+            column=Customer.email,
+            filterable=True,
+            sortable=True,
+            creatable=True,
+            updatable=True,
+            matcher=search.email_condition,
+        ),
         Attr("password", write_only=True, creatable=True, updatable=True),
         Attr("status", column=Customer.status, kind="enum", filterable=True, sortable=True),
         Attr("has_password", kind="boolean"),
@@ -195,10 +211,6 @@ CUSTOMERS = Resource(
     update=_update_customer,
     delete=plain_delete(customers.delete_customer),
     own=lambda ctx: Customer.id == (ctx.customer.id if ctx.customer else -1),
-    load=(
-        selectinload(Customer.anonymization_requests).options(
-            joinedload(AnonymizationRequest.requester),
-            joinedload(AnonymizationRequest.cancellation_requester),
-        ),
-    ),
+    count=_count_customers,
+    prepare=anonymization.load_info,
 )

@@ -19,7 +19,6 @@ from portal.api.registry import (
 from portal.api.resources.customers import count_guest_request
 from portal.errors import Invalid
 from portal.models import Customer, PasswordReset
-from portal.models.staff import ApplicationKind
 from portal.security.tokens import TokenContext
 from portal.services import password_resets
 
@@ -31,12 +30,12 @@ def _create_reset(
     email = attributes.get("customer_email")
     if not email:
         raise Invalid("can't be blank", field="customer_email", code="blank")
-    if ctx.kind is not ApplicationKind.INTEGRATION:
+    if not ctx.staff:
         count_guest_request(ctx, "password resets")
     reset, token = password_resets.request_reset(actor_of(ctx), ctx.organization, email, attributes)
     if reset is None:
         raise Invalid("does not match a customer", field="customer_email", code="invalid")
-    if ctx.kind is ApplicationKind.INTEGRATION:
+    if ctx.staff:
         reset.plain_token = token  # shown in this response only; stored hashed
     else:
         password_resets.mail_reset_link(ctx.organization, reset, token)  # a storefront never sees the token

@@ -1,7 +1,7 @@
 """Tags and customer_tags, customer subscriptions (newsletter consent), attachments (staff notes on customers).
 
 Revision ID: 0006
-Revises: 0011
+Revises: 0009
 Create Date: 2026-12-02 17:34:28.846415
 """
 
@@ -11,7 +11,7 @@ from alembic import op
 import portal.db
 
 revision = "0006"
-down_revision = "0011"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 
