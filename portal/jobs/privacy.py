@@ -211,6 +211,12 @@ REGISTRY: dict[str, dict[str, Rule]] = {
         "reference_origin": personal(DELETE, _DELETED_ROW),
         "metadata": personal(DELETE, _DELETED_ROW),
     },
+    "customer_counts": {
+        "organization_id": key("tenant"),
+        "status": kept("a customer status value, not a person"),
+        "group_key": key("a customer group id (or 0): a counter's bucket"),
+        "count": kept("how many customers are in the bucket, not who"),
+    },
     "tags": {
         **_IDS,
         **_STAMPS,
