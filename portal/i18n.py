@@ -55,6 +55,9 @@ FIELD_LABELS = {
     "locale": _l("Language"),
     "password": _l("Password"),
     "passkeys": _l("Passkeys"),
+    "tags": _l("Tags"),
+    "customer_subscriptions": _l("Subscriptions"),
+    "attachments": _l("Notes"),
 }
 
 

@@ -14,10 +14,10 @@ from sqlalchemy import select
 
 from portal import db
 from portal.jobs import anonymizer, mailer
-from portal.models import Customer, OutboxMessage
+from portal.models import Attachment, Customer, CustomerSubscription, OutboxMessage, Tag, customer_tags
 from portal.models.customers import AnonymizationStatus
 from portal.models.orgs import Organization
-from portal.services import addresses, anonymization, orders
+from portal.services import addresses, anonymization, attachments, orders, subscriptions, tags
 from portal.services.audit import SYSTEM, Actor
 from tests.conftest import TransactionalClient
 from tests.factories import make_application, make_org, make_user, token_for
@@ -80,9 +80,21 @@ def live_customer(app, mailbox: Mailbox, *, with_order: bool) -> tuple[Organizat
     assert post_form(client, mailbox.link(new, "/password/reset/"), reset).status_code == 303
     assert post_form(client, f"{shop}/login", {"email": new, "password": second}).status_code == 303
     db.session.commit()
+    assert (
+        post_form(
+            client, f"{shop}/privacy", {"subscribe": "yes"}, url=f"{shop}/privacy/newsletter"
+        ).status_code
+        == 303
+    )
     customer = db.session.scalar(select(Customer).where(Customer.email == new))
     hashes = [customer.password_hash]
     addresses.add_to_address_book(SYSTEM, org, customer, address_of(f"{marker}book"))
+    staff = Actor.of_user(make_user(org, "admin"))
+    attachments.add_note(staff, org, customer, f"{marker} called about a refund")
+    subscriptions.subscribe(
+        staff, org, customer, {"reference": "offers", "metadata": {"m": marker}}, source="admin"
+    )
+    tags.add_by_name(staff, org, customer, "vip")
     if with_order:
         order = orders.create_order(
             SYSTEM,
@@ -99,6 +111,22 @@ def live_customer(app, mailbox: Mailbox, *, with_order: bool) -> tuple[Organizat
     assert post_form(stranger, f"{shop}/signup", {**signup, "email": old}).status_code == 303
     mailbox.link(old, "/verify-email/")  # delivered to the mail folder, never followed
     return org, customer, [marker, IP, *hashes]
+
+
+def nothing_left_of(customer_id: int) -> bool:
+    """No tag membership, consent record or staff note of the customer remains (rows keyed by its id)."""
+    rows = [
+        *db.session.execute(select(customer_tags).where(customer_tags.c.customer_id == customer_id)).all(),
+        *db.session.scalars(
+            select(CustomerSubscription).where(CustomerSubscription.customer_id == customer_id)
+        ),
+        *db.session.scalars(
+            select(Attachment).where(
+                Attachment.attachable_type == "customers", Attachment.attachable_id == customer_id
+            )
+        ),
+    ]
+    return rows == []
 
 
 def leftovers(app, mailbox: Mailbox, needles: list[str], is_postgres: bool) -> list[str]:
@@ -130,6 +158,10 @@ def test_anonymizing_a_shop_customer_leaves_nothing_in_the_database_outbox_or_ma
     db.session.remove()
     assert leftovers(app, mailbox, needles, is_postgres) == []
     assert db.session.get(Customer, customer.id).anonymization_status is AnonymizationStatus.COMPLETED
+    assert nothing_left_of(customer.id)
+    assert (
+        db.session.scalar(select(Tag).where(Tag.organization_id == org.id)).name == "vip"
+    )  # the label stays
     db.session.commit()
     # The unfinished sign-up's link is dead: it does not re-create the account.
     response = post_form(app.test_client(), unfinished, {})
@@ -142,6 +174,7 @@ def test_a_customer_deleting_itself_leaves_nothing_behind(app, mailbox, is_postg
     org, customer, needles = live_customer(app, mailbox, with_order=False)
     application, _ = make_application(org, "sales_channel")
     token = token_for(application, owner=customer)
+    customer_id = customer.id
     db.session.commit()
     assert leftovers(app, mailbox, needles, is_postgres)
     db.session.commit()
@@ -153,3 +186,4 @@ def test_a_customer_deleting_itself_leaves_nothing_behind(app, mailbox, is_postg
     assert response.status_code == 204
     db.session.remove()
     assert leftovers(app, mailbox, needles, is_postgres) == []
+    assert nothing_left_of(customer_id)

@@ -35,4 +35,14 @@ def _permissions() -> dict[str, bool]:
     return {"can_edit": guard.can_edit()}
 
 
-from portal.admin import auth, customers, groups, guard, passkeys, privacy, settings, webhooks  # noqa: E402, F401 - register the views
+from portal.admin import (  # noqa: E402, F401 - register the views
+    auth,
+    customers,
+    groups,
+    guard,
+    passkeys,
+    privacy,
+    settings,
+    tags,
+    webhooks,
+)

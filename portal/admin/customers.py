@@ -6,12 +6,20 @@ from flask import Response, flash, g, request, stream_with_context, url_for
 from flask_babel import gettext as _
 
 from portal.admin import bp
-from portal.admin.forms import AssignGroupForm, BulkAssignForm, ConfirmForm, CustomerForm, choices
+from portal.admin.forms import (
+    AssignGroupForm,
+    BulkAssignForm,
+    ConfirmForm,
+    CustomerForm,
+    NoteForm,
+    TagForm,
+    choices,
+)
 from portal.admin.guard import requires, requires_recent_login
 from portal.errors import DomainError, Locked
 from portal.forms import show_error
 from portal.models.staff import Role
-from portal.services import anonymization, customers, groups, password_resets, search, staff
+from portal.services import anonymization, customers, groups, password_resets, search, staff, tags
 from portal.services.audit import Actor, actor_names
 from portal.web import form_status, from_htmx, render, see_other
 
@@ -55,6 +63,7 @@ def customers_list():
         args=request.args,
         choices=search.CHOICES,
         groups=groups.group_options(g.org),
+        tags=tags.tag_options(g.org),
         bulk=BulkAssignForm(),
     )
 
@@ -94,7 +103,15 @@ def _back_args() -> dict[str, str]:
     return {k[5:]: v for k, v in request.form.items() if k.startswith("back_") and v}
 
 
-def _detail(customer, *, form=None, group_form=None, status: int = 200, block: str | None = None):
+def _detail(
+    customer,
+    *,
+    group_form=None,
+    tag_form=None,
+    note_form=None,
+    status: int = 200,
+    block: str | None = None,
+):
     group_form = group_form or AssignGroupForm(
         group=customer.customer_group.public_id if customer.customer_group else ""
     )
@@ -109,6 +126,9 @@ def _detail(customer, *, form=None, group_form=None, status: int = 200, block: s
         extra=(extra := customers.customer_page(g.org, customer)),
         actors=actor_names(extra["timeline"]),
         group_form=group_form,
+        tag_form=tag_form or TagForm(formdata=None),
+        note_form=note_form or NoteForm(formdata=None),
+        tag_names=[tag.name for tag in tags.tag_options(g.org)],
         confirm=ConfirmForm(),
     )
 

@@ -34,10 +34,12 @@ from portal.models import (
     CustomerGroup,
     Organization,
     Passkey,
+    Tag,
     User,
     Webhook,
     column_length,
 )
+from portal.services import attachments
 
 
 def choices(pairs) -> list[SelectChoice]:
@@ -136,6 +138,21 @@ class AssignGroupForm(FlaskForm):
 class BulkAssignForm(FlaskForm):
     ids = SelectMultipleField("Customers", choices=[], validate_choice=False, validators=[DataRequired()])
     group = SelectField("Group", choices=[], validate_choice=True)
+    confirmed = BooleanField("Confirmed")
+
+
+class TagForm(FlaskForm):
+    name = StringField("Tag", validators=[DataRequired(), Length(max=column_length(Tag.name))])
+
+
+class NoteForm(FlaskForm):
+    text = TextAreaField("Note", validators=[DataRequired(), Length(max=attachments.DESCRIPTION_MAX)])
+
+
+class BulkTagForm(FlaskForm):
+    ids = SelectMultipleField("Customers", choices=[], validate_choice=False, validators=[DataRequired()])
+    tag = SelectField("Tag", choices=[], validate_choice=True, validators=[DataRequired()])
+    action = SelectField("Action", choices=choices([("add", "Add"), ("remove", "Remove")]), validate_choice=True)
     confirmed = BooleanField("Confirmed")
 
 

@@ -119,7 +119,7 @@ def _field_error(error: DomainError, status: int = 422) -> dict[str, Any]:
 
 
 # Relationship names that services report as error fields (pointer goes under /data/relationships).
-RELATIONSHIP_FIELDS = frozenset({"customer_group", "customer", "address", "market"})
+RELATIONSHIP_FIELDS = frozenset({"customer_group", "customer", "address", "market", "tags", "attachable"})
 
 
 def check_headers() -> None:
@@ -234,12 +234,19 @@ def _relationships(value: Any) -> dict[str, str | None | list[str]]:
         data = linkage["data"]
         if data is None:
             result[name] = None
-        elif (
-            isinstance(data, dict)
-            and isinstance(data.get("type"), str)
-            and (data.get("id") is None or isinstance(data.get("id"), str))
-        ):
-            result[name] = data.get("id")  # the dashboard clears a to-one with {"type": ..., "id": null}
+        elif isinstance(data, list):
+            if not all(_identifier(item) and item.get("id") is not None for item in data):
+                raise ApiError(
+                    400,
+                    "INVALID_DATA_FORMAT",
+                    "Invalid data format",
+                    f"{name} must be an array of resources, each with a string 'type' and 'id'.",
+                    pointer=pointer,
+                )
+            result[name] = [RelatedId.of(item) for item in data]
+        elif _identifier(data):
+            # the dashboard clears a to-one with {"type": ..., "id": null}
+            result[name] = RelatedId.of(data) if data.get("id") is not None else None
         else:
             raise ApiError(
                 400,
@@ -249,6 +256,26 @@ def _relationships(value: Any) -> dict[str, str | None | list[str]]:
                 pointer=pointer,
             )
     return result
+
+
+def _identifier(data: Any) -> bool:
+    return (
+        isinstance(data, dict)
+        and isinstance(data.get("type"), str)
+        and (data.get("id") is None or isinstance(data.get("id"), str))
+    )
+
+
+class RelatedId(str):
+    """A relationship's id that remembers the `type` it was sent with (a polymorphic relationship needs it)."""
+
+    type: str
+
+    @classmethod
+    def of(cls, data: dict[str, Any]) -> RelatedId:
+        related = cls(data["id"])
+        related.type = data["type"]
+        return related
 
 
 @dataclass

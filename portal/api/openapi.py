@@ -26,8 +26,8 @@ ERRORS = {"$ref": "#/components/schemas/errors"}
 
 
 def _schema(attr: Attr) -> dict[str, Any]:
-    if attr.name.startswith("_"):
-        return {"type": "boolean"}
+    if attr.name.startswith("_"):  # a trigger, never null: a flag, or a string (tag list, password, token)
+        return {"type": "boolean"} if attr.kind == "boolean" else {"type": "string"}
     return dict(_TYPES[attr.kind])
 
 
@@ -39,24 +39,28 @@ def _attributes(resource: Resource, flag: str | None) -> dict[str, Any]:
 
 
 def _relationships(resource: Resource, writable_only: bool) -> dict[str, Any]:
-    linkage = {
+    identifier = {
         "type": "object",
-        "properties": {
-            "data": {
-                "oneOf": [
-                    {"type": "null"},
-                    {
-                        "type": "object",
-                        "required": ["type"],
-                        "properties": {"type": {"type": "string"}, "id": {"type": ["string", "null"]}},
-                    },
-                ]
-            }
+        "required": ["type"],
+        "properties": {"type": {"type": "string"}, "id": {"type": ["string", "null"]}},
+    }
+    one = {"oneOf": [{"type": "null"}, identifier]}
+    many = {
+        "type": "array",
+        "items": {
+            "type": "object",
+            "required": ["type", "id"],
+            "properties": {"type": {"type": "string"}, "id": {"type": "string"}},
         },
-        "required": ["data"],
     }
     rels = [r for r in resource.rels if r.writable or not writable_only]
-    return {"type": "object", "properties": {r.name: linkage for r in rels}}
+    return {
+        "type": "object",
+        "properties": {
+            r.name: {"type": "object", "properties": {"data": many if r.many else one}, "required": ["data"]}
+            for r in rels
+        },
+    }
 
 
 def _body(resource: Resource, mode: str) -> dict[str, Any]:

@@ -11,8 +11,8 @@ from portal import db
 from portal.models import Application, CustomerGroup, Organization
 from portal.models.orders import OrderStatus
 from portal.models.staff import ApplicationKind
-from portal.services import addresses, customers, groups, orders, orgs
-from portal.services.audit import SYSTEM
+from portal.services import addresses, attachments, customers, groups, orders, orgs, subscriptions, tags
+from portal.services.audit import SYSTEM, Actor
 
 SLUG = "demo"
 PASSWORD = "demo-portal-2026"  # noqa: S105 - printed demo credential, refused in production mode
@@ -35,6 +35,11 @@ CUSTOMERS: list[tuple[str, bool, str | None, list[str], tuple[str, str] | None]]
     ("frances@example.com", True, "wholesale", ["approved"], ("Toronto", "CA")),
     ("john@example.com", False, None, [], None),
 ]
+
+
+# Tags per customer, and who has a staff note and a newsletter consent.
+TAGS = {"ada@example.com": ["early_adopter", "newsletter_2026"], "grace@example.com": ["early_adopter"]}
+NOTE = ("ada@example.com", "Asked for gift wrapping on every order.\nPrefers email, not phone.")
 
 
 # What the demo orders hold: each basket adds up to the orders' 42.00 EUR subtotal.
@@ -135,12 +140,25 @@ def _groups(org: Organization) -> list[CustomerGroup]:
     return list(db.session.scalars(select(CustomerGroup).where(CustomerGroup.organization_id == org.id)))
 
 
+def _annotations(org: Organization, admin: Any) -> None:
+    """Tags, a staff note and a newsletter consent, once (the demo loads again on every `make run`)."""
+    for email, names in TAGS.items():
+        customer = customers.find_by_email(org, email)
+        for name in names:
+            tags.add_by_name(SYSTEM, org, customer, name)
+    customer = customers.find_by_email(org, NOTE[0])
+    if not attachments.attachments_of(org, customer):
+        attachments.add_note(Actor.of_user(admin), org, customer, NOTE[1])
+    subscriptions.set_newsletter(Actor.of_customer(customer), org, customer, True, source="shop")
+
+
 def load() -> dict[str, Any]:
     org = _org()
     _user(org, "admin@demo.example", "Ada", "Admin", "admin")
     _user(org, "viewer@demo.example", "Vic", "Viewer", "read_only")
     _customers(org)
     admin = orgs.find_user("admin@demo.example")
+    _annotations(org, admin)
     base = current_app.config["BASE_URL"]
     return {
         "base_url": base,

@@ -20,12 +20,22 @@ from portal import db
 from portal.db import new_public_id
 from portal.jobs.privacy import REGISTRY, Erasure, Kind
 from portal.models import Address, Customer, CustomerAddress, Order, PasswordReset
-from portal.services import traces
+from portal.services import attachments, subscriptions, tags, traces
 
 ANONYMIZED_DOMAIN = "anonymized.invalid"  # RFC 2606: can never be a real mailbox
 NEUTRAL = "Anonymized"
 # Rows deleted whole, for the customers being erased.
-DELETED_TABLES = frozenset({"customer_addresses", "customer_password_resets", "action_tokens", "passkeys"})
+DELETED_TABLES = frozenset(
+    {
+        "customer_addresses",
+        "customer_password_resets",
+        "action_tokens",
+        "passkeys",
+        "customer_tags",
+        "customer_subscriptions",
+        "attachments",
+    }
+)
 
 
 def _personal(table: str, erasure: Erasure) -> list[str]:
@@ -75,7 +85,7 @@ ERASED_FIELDS = [
     field
     for field in (_FIELD_NAMES.get(name, name) for name in (*CUSTOMER_REPLACED, *CUSTOMER_CLEARED))
     if field is not None
-] + ["customer_addresses", "anonymization_status"]
+] + ["customer_addresses", "tags", "customer_subscriptions", "attachments", "anonymization_status"]
 # The columns written by the statements below (with traces.WRITES: the registry check).
 WRITES = {
     "customers": set(CUSTOMER_REPLACED) | set(CUSTOMER_CLEARED),
@@ -99,11 +109,14 @@ def erase(customers: list[Customer]) -> dict[int, dict[str, int]]:
     db.session.flush()
     traces.erase(ids, addresses)
     db.session.execute(delete(PasswordReset.__table__).where(PasswordReset.__table__.c.customer_id.in_(ids)))
+    tags.erase(ids)
+    subscriptions.erase(ids)
+    attachments.erase(ids)
     orders = _erase_orders(emails)
     book = _delete_address_book(ids, orders)
     traces.purge_search_index()
     for customer in customers:
-        db.session.expire(customer, ["customer_addresses"])
+        db.session.expire(customer, ["customer_addresses", "tags"])
     return {
         id: {"orders": sum(1 for _, owner in orders.values() if owner == id), "addresses": book.get(id, 0)}
         for id in ids
@@ -168,6 +181,9 @@ TOUCHED = (
     "customer_addresses",
     "orders",
     "customer_password_resets",
+    "customer_tags",
+    "customer_subscriptions",
+    "attachments",
     "action_tokens",
     "passkeys",
     "login_sessions",

@@ -18,6 +18,7 @@ from portal.models.orders import LineItem, Order
 from portal.models.orgs import CustomerGroup, Market, Organization
 from portal.models.passkeys import Passkey
 from portal.models.staff import Application, Membership, User
+from portal.models.tags import Attachment, CustomerSubscription, Tag, customer_tags
 from portal.models.webhooks import EventCallback, Webhook
 
 
@@ -32,12 +33,14 @@ __all__ = [
     "Address",
     "AnonymizationRequest",
     "Application",
+    "Attachment",
     "AuditEvent",
     "AuthorizationCode",
     "Customer",
     "CustomerAddress",
     "CustomerCount",
     "CustomerGroup",
+    "CustomerSubscription",
     "DeletionRequest",
     "EventCallback",
     "LineItem",
@@ -51,9 +54,11 @@ __all__ = [
     "OutboxMessage",
     "Passkey",
     "PasswordReset",
+    "Tag",
     "ThrottleCounter",
     "UsedAssertion",
     "User",
     "Webhook",
     "column_length",
+    "customer_tags",
 ]

@@ -14,6 +14,7 @@ from portal.db import Base, PublicIdMixin, ReferenceMixin, TimestampMixin, new_p
 if TYPE_CHECKING:
     from portal.models.orgs import CustomerGroup, Organization
     from portal.models.staff import User
+    from portal.models.tags import Tag
 
 
 class CustomerStatus(enum.StrEnum):
@@ -86,6 +87,7 @@ class Customer(PublicIdMixin, TimestampMixin, ReferenceMixin, Base):
     anonymization_requests: Mapped[list[AnonymizationRequest]] = relationship(
         back_populates="customer", order_by="AnonymizationRequest.id", cascade="all, delete-orphan"
     )
+    tags: Mapped[list[Tag]] = relationship(secondary="customer_tags", order_by="Tag.name")
 
     @property
     def has_password(self) -> bool:

@@ -21,7 +21,18 @@ from portal.models import ActionToken, AuditEvent, Customer, DeletionRequest, Lo
 from portal.models.orders import OrderStatus
 from portal.models.orgs import Market, Organization
 from portal.security import passwords, sessions, throttle
-from portal.services import anonymization, audit, customers, groups, mail, orders, password_resets, validation
+from portal.services import (
+    anonymization,
+    attachments,
+    audit,
+    customers,
+    groups,
+    mail,
+    orders,
+    password_resets,
+    subscriptions,
+    validation,
+)
 from portal.services.audit import Actor, record
 
 LINK_LIFETIME = timedelta(hours=24)
@@ -369,6 +380,15 @@ def export_data(org: Organization, customer: Customer) -> dict[str, Any]:
             "created_at": _ts(customer.created_at),
             "updated_at": _ts(customer.updated_at),
         },
+        "tags": [tag.name for tag in customer.tags],
+        "subscriptions": [
+            {"reference": s.reference, "source": s.source, "subscribed_at": _ts(s.created_at)}
+            for s in subscriptions.subscriptions_of(customer)
+        ],
+        "notes": [
+            {"name": a.name, "description": a.description, "url": a.url, "created_at": _ts(a.created_at)}
+            for a in attachments.attachments_of(org, customer)
+        ],
         "addresses": [
             {"id": e.public_id, **(_address(e.address) or {})} for e in customer.customer_addresses
         ],

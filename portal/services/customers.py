@@ -23,7 +23,7 @@ from portal.models.customers import CustomerStatus
 from portal.models.orders import OrderStatus
 from portal.models.orgs import Organization
 from portal.security import passwords
-from portal.services import audit, traces, validation
+from portal.services import attachments, audit, traces, validation
 from portal.services.audit import Actor, emit, record
 
 # Attributes a caller may set, and how each is checked. `password` is handled apart (hashed, write-only).
@@ -91,6 +91,26 @@ def lock(customer_id: int) -> Customer | None:
         .where(Customer.id == customer_id)
         .with_for_update()
         .execution_options(populate_existing=True)
+    )
+
+
+def lock_many(org: Organization, public_ids: list[str]) -> list[Customer]:
+    """The bulk doors' targets: the org's customers with these public ids that can still change (not anonymized),
+    locked in id order (no deadlock between two bulk changes, none interleaving with the anonymizer: `lock`). Ids of
+    other orgs and ids that can't be public ids (a NUL byte, which PostgreSQL refuses in text) are ignored."""
+    public_ids = [i for i in public_ids if not validation.has_control_characters(i)]
+    return list(
+        db.session.scalars(
+            select(Customer)
+            .where(
+                Customer.organization_id == org.id,
+                Customer.public_id.in_(public_ids),
+                Customer.anonymization_status.is_distinct_from("completed"),
+            )
+            .order_by(Customer.id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
     )
 
 
@@ -262,6 +282,7 @@ def delete_customer(actor: Actor, org: Organization, customer: Customer) -> None
         raise Locked("A customer with orders cannot be deleted, only anonymized", field="id", code="locked")
     end_all_sessions(customer)
     traces.erase([customer.id], {(org.id, customer.email)})
+    attachments.erase([customer.id])  # polymorphic rows: no foreign key cascades them
     record(actor, org, "customer.destroy", customer)
     emit(org, "customers.destroy", customer)
     db.session.delete(customer)
@@ -306,7 +327,8 @@ def _refuse_if_anonymized(customer: Customer) -> None:
 
 
 def customer_page(org: Organization, customer: Customer) -> dict[str, Any]:
-    """What the admin customer page shows besides the customer: last orders, audit timeline, deletion request."""
+    """What the admin customer page shows besides the customer: last orders, audit timeline, deletion request,
+    staff notes."""
     orders = db.session.scalars(
         select(Order).where(Order.customer_id == customer.id).order_by(Order.id.desc()).limit(10)
     ).all()
@@ -317,4 +339,5 @@ def customer_page(org: Organization, customer: Customer) -> dict[str, Any]:
         .order_by(DeletionRequest.id.desc())
         .limit(1)
     )
-    return {"orders": orders, "timeline": timeline, "deletion_request": deletion}
+    notes = attachments.attachments_of(org, customer)
+    return {"orders": orders, "timeline": timeline, "deletion_request": deletion, "notes": notes}

@@ -12,6 +12,7 @@ from portal.errors import Invalid, Locked, NotFound
 from portal.models import Customer, CustomerGroup, Market
 from portal.models.orgs import Organization
 from portal.services import customer_counts, validation
+from portal.services import customers as customers_service
 from portal.services.audit import Actor, apply_changes, record
 
 FIELDS = frozenset({"name", "code", "reference", "reference_origin", "metadata"})
@@ -132,21 +133,10 @@ def assign_to_group(actor: Actor, org: Organization, customer: Customer, group: 
 
 def bulk_assign(actor: Actor, org: Organization, customer_ids: list[str], group: CustomerGroup | None) -> int:
     """Assign many customers (by public id) at once; ids of other orgs, anonymized customers and ids that can't be
-    public ids (a NUL byte, which PostgreSQL refuses in text) are ignored. The rows are locked in id order (no
-    deadlock between two bulk changes), so none interleaves with the anonymizer or another door (customers.lock)."""
+    public ids are ignored; the rows are locked in id order (`customers.lock_many`)."""
     if group is not None and group.organization_id != org.id:
         raise NotFound("The requested resource was not found", field="customer_group")
-    customer_ids = [i for i in customer_ids if not validation.has_control_characters(i)]
-    customers = db.session.scalars(
-        select(Customer).where(
-            Customer.organization_id == org.id,
-            Customer.public_id.in_(customer_ids),
-            Customer.anonymization_status.is_distinct_from("completed"),
-        )
-        .order_by(Customer.id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).all()
+    customers = customers_service.lock_many(org, customer_ids)
     for customer in customers:
         assign_to_group(actor, org, customer, group)
     return len(customers)

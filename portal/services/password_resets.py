@@ -4,6 +4,7 @@ a SHA-256 digest, valid for one hour. The shopper pages email the link; the API 
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from flask import render_template
 from sqlalchemy import select
@@ -13,15 +14,19 @@ from portal.errors import Invalid
 from portal.models import Customer, PasswordReset
 from portal.models.orgs import Organization
 from portal.security import passwords
-from portal.services import customers, mail, orders
-from portal.services.audit import Actor, emit, record
+from portal.services import customers, mail, orders, validation
+from portal.services.audit import Actor, apply_changes, emit, record
 
 LIFETIME = timedelta(hours=1)
 
 
-def request_reset(actor: Actor, org: Organization, email: str) -> tuple[PasswordReset | None, str | None]:
+def request_reset(
+    actor: Actor, org: Organization, email: str, attributes: dict[str, Any] | None = None
+) -> tuple[PasswordReset | None, str | None]:
     """Open a reset for the customer with this email. Returns (None, None) for an unknown or anonymized email,
-    so callers can answer both cases alike (no account enumeration)."""
+    so callers can answer both cases alike (no account enumeration). `attributes` may hold the reset's reference,
+    reference_origin and metadata (the API's create)."""
+    values = reference_values(attributes or {})
     customer = customers.find_by_email(org, email)
     if customer is None or not customer.is_active:
         return None, None
@@ -31,12 +36,32 @@ def request_reset(actor: Actor, org: Organization, email: str) -> tuple[Password
         customer=customer,
         token_hash=passwords.token_digest(token),
         expires_at=db.utcnow() + LIFETIME,
+        **values,
     )
     db.session.add(reset)
     db.session.flush()
-    record(actor, org, "customer_password_reset.create", reset)
+    record(actor, org, "customer_password_reset.create", reset, [k.rstrip("_") for k in values])
     emit(org, "customer_password_resets.create", reset, customer=customer)
     return reset, token
+
+
+REFERENCE_FIELDS = frozenset({"reference", "reference_origin", "metadata"})
+
+
+def reference_values(attributes: dict[str, Any]) -> dict[str, Any]:
+    """The common `reference`, `reference_origin` and `metadata` a reset may carry, checked (model attribute names)."""
+    values: dict[str, Any] = {}
+    for field in REFERENCE_FIELDS & set(attributes):
+        if field == "metadata":
+            values["metadata_"] = validation.metadata(attributes[field])
+        else:
+            values[field] = validation.text(attributes[field], field)
+    return values
+
+
+def set_references(actor: Actor, org: Organization, reset: PasswordReset, attributes: dict[str, Any]) -> None:
+    """Change a reset's reference, reference_origin or metadata (audited when something changed)."""
+    apply_changes(actor, org, "customer_password_reset.update", reset, reference_values(attributes))
 
 
 def mail_reset_link(org: Organization, reset: PasswordReset, token: str) -> None:

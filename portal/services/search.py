@@ -23,7 +23,7 @@ from sqlalchemy.orm import selectinload
 
 from portal import db
 from portal.errors import Invalid
-from portal.models import Customer, CustomerGroup
+from portal.models import Customer, CustomerGroup, Tag, customer_tags
 from portal.models.customers import AnonymizationStatus, CustomerStatus
 from portal.models.orgs import Organization
 from portal.services import validation
@@ -49,6 +49,7 @@ class Query:
     match: str = "contains"
     status: CustomerStatus | None = None
     group: str = ""  # a group's public id, "none", or "" for any
+    tag: str = ""  # a tag's public id, or "" for any
     kind: str = ""
     anonymization: str = ""  # an AnonymizationStatus value, "none", or ""
     created_from: date | None = None
@@ -64,6 +65,7 @@ class Query:
             "match": self.match if self.match != "contains" else "",
             "status": self.status.value if self.status else "",
             "group": self.group,
+            "tag": self.tag,
             "kind": self.kind,
             "anonymization": self.anonymization,
             "created_from": self.created_from.isoformat() if self.created_from else "",
@@ -107,6 +109,7 @@ def parse(args: Any) -> Query:
         match=_choice(get("match"), MATCHES, "match") or "contains",
         status=CustomerStatus(status) if status else None,
         group=get("group")[:16],
+        tag=get("tag")[:16],
         kind=_choice(get("kind"), KINDS, "kind"),
         anonymization=anonymization,
         created_from=created_from,
@@ -196,6 +199,13 @@ def _group_id(org: Organization, public_id: str) -> int:
     return group_id if group_id is not None else -1  # an unknown group matches nobody
 
 
+def _tagged(org: Organization, public_id: str) -> Select:
+    """Ids of the customers carrying the org's tag (an unknown tag matches nobody), from the (tag_id, customer_id)
+    index."""
+    tag_id = select(Tag.id).where(Tag.organization_id == org.id, Tag.public_id == public_id).scalar_subquery()
+    return select(customer_tags.c.customer_id).where(customer_tags.c.tag_id == tag_id)
+
+
 def statement(org: Organization, query: Query) -> Select:
     """The filtered, sorted statement (without cursor or limit)."""
     dialect = db.session.get_bind().dialect.name
@@ -214,6 +224,8 @@ def statement(org: Organization, query: Query) -> Select:
         stmt = stmt.where(Customer.customer_group_id.is_(None))
     elif query.group:
         stmt = stmt.where(Customer.customer_group_id == _group_id(org, query.group))
+    if query.tag:
+        stmt = stmt.where(Customer.id.in_(_tagged(org, query.tag)))
     if query.kind:
         registered = Customer.password_hash.is_not(None)
         stmt = stmt.where(registered if query.kind == "registered" else Customer.password_hash.is_(None))
@@ -266,7 +278,9 @@ def _after(stmt: Select, query: Query) -> Select:
 def search(org: Organization, query: Query, *, page_size: int = PAGE_SIZE) -> Page:
     """One page of matching customers, and the cursor of the next page (None on the last one)."""
     stmt = _after(statement(org, query), query).order_by(*_order(query)).limit(page_size + 1)
-    rows = list(db.session.scalars(stmt.options(selectinload(Customer.customer_group))))
+    rows = list(
+        db.session.scalars(stmt.options(selectinload(Customer.customer_group), selectinload(Customer.tags)))
+    )
     next_cursor = _encode(rows[page_size - 1], query.sort) if len(rows) > page_size else None
     return Page(rows[:page_size], next_cursor)
 

@@ -103,6 +103,21 @@ def code(value: Any, field: str = "code", *, max_length: int = 25) -> str | None
     return cleaned
 
 
+def http_url(value: Any, field: str = "url", *, max_length: int = 2048) -> str | None:
+    """An absolute http(s) URL with a host, or None when empty: never `javascript:`, `data:` or a relative path."""
+    cleaned = text(value, field, max_length=max_length)
+    if cleaned is None:
+        return None
+    try:
+        parts = urlsplit(cleaned)
+        valid = parts.scheme.lower() in ("http", "https") and bool(parts.hostname)
+    except ValueError:  # a malformed IPv6 host or port
+        valid = False
+    if not valid or any(ch.isspace() for ch in cleaned):
+        raise Invalid("must be an http or https URL", field=field, code="invalid")
+    return cleaned
+
+
 def boolean(value: Any, field: str) -> bool:
     if not isinstance(value, bool):
         raise Invalid("must be true or false", field=field, code="invalid")

@@ -6,7 +6,7 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import EmailField, HiddenField, PasswordField, StringField
-from wtforms.validators import EqualTo, Length
+from wtforms.validators import AnyOf, EqualTo, Length
 
 from portal.forms import COUNTRY_CODE, PASSWORDS_DIFFER, TOO_LONG, fits, required, service_check
 from portal.models import Address, Customer, Passkey
@@ -110,6 +110,12 @@ class ChangeEmailForm(CurrentPasswordMixin, FlaskForm):
 
 class ActionForm(FlaskForm):
     """A button that changes state: only the CSRF token travels."""
+
+
+class NewsletterForm(FlaskForm):
+    """Give or withdraw newsletter consent: the button says which."""
+
+    subscribe = HiddenField(validators=[AnyOf(["yes", "no"])])
 
 
 class AddressForm(FlaskForm):

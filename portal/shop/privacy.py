@@ -1,4 +1,4 @@
-"""Privacy: download everything we hold, ask for deletion, withdraw the request while it is pending."""
+"""Privacy: download everything we hold, newsletter consent, ask for deletion, withdraw the request while pending."""
 
 from __future__ import annotations
 
@@ -11,20 +11,24 @@ from werkzeug.wrappers import Response
 from portal.errors import Invalid
 from portal.forms import show_error
 from portal.security.routes import Policy, allow
-from portal.services import accounts, deletion_requests
+from portal.services import accounts, deletion_requests, subscriptions
 from portal.services.audit import Actor
 from portal.shop import bp, customer
-from portal.shop.forms import ActionForm
-from portal.web import render, see_other
+from portal.shop.forms import ActionForm, NewsletterForm
+from portal.web import is_htmx, render, see_other
 
 
-def _page(form: ActionForm | None = None, status: int = 200) -> Response:
+def _page(
+    form: ActionForm | None = None, status: int = 200, block: str = "deletion", newsletter_form=None
+) -> Response:
     me = customer()
     return render(
         "shop/privacy.html",
-        "deletion",
+        block,
         status=status,
         form=form or ActionForm(),
+        newsletter_form=newsletter_form or NewsletterForm(),
+        newsletter=subscriptions.newsletter(me),
         latest=deletion_requests.latest_for(me),
         pending=deletion_requests.pending_for(me),
     )
@@ -44,6 +48,21 @@ def privacy_export() -> Response:
     response.mimetype = "application/json"
     response.headers["Content-Disposition"] = f'attachment; filename="{g.org.slug}-my-data.json"'
     return response
+
+
+@bp.post("/privacy/newsletter")
+@allow(Policy.SHOPPER)
+def privacy_newsletter() -> Response:
+    """Give or withdraw newsletter consent (recorded with its time and source, audited)."""
+    form = NewsletterForm()
+    if not form.validate_on_submit():
+        return _page(status=422, block="newsletter", newsletter_form=form)
+    me = customer()
+    subscribed = form.subscribe.data == "yes"
+    subscriptions.set_newsletter(Actor.of_customer(me), g.org, me, subscribed, source="shop")
+    if is_htmx():  # the section's own text says what changed (role=status)
+        return _page(block="newsletter")
+    return see_other("shop.privacy", _anchor="newsletter")
 
 
 @bp.post("/privacy/deletion")

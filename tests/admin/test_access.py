@@ -16,6 +16,11 @@ ROUTES = [
     ("GET", "/customers", {}, False, 200),
     ("GET", "/customers.csv", {}, False, 200),
     ("POST", "/customers/bulk", {"ids": "{customer}", "group": "{group}"}, True, 200),
+    ("POST", "/customers/bulk-tag", {"ids": "{customer}", "tag": "{tag}", "action": "add"}, True, 200),
+    ("POST", "/customers/{customer}/tags", {"name": "vip"}, True, 303),
+    ("POST", "/customers/{customer}/tags/{tag}/remove", {}, True, 303),
+    ("POST", "/customers/{customer}/notes", {"text": "Called about the invoice"}, True, 303),
+    ("POST", "/customers/{customer}/notes/{note}/delete", {}, True, 303),
     ("GET", "/customers/{customer}", {}, False, 200),
     ("GET", "/customers/{customer}/edit", {}, True, 200),
     (
@@ -80,13 +85,18 @@ def world(org, customer, group):
     from portal.models import Market
 
     market = db.session.scalar(select(Market).where(Market.organization_id == org.id))
-    from portal.services import webhooks
+    from portal.services import attachments, tags, webhooks
+    from portal.services.audit import Actor
 
     webhook = webhooks.create_webhook(
         SYSTEM, org, {"topic": "customers.create", "callback_url": "http://127.0.0.1:9/hook"}
     )
+    tag = tags.add_by_name(SYSTEM, org, customer, "gold")
+    note = attachments.add_note(Actor.of_user(make_user(org, "admin")), org, customer, "A note")
     return {
         "webhook": webhook.public_id,
+        "tag": tag.public_id,
+        "note": note.public_id,
         "customer": customer.public_id,
         "group": group.public_id,
         "deletion": deletion.public_id,

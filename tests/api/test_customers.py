@@ -57,7 +57,17 @@ def test_create_returns_commerce_layer_shape(api, tenant):
     links = data["relationships"]["customer_group"]["links"]
     assert links["self"].endswith(f"/api/customers/{data['id']}/relationships/customer_group")
     assert links["related"].endswith(f"/api/customers/{data['id']}/customer_group")
-    assert set(data["relationships"]) == {"customer_group", "customer_addresses", "orders"}
+    assert set(data["relationships"]) == {
+        "customer_group",
+        "customer_addresses",
+        "orders",
+        "customer_subscriptions",
+        "attachments",
+        "tags",
+        "event_stores",
+        "jwt_customer",
+        "jwt_markets",
+    }
 
 
 def test_create_with_group_relationship(api, tenant):

@@ -12,7 +12,16 @@ import pytest
 
 from portal import db
 from portal.jobs import webhooks as webhook_delivery
-from portal.services import addresses, deletion_requests, orders, staff, webhooks
+from portal.services import (
+    addresses,
+    attachments,
+    deletion_requests,
+    orders,
+    staff,
+    subscriptions,
+    tags,
+    webhooks,
+)
 from portal.services.audit import SYSTEM, Actor
 from tests.factories import PASSWORD, make_customer, make_group, make_order, make_org, make_user, unique
 
@@ -51,6 +60,13 @@ def demo(live_server) -> dict:
         order = make_order(org, people[0], placed=False, total_amount_cents=4200)
         orders.add_line_item(org, order, {"name": "Linen shirt", "quantity": 3, "unit_amount_cents": 1400})
         orders.place_order(SYSTEM, org, order)
+        for person, names in ((people[0], ("vip", "early_adopter")), (people[1], ("vip",))):
+            for name in names:
+                tags.add_by_name(SYSTEM, org, person, name)
+        attachments.add_note(
+            Actor.of_user(admin), org, people[0], "Called about the linen shirt.\nPrefers email, not phone."
+        )
+        subscriptions.set_newsletter(Actor.of_customer(people[0]), org, people[0], True, source="shop")
         data = {
             "base": live_server.url,
             "slug": org.slug,

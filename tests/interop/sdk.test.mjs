@@ -120,6 +120,56 @@ if (phase === 'main') {
     await assert.rejects(cl.customers.retrieve('doesNotExist'), (error) => isApiError(error) && error.status === 404 && error.errors[0].code === 'RECORD_NOT_FOUND')
   })
 
+  test('tags, customer subscriptions, attachments and event stores', async () => {
+    const cl = await integrationClient()
+    const vip = await cl.tags.create({ name: 'sdk_vip' })
+    const gold = await cl.tags.create({ name: 'sdk_gold' })
+    await assert.rejects(cl.tags.create({ name: 'Not Valid' }), (error) => isApiError(error) && error.status === 422 && error.errors[0].source.pointer === '/data/attributes/name')
+
+    const customer = await cl.customers.create({ email: 'tagged@sdk.example', tags: [cl.tags.relationship(vip.id)] })
+    const added = await cl.customers._add_tags(customer.id, 'sdk_gold,unknown_tag', { include: ['tags'] })
+    assert.deepEqual(added.tags.map(t => t.name).sort(), ['sdk_gold', 'sdk_vip'])
+    const removed = await cl.customers.update({ id: customer.id, _remove_tags: 'sdk_vip' }, { include: ['tags'] })
+    assert.deepEqual(removed.tags.map(t => t.id), [gold.id])
+    const replaced = await cl.customers.update({ id: customer.id, tags: [cl.tags.relationship(vip.id), cl.tags.relationship(gold.id)] })
+    assert.equal(replaced.id, customer.id)
+    assert.deepEqual(Array.from(await cl.customers.tags(customer.id), t => t.name).sort(), ['sdk_gold', 'sdk_vip'])
+
+    const tagged = await cl.customers.list({ filters: { tags_name_eq: 'sdk_vip' }, include: ['tags'] })
+    assert.deepEqual(Array.from(tagged, c => c.id), [customer.id])
+    assert.deepEqual(tagged[0].tags.map(t => t.name).sort(), ['sdk_gold', 'sdk_vip'])
+    const byId = await cl.customers.list({ filters: { tags_id_in: `${gold.id},${vip.id}` } })
+    assert.deepEqual(Array.from(byId, c => c.id), [customer.id])
+
+    const subscription = await cl.customer_subscriptions.create({ customer_email: 'tagged@sdk.example', reference: 'newsletter' })
+    assert.equal(subscription.customer_email, 'tagged@sdk.example')
+    const subscriptions = await cl.customers.customer_subscriptions(customer.id)
+    assert.deepEqual(Array.from(subscriptions, s => s.id), [subscription.id])
+
+    const note = await cl.attachments.create({ name: 'SDK note', description: 'Called about the order', attachable: cl.customers.relationship(customer.id) })
+    assert.equal(note.name, 'SDK note')
+    const notes = await cl.customers.attachments(customer.id)
+    assert.deepEqual(Array.from(notes, a => a.description), ['Called about the order'])
+    const withAttachable = await cl.attachments.retrieve(note.id, { include: ['attachable'] })
+    assert.equal(withAttachable.attachable.id, customer.id)
+    await assert.rejects(cl.attachments.create({ name: 'x', attachable: cl.markets.relationship('anything') }), (error) => isApiError(error) && error.status === 422)
+
+    const events = await cl.customers.event_stores(customer.id)
+    assert.ok(events.length >= 3)
+    assert.ok(Array.from(events).every(e => e.resource_type === 'customers' && e.resource_id === customer.id))
+    assert.ok(Array.from(events).some(e => e.event === 'tags_change'))
+  })
+
+  test('customer password resets keep reference fields and filter by customer', async () => {
+    const cl = await integrationClient()
+    const customer = await cl.customers.create({ email: 'reset.ref@sdk.example' })
+    const reset = await cl.customer_password_resets.create({ customer_email: 'reset.ref@sdk.example', reference: 'ticket-1', reference_origin: 'helpdesk', metadata: { agent: 'sdk' } })
+    assert.equal(reset.reference, 'ticket-1')
+    assert.deepEqual(reset.metadata, { agent: 'sdk' })
+    const mine = await cl.customer_password_resets.list({ filters: { customer_id_eq: customer.id } })
+    assert.deepEqual(Array.from(mine, r => r.id), [reset.id])
+  })
+
   test('anonymization: request, read, cancel, request again (user-owned token)', async () => {
     const cl = await userOwnedClient()
     const customer = await cl.customers.create({ email: 'forget.me@sdk.example' })

@@ -71,7 +71,7 @@ def test_official_sdk(live_server, receiver):
             "sales_channel": {"client_id": storefront.client_id},
         }
         db.session.commit()
-    run_node("sdk.test.mjs", env, "main", passes=9)
+    run_node("sdk.test.mjs", env, "main", passes=11)
     with live_server.data():
         env["reset"] = emailed_reset()  # what the customer's inbox holds: the Identity app's reset link
         assert worker.run_due(live_server.app) >= 1

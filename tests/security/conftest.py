@@ -15,9 +15,19 @@ from sqlalchemy import select
 
 from portal import db
 from portal.db import Base
-from portal.models import EventCallback, Market, OutboxMessage, Passkey
-from portal.services import addresses, consents, deletion_requests, orgs, password_resets, webhooks
-from portal.services.audit import SYSTEM
+from portal.models import AuditEvent, EventCallback, Market, OutboxMessage, Passkey
+from portal.services import (
+    addresses,
+    attachments,
+    consents,
+    deletion_requests,
+    orgs,
+    password_resets,
+    subscriptions,
+    tags,
+    webhooks,
+)
+from portal.services.audit import SYSTEM, Actor
 from tests.conftest import TransactionalClient
 from tests.factories import (
     PASSWORD,
@@ -147,7 +157,13 @@ def build_world() -> World:
         SYSTEM, org, name="Webapp", kind="webapp", redirect_uris=["https://app.example.com/cb"]
     )
     consent = consents.give_consent(SYSTEM, webapp, shopper, "")
+    tag = tags.add_by_name(SYSTEM, org, leaving, "vip")  # the shopper carries none: bulk tagging it changes a row
+    subscription = subscriptions.subscribe(SYSTEM, org, shopper, {"reference": "newsletter"}, source="shop")
+    note = attachments.add_note(Actor.of_user(admin), org, shopper, "Prefers email")
     db.session.flush()
+    audit_event = db.session.scalar(
+        select(AuditEvent).where(AuditEvent.resource_id == shopper.public_id).order_by(AuditEvent.id).limit(1)
+    )
     return World(
         org=org,
         shopper=shopper,
@@ -164,6 +180,8 @@ def build_world() -> World:
             "consent_id": consent.public_id,
             "address_id": entry.public_id,
             "order_id": order.public_id,
+            "tag_id": tag.public_id,
+            "note_id": note.public_id,
             "token": "not-a-real-token",
             "session_id": "1",
             "webhook_id": webhook.public_id,
@@ -181,6 +199,10 @@ def build_world() -> World:
             "webhooks": webhook.public_id,
             "events": event.public_id,
             "event_callbacks": callback.public_id,
+            "tags": tag.public_id,
+            "customer_subscriptions": subscription.public_id,
+            "attachments": note.public_id,
+            "event_stores": audit_event.public_id,
         },
     )
 

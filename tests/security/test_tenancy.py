@@ -36,9 +36,12 @@ from portal.errors import NotFound
 from portal.models import (
     Address,
     Application,
+    Attachment,
+    AuditEvent,
     Customer,
     CustomerAddress,
     CustomerGroup,
+    CustomerSubscription,
     DeletionRequest,
     EventCallback,
     LoginSession,
@@ -46,6 +49,7 @@ from portal.models import (
     Order,
     OutboxMessage,
     PasswordReset,
+    Tag,
     User,
     Webhook,
 )
@@ -73,7 +77,7 @@ UNKNOWN = "unknown0000"
 UNKNOWN_INT = 2_147_483_000
 NEW_PASSWORD = "tenancy probe passphrase 42"
 # The floor of S2's case count; raise it when routes are added, never lower it.
-MIN_CASES = 161
+MIN_CASES = 227
 
 # URL arguments that do not identify a record, and rules with ids that no org scopes.
 NOT_IDS = {"org_slug", "resource_type", "filename", "_unknown"}  # _unknown: the shop's catch-all for no page
@@ -104,6 +108,8 @@ FORMS: dict[str, dict[str, str]] = {
     "admin.deletion_reject": {"{request_id}-reason": "Probe"},
     "admin.member_update": {"{user_id}-role": "admin", "action": "role"},
     "admin.application_update": {"action": "rotate"},
+    "admin.customer_tag_add": {"name": "probe"},
+    "admin.customer_note_add": {"text": "Probe"},
     "shop.addresses_update": ADDRESS_FORM,
     "shop.password_reset": {"password": NEW_PASSWORD, "confirm": NEW_PASSWORD},
 }
@@ -155,9 +161,27 @@ def mark(world: World, canary: str) -> set[str]:
     hook.name, hook.callback_url = f"{canary} hook", f"http://127.0.0.1:9/{canary}"
     callback = _by_public_id(EventCallback, world.api_ids["event_callbacks"])
     callback.response_message, callback.payload = canary, json.dumps({"note": canary})
+    _by_public_id(Tag, world.ids["tag_id"]).name = canary[:25]
+    _by_public_id(CustomerSubscription, world.api_ids["customer_subscriptions"]).reference_origin = f"{canary}-sub"
+    _by_public_id(Attachment, world.ids["note_id"]).description = f"{canary} note"
     db.session.flush()
-    owned = [Customer, CustomerAddress, Address, CustomerGroup, Market, Order, DeletionRequest, Application]
-    owned += [Webhook, EventCallback, OutboxMessage]
+    owned = [
+        Customer,
+        CustomerAddress,
+        Address,
+        CustomerGroup,
+        Market,
+        Order,
+        DeletionRequest,
+        Application,
+        Webhook,
+        EventCallback,
+        OutboxMessage,
+        Tag,
+        CustomerSubscription,
+        Attachment,
+        AuditEvent,
+    ]
     ids = {
         i
         for model in owned
@@ -635,6 +659,24 @@ REFERENCES = [
         {},
         ("form", "ids"),
     ),
+    (
+        "admin",
+        "POST",
+        "/admin/{org}/customers/bulk-tag",
+        {"tag": "{tag_id}", "action": "add", "confirmed": "y"},
+        {},
+        ("form", "ids"),
+    ),
+    (
+        "admin",
+        "POST",
+        "/admin/{org}/customers/bulk-tag",
+        {"ids": "{customer_id}", "action": "add", "confirmed": "y"},
+        {},
+        ("form", "tag"),
+    ),
+    ("integration", "POST", "/api/attachments", {"name": "Probe"}, {}, ("rel", "attachable")),
+    ("integration", "POST", "/api/customer_subscriptions", {"reference": "probe"}, {}, ("attr", "customer_email")),
 ]
 REFERENCE_KEYS = {
     "customer_group": "customer_groups",
@@ -645,8 +687,15 @@ REFERENCE_KEYS = {
     "group": "customer_groups",
     "{market_id}-group": "customer_groups",
     "ids": "customers",
+    "attachable": "customers",
+    "tag": "tags",
 }
-RELATED_TYPES = {"customer_group": "customer_groups", "market": "markets", "customer": "customers"}
+RELATED_TYPES = {
+    "customer_group": "customer_groups",
+    "market": "markets",
+    "customer": "customers",
+    "attachable": "customers",
+}
 
 
 def _reference_values(world: World) -> dict[str, str]:

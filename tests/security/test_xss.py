@@ -303,3 +303,39 @@ def test_admin_customer_edit_form(world, admin_client):
     check(admin_client.get(f"/admin/{slug}/customers.csv"), "admin csv export")
     for field in ("reference", "reference_origin", "tax_exemption_code", "metadata_json"):
         assert LEDGER["accepted"][f"admin customer edit.{field}"] >= len(PAYLOADS) - 3, field
+
+
+def test_staff_notes_and_api_attachments(client, world, admin_client):
+    """Notes typed in the admin page and attachments sent through the API (name, description, url) are shown on the
+    customer page as text; a url payload is stored only when it is an http(s) URL, and then it is a plain link."""
+    api, slug = Api(client, world.token), world.org.slug
+    page = f"/admin/{slug}/customers/{world.shopper.public_id}"
+    token = csrf_from(admin_client.get(page).text)
+    for k, values in rotation(("text",)):
+        store(
+            "admin note",
+            values,
+            lambda v, k=k: admin_client.post(
+                f"{page}/notes", data={**v, "csrf_token": token}, headers=HX if k % 2 else {}
+            ),
+            form_refusals,
+            lambda f, k=k: f"ok note {k}",
+        )
+    for k, values in rotation(("name", "description", "url")):
+        store(
+            "api attachment",
+            values,
+            lambda v: api(
+                "POST",
+                "/api/attachments",
+                resource("attachments", v, attachable=("customers", world.shopper.public_id)),
+            ),
+            api_refusals,
+            lambda f, k=k: {"url": f"https://docs.example/{k}"}.get(f, f"ok {f} {k}"),
+        )
+    get_both(admin_client, page, "admin customer notes")
+    check(
+        api("GET", f"/api/customers/{world.shopper.public_id}/attachments?page[size]=25"), "api attachments"
+    )
+    assert accepted("admin note") >= len(PAYLOADS) - 3
+    assert LEDGER["accepted"]["api attachment.description"] >= len(PAYLOADS) - 3

@@ -123,6 +123,9 @@ def test_download_my_data(signed_in, org, shopper):
     assert set(data) == {
         "organization",
         "profile",
+        "tags",
+        "subscriptions",
+        "notes",
         "addresses",
         "orders",
         "sessions",

@@ -3,7 +3,17 @@
 from __future__ import annotations
 
 from portal.api.registry import REGISTRY, register
-from portal.api.resources import addresses, customers, groups, orders, password_resets, webhooks
+from portal.api.resources import (
+    addresses,
+    customers,
+    event_stores,
+    groups,
+    orders,
+    password_resets,
+    subscriptions,
+    tags,
+    webhooks,
+)
 
 register(
     customers.CUSTOMERS,
@@ -16,6 +26,10 @@ register(
     webhooks.WEBHOOKS,
     webhooks.EVENTS,
     webhooks.EVENT_CALLBACKS,
+    tags.TAGS,
+    subscriptions.CUSTOMER_SUBSCRIPTIONS,
+    subscriptions.ATTACHMENTS,
+    event_stores.EVENT_STORES,
 )
 
 __all__ = ["REGISTRY"]

@@ -21,24 +21,39 @@ from portal.api.registry import (
     refuse_relationships,
     related,
 )
+from portal.api.resources.event_stores import CUSTOMER_RELS
+from portal.api.resources.tags import customer_tag_attrs, refuse_tag_triggers, write_customer_tags
 from portal.extensions import limiter
-from portal.models import Customer, CustomerAddress, CustomerGroup, Order
+from portal.models import (
+    Attachment,
+    Customer,
+    CustomerAddress,
+    CustomerGroup,
+    CustomerSubscription,
+    Order,
+    Tag,
+    customer_tags,
+)
 from portal.models.staff import ApplicationKind
 from portal.security.tokens import TokenContext
 from portal.services import accounts, anonymization, customer_counts, customers, groups, search
 
 TRIGGERS = ("_request_anonymization", "_cancel_anonymization")
+TAG_TRIGGERS = ("_add_tags", "_remove_tags")
+INTEGRATION_RELATIONSHIPS = {"customer_group", "tags"}
 
 
 def _create_customer(
     ctx: TokenContext, attributes: dict[str, Any], relationships: dict[str, Any]
 ) -> Customer:
     refuse_relationships(
-        relationships, {"customer_group"} if ctx.staff else set()
+        relationships, INTEGRATION_RELATIONSHIPS if ctx.staff else set()
     )
     count_guest_request(ctx, "sign-ups")
     group = related("customer_groups", ctx, relationships.get("customer_group"), "customer_group")
     customer = customers.create_customer(actor_of(ctx), ctx.organization, attributes, customer_group=group)
+    if "tags" in relationships:
+        write_customer_tags(ctx, customer, {}, relationships)
     if customer.has_password:
         accounts.request_address_check(ctx.organization, customer)
     return customer
@@ -63,10 +78,12 @@ def _update_customer(
     ctx: TokenContext, customer: Customer, attributes: dict[str, Any], relationships: dict[str, Any]
 ) -> Customer:
     triggers = {name: attributes.pop(name) for name in TRIGGERS if name in attributes}
+    tag_triggers = {name: attributes.pop(name) for name in TAG_TRIGGERS if name in attributes}
+    refuse_tag_triggers(ctx, tag_triggers)
     if triggers:
         _anonymization_trigger(ctx, customer, triggers)
     refuse_relationships(
-        relationships, {"customer_group"} if ctx.staff else set()
+        relationships, INTEGRATION_RELATIONSHIPS if ctx.staff else set()
     )
     actor = actor_of(ctx)
     if ctx.customer is not None:
@@ -77,6 +94,8 @@ def _update_customer(
     if "customer_group" in relationships:
         group = related("customer_groups", ctx, relationships["customer_group"], "customer_group")
         groups.assign_to_group(actor, ctx.organization, customer, group)
+    if tag_triggers or "tags" in relationships:
+        write_customer_tags(ctx, customer, tag_triggers, relationships)
     return customer
 
 
@@ -144,8 +163,9 @@ CUSTOMERS = Resource(
         ),
         Attr("anonymization_info", read=lambda o, c: anonymization.info(o), kind="object"),
         Attr("_current_password", write_only=True, updatable=True),
-        Attr("_request_anonymization", write_only=True, updatable=True),
-        Attr("_cancel_anonymization", write_only=True, updatable=True),
+        Attr("_request_anonymization", kind="boolean", write_only=True, updatable=True),
+        Attr("_cancel_anonymization", kind="boolean", write_only=True, updatable=True),
+        *customer_tag_attrs(),
         Attr(
             "customer_group_id",
             filterable=True,
@@ -160,6 +180,26 @@ CUSTOMERS = Resource(
         Rel("customer_group", "customer_groups", False, lambda c: c.customer_group, writable=True),
         Rel("customer_addresses", "customer_addresses", True, lambda c: CustomerAddress.customer_id == c.id),
         Rel("orders", "orders", True, lambda c: Order.customer_id == c.id),
+        Rel(
+            "customer_subscriptions",
+            "customer_subscriptions",
+            True,
+            lambda c: CustomerSubscription.customer_id == c.id,
+        ),
+        Rel(
+            "attachments",
+            "attachments",
+            True,
+            lambda c: (Attachment.attachable_type == "customers") & (Attachment.attachable_id == c.id),
+        ),
+        Rel(
+            "tags",
+            "tags",
+            True,
+            lambda c: Tag.id.in_(select(customer_tags.c.tag_id).where(customer_tags.c.customer_id == c.id)),
+            writable=True,
+        ),
+        *CUSTOMER_RELS,
     ],
     permissions={
         "integration": ALL,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import true
+from sqlalchemy import select, true
 
 from portal.api.registry import (
     Attr,
@@ -18,7 +18,7 @@ from portal.api.registry import (
 )
 from portal.api.resources.customers import count_guest_request
 from portal.errors import Invalid
-from portal.models import PasswordReset
+from portal.models import Customer, PasswordReset
 from portal.security.tokens import TokenContext
 from portal.services import password_resets
 
@@ -32,7 +32,7 @@ def _create_reset(
         raise Invalid("can't be blank", field="customer_email", code="blank")
     if not ctx.staff:
         count_guest_request(ctx, "password resets")
-    reset, token = password_resets.request_reset(actor_of(ctx), ctx.organization, email)
+    reset, token = password_resets.request_reset(actor_of(ctx), ctx.organization, email, attributes)
     if reset is None:
         raise Invalid("does not match a customer", field="customer_email", code="invalid")
     if ctx.staff:
@@ -46,7 +46,10 @@ def _update_reset(
     ctx: TokenContext, reset: PasswordReset, attributes: dict[str, Any], relationships: dict[str, Any]
 ):
     refuse_relationships(relationships, set())
+    password_resets.set_references(actor_of(ctx), ctx.organization, reset, attributes)
     token, password = attributes.get("_reset_password_token"), attributes.get("customer_password")
+    if attributes and set(attributes) <= password_resets.REFERENCE_FIELDS:
+        return reset  # only the reference fields change
     if not token:
         raise Invalid("can't be blank", field="_reset_password_token", code="blank")
     if not password:
@@ -64,6 +67,12 @@ PASSWORD_RESETS = Resource(
         Attr("customer_password", write_only=True, updatable=True),
         Attr("_reset_password_token", write_only=True, updatable=True),
         Attr("reset_password_at", column=PasswordReset.reset_password_at, kind="datetime", filterable=True),
+        Attr(
+            "customer_id",
+            filterable=True,
+            write_only=True,
+            column=select(Customer.public_id).where(Customer.id == PasswordReset.customer_id).scalar_subquery(),
+        ),
         *common_attrs(PasswordReset),
     ],
     rels=[Rel("customer", "customers", False, lambda r: r.customer)],
