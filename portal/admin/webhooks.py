@@ -87,7 +87,10 @@ def webhook_detail(webhook_id: str):
 def webhook_update(webhook_id: str):
     hook = webhooks.get_webhook(g.org, webhook_id)
     action = ACTIONS.get(request.form.get("action", ""))
-    if action is None or not ConfirmForm().validate_on_submit():
+    if not ConfirmForm().validate_on_submit():
+        return _detail_page(hook, status=422)
+    if action is None:
+        flash(_("Choose one of the page's actions."), "error")
         return _detail_page(hook, status=422)
     actor = Actor.of_user(g.user)
     name, message = action

@@ -206,6 +206,9 @@ ROUTES = [
     Route("admin.customer_tag_remove", admin_forms.ConfirmForm, "admin"),
     Route("admin.customer_note_add", admin_forms.NoteForm, "admin", fragments=True),
     Route("admin.customer_note_delete", admin_forms.ConfirmForm, "admin"),
+    Route("admin.webhook_create", admin_forms.WebhookForm, "admin"),
+    Route("admin.webhook_update", admin_forms.ConfirmForm, "admin", extra=("action",)),
+    Route("admin.webhook_delete", admin_forms.ConfirmForm, "admin"),
     Route(
         "admin.customer_edit",
         admin_forms.CustomerForm,
@@ -400,7 +403,7 @@ def expected_errors(ctx, row: Route, body: MultiDict) -> list[object]:
 
 
 FIELD_ERROR = re.compile(r'<p class="field-error"(?: id="([^"]+)-error")?>(.+?)</p>', re.S)
-ALERT = re.compile(r'class="flash flash-error"[^>]*>(.+?)</(?:div|p)>', re.S)
+ALERT = re.compile(r'class="(?:flash flash-error|toast toast-error)"[^>]*>(.+?)</(?:div|p)>', re.S)
 
 
 def named(bound, page: str) -> bool:
