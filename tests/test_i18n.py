@@ -69,7 +69,7 @@ def test_shopper_templates_have_no_unmarked_text():
 
 ADMIN_TEMPLATES = [*ROOT.glob("templates/admin/**/*.html"), ROOT / "templates/layouts/admin.html"]
 # The customer page is being extended (tags, notes) on another branch: its text is marked once that work has merged.
-ADMIN_NOT_YET_MARKED = {"templates/admin/customers/detail.html"}
+ADMIN_NOT_YET_MARKED: set[str] = set()
 
 
 def test_admin_templates_have_no_unmarked_text():
