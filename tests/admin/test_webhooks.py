@@ -112,3 +112,13 @@ def test_another_orgs_webhook_is_not_found(as_admin, org, other_org):
     secret = foreign.shared_secret
     db.session.refresh(foreign)
     assert foreign.shared_secret == secret
+
+
+def test_the_callback_hint_matches_the_configuration(as_admin, org, app, monkeypatch):
+    base = f"/admin/{org.slug}/settings/webhooks"
+    monkeypatch.setitem(app.config, "WEBHOOK_ALLOW_LOCAL", True)
+    page = as_admin.get(base).text
+    assert "development mode" in page and "private and local addresses are refused" not in page
+    monkeypatch.setitem(app.config, "WEBHOOK_ALLOW_LOCAL", False)
+    page = as_admin.get(base).text
+    assert "private and local addresses are refused" in page and "development mode" not in page
