@@ -87,7 +87,7 @@ def test_a_shop_or_admin_change_waits_for_the_row_lock_and_then_changes_nothing(
     db.session.commit()
     thread.join(30)
 
-    assert outcome["response"].status_code in (303, 404, 422)
+    assert outcome["response"].status_code in (303, 404, 409, 422)  # 409: the admin's "anonymized, can't change"
     db.session.rollback()
     assert scan([NEW, HELD]) == []  # no resurrected email, no mail to the erased address
     assert db.session.scalar(select(func.count()).select_from(ActionToken)) == 0
