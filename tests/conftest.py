@@ -184,10 +184,15 @@ def committed(app, tmp_path, is_postgres):
 
 def pytest_collection_modifyitems(config, items) -> None:
     """`postgres_only` tests need PostgreSQL's features (row locks, SKIP LOCKED, pg_dump, several machines on one
-    database): on SQLite they are skipped here, with the reason, and `make test-postgres` (CI) runs them."""
+    database); `sqlite_only` tests stage SQLite's own behaviour (a read transaction's failed upgrade to a write).
+    Each is skipped on the other database here, with the reason; `make test` and `make test-postgres` (CI) run
+    both sets."""
     if os.environ.get("PORTAL_TEST_DATABASE") == "postgresql":
-        return
-    skip = pytest.mark.skip(reason="needs PostgreSQL: runs in make test-postgres (PORTAL_TEST_DATABASE=postgresql)")
+        marker, reason = "sqlite_only", "SQLite's behaviour: runs in make test (the embedded default)"
+    else:
+        marker = "postgres_only"
+        reason = "needs PostgreSQL: runs in make test-postgres (PORTAL_TEST_DATABASE=postgresql)"
+    skip = pytest.mark.skip(reason=reason)
     for item in items:
-        if item.get_closest_marker("postgres_only"):
+        if item.get_closest_marker(marker):
             item.add_marker(skip)

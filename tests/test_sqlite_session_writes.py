@@ -20,11 +20,12 @@ from portal.models import Customer, LoginSession
 from portal.security import sessions
 from tests.factories import PASSWORD, make_customer, make_org
 
+# PostgreSQL transactions have no read-to-write upgrade that could fail: these stage SQLite's.
+pytestmark = pytest.mark.sqlite_only
+
 
 @pytest.fixture()
-def signed_in(committed, is_postgres):
-    if is_postgres:
-        pytest.skip("SQLite only: PostgreSQL transactions have no read-to-write upgrade to fail")
+def signed_in(committed):
     org = make_org()
     customer = make_customer(org, password=PASSWORD)
     row = LoginSession(sid="s" * 40, principal_type="customer", principal_id=customer.id, organization_id=org.id)
