@@ -32,7 +32,7 @@ def test_bulk_assign_keeps_the_selection_and_says_what_it_will_do(chromium, demo
     page.get_by_label("Search").fill(d_email.split("@")[0])  # live search: only d is shown
     page.wait_for_url(re.compile(r"q="))
     page.locator("#results tbody tr").first.wait_for()
-    page.wait_for_function("document.querySelectorAll('#results tbody tr').length === 1")
+    page.wait_for_function("() => document.querySelectorAll('#results tbody tr').length === 1")
     page.locator(f"#sel-{d}").check()
     page.get_by_text("3 selected").wait_for()
     page.get_by_label("Search").fill("")

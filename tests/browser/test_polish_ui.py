@@ -71,7 +71,7 @@ def test_shopper_empty_states_toasts_and_resend_verification(chromium, demo, new
     assert page.locator("#toasts").get_attribute("role") == "status"
     assert page.locator(".empty").count() == 0
     # Focus moves into the swapped address book (the submit button it held is gone) once htmx has settled.
-    page.wait_for_function("document.getElementById('address-book').contains(document.activeElement)")
+    page.wait_for_function("() => document.getElementById('address-book').contains(document.activeElement)")
     if width == 390:
         _no_horizontal_scroll(page)
     assert axe_violations(page) == []
@@ -121,7 +121,7 @@ def test_admin_cards_focus_after_swap_and_empty_search(chromium, demo, width):
     search.press_sequentially("nobody-at-all", delay=20)
     empty = page.locator("#results .empty")
     empty.get_by_role("heading", name="No customers match").wait_for()
-    page.wait_for_function("!document.querySelector('.htmx-request, .htmx-swapping, .htmx-settling')")
+    page.wait_for_function("() => !document.querySelector('.htmx-request, .htmx-swapping, .htmx-settling')")
     assert page.evaluate("document.activeElement.id") == "q"  # typing keeps its caret: focus is not stolen
     assert axe_violations(page) == []
     empty.get_by_role("link", name="Clear search").click()
@@ -134,7 +134,7 @@ def test_admin_cards_focus_after_swap_and_empty_search(chromium, demo, width):
     panel.get_by_role("button", name="Save group").click()
     page.get_by_text("Current: VIP").wait_for()
     # Focus moves once htmx has settled the swap (a moment after the new text shows): wait for it to leave <body>.
-    page.wait_for_function("document.activeElement && document.activeElement !== document.body", timeout=5000)
+    page.wait_for_function("() => document.activeElement && document.activeElement !== document.body", timeout=5000)
     focused = page.evaluate("[document.activeElement.tagName, document.activeElement.textContent]")
     assert focused == ["H2", "Group"]  # the swap replaced the button: focus lands on the panel's heading
     assert real_errors(page) == []

@@ -186,7 +186,7 @@ def test_account_inside_a_storefront_iframe_on_another_site(live_server, chromiu
         frame.get_by_role("heading", name="Hello").wait_for()
         frame.get_by_role("link", name="Addresses").click()
         frame.get_by_role("heading", name="Addresses").wait_for()
-        page.wait_for_function("document.getElementById('portal').style.height !== ''")
+        page.wait_for_function("() => document.getElementById('portal').style.height !== ''")
         context.close()
 
         # 2. Sign in with the store (the code flow); its token opens the portal session in the frame.
