@@ -1,4 +1,5 @@
-"""SQLite, several server processes: a signed-in GET never fails on the write lock because of its session bookkeeping.
+"""SQLite, several server processes: a GET never fails on the write lock because of its bookkeeping (a signed-in
+page's last-seen time, an API request's rate-limit count).
 
 A GET reads in a deferred transaction. If another process commits after that read began, upgrading the same
 transaction to a write fails at once ("database is locked": the snapshot is stale), so writing `last_seen_at`
@@ -11,14 +12,15 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from flask import session
+from flask import g, session
 from sqlalchemy import select, text, update
 from sqlalchemy.exc import OperationalError
 
 from portal import db
+from portal.api.limits import count_request
 from portal.models import Customer, LoginSession
 from portal.security import sessions
-from tests.factories import PASSWORD, make_customer, make_org
+from tests.factories import PASSWORD, make_application, make_customer, make_org, token_for
 
 # PostgreSQL transactions have no read-to-write upgrade that could fail: these stage SQLite's.
 pytestmark = pytest.mark.sqlite_only
@@ -67,3 +69,21 @@ def test_a_signed_in_get_writes_last_seen_apart_and_succeeds(app, signed_in):
         seen = connection.execute(select(LoginSession.last_seen_at).where(LoginSession.id == row.id)).scalar_one()
     engine.dispose()
     assert seen.replace(tzinfo=None) > before.replace(tzinfo=None)
+
+
+def test_an_api_get_counts_its_rate_limit_after_another_process_committed(app, committed):
+    """The limiter verifies the token (a read), then increments the application's counter (a write): the read
+    transaction ends first, so the increment waits for the lock rather than failing with a 503."""
+    org = make_org()
+    make_customer(org)  # a row for the other process to change
+    application, _ = make_application(org)
+    token = token_for(application)
+    db.session.commit()
+    headers = {"Authorization": f"Bearer {token}"}
+    with app.test_request_context("/api/customers", method="GET", headers=headers):
+        db.session.scalar(select(Customer.id))  # the request's read transaction begins
+        _another_process_commits(committed)
+        count_request()
+        item, stats = g.api_rate_limit
+        assert stats.remaining == item.amount - 1
+        db.session.commit()

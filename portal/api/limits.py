@@ -47,6 +47,10 @@ def count_request() -> None:
     if key is None:
         return
     item = parse_limit(setting)
+    if db.session.get_bind().dialect.name == "sqlite":
+        # The token was read in a deferred transaction; upgrading it to the counter's write fails at once ("database
+        # is locked", a 503) when another process committed since. Ended here, the write waits its turn instead.
+        db.session.commit()
     strategy = limiter.limiter
     if isinstance(strategy, FixedWindowRateLimiter):
         # The increment returns the window's count: the remaining budget needs no second and third query (every
