@@ -7,16 +7,22 @@ carry `X-Ratelimit-Limit`, `X-Ratelimit-Interval` (seconds) and `X-Ratelimit-Rem
 header unless refused; a refusal is a 429 in Commerce Layer's error shape. Invalid or revoked tokens are not
 counted: the view answers 401.
 
-The count is committed at once, in a
-transaction of its own before the request's work: one application's requests (a storefront's whole traffic) would
-otherwise queue behind its counter row's lock until each request commits (PostgreSQL), and every API request would
-hold SQLite's write lock throughout. A request refused later still spent its unit. Many machines count in Redis
+The shared count is written in a transaction of its own, committed before the request's work: one application's
+requests (a storefront's whole traffic) would otherwise queue behind its counter row's lock until each request
+commits (PostgreSQL), and every API request would hold SQLite's write lock throughout. Writing it on every request
+cost a third of an API request's throughput (a write, a commit, and on SQLite the single write lock), so each
+process writes its admitted requests in batches (WRITE_EVERY, WRITE_SECONDS) and on every request near the end of
+the budget, where the count is exact; far from it, the other processes may not yet see up to WRITE_EVERY requests
+(or a second's worth) of each process. A request refused later still spent its unit. Many machines count in Redis
 (`PORTAL_RATELIMIT_STORAGE_URL`).
 """
 
 from __future__ import annotations
 
+import threading
 import time
+from dataclasses import dataclass
+from typing import Any
 
 from flask import Response, current_app, g
 from limits import parse as parse_limit
@@ -30,6 +36,13 @@ from portal.extensions import limiter
 from portal.security.bearer import bearer_token
 from portal.security.tokens import TokenError, verify
 
+# A process writes the shared counter once per WRITE_EVERY admitted requests of an application, or after
+# WRITE_SECONDS, and on every request once fewer than NEAR_END remain: far from the limit, each process may have up to
+# WRITE_EVERY requests (or a second's worth) not yet counted by the others; near it, the count is exact.
+WRITE_EVERY = 16
+WRITE_SECONDS = 1.0
+NEAR_END = WRITE_EVERY * 8
+
 
 def _application_key() -> str | None:
     """`api-app:<application id>` of a valid token (verified once: the view's require_token reuses `g.token`); None
@@ -41,6 +54,62 @@ def _application_key() -> str | None:
     return f"api-app:{g.token.application.public_id}"
 
 
+@dataclass
+class _Tally:
+    """This process's view of one application's window: the shared count at the last write, and the requests it has
+    admitted since without writing them."""
+
+    shared: int = 0
+    pending: int = 0
+    written_at: float = 0.0
+    ends_at: float = 0.0
+
+
+_tallies: dict[str, _Tally] = {}
+_tallies_lock = threading.Lock()
+
+
+def _write(key: str, amount: int, expiry: int) -> tuple[int, float]:
+    """Add `amount` to the shared counter in a transaction of its own; its new count and the window's end."""
+    storage = limiter.limiter.storage
+    dialect = db.session.get_bind().dialect.name
+    if dialect == "sqlite":
+        # The token was read in a deferred transaction; upgrading it to the counter's write fails at once ("database
+        # is locked", a 503) when another process committed since. Ended here, the write waits its turn instead.
+        db.session.commit()
+    elif dialect == "postgresql":
+        # This transaction writes only the counter: its commit need not wait for the WAL flush. A crash can lose a
+        # moment of counts, never anything else.
+        db.session.execute(text("SET LOCAL synchronous_commit = off"))
+    count = storage.incr(key, expiry, amount=amount)
+    ends_at = storage.get_expiry(key)
+    db.session.commit()  # release the counter row now (see the module docstring)
+    return count, ends_at
+
+
+def _spend(item: Any, key: str) -> WindowStats:
+    """Admit one request against the shared fixed window, writing the counter only every WRITE_EVERY requests or
+    WRITE_SECONDS, and on every request once the budget is within NEAR_END of its end (then the count is exact)."""
+    now = time.time()
+    with _tallies_lock:
+        tally = _tallies.get(key)
+        if tally is None or now >= tally.ends_at:
+            if len(_tallies) > 10_000:  # forget ended windows now and then
+                for stale in [k for k, t in _tallies.items() if now >= t.ends_at]:
+                    del _tallies[stale]
+            tally = _tallies[key] = _Tally()
+        tally.pending += 1
+        remaining = item.amount - tally.shared - tally.pending
+        due = tally.pending >= WRITE_EVERY or now - tally.written_at >= WRITE_SECONDS or remaining < NEAR_END
+        amount, tally.pending = (tally.pending, 0) if due else (0, tally.pending)
+    if not amount:
+        return WindowStats(tally.ends_at, remaining)
+    count, ends_at = _write(key, amount, item.get_expiry())
+    with _tallies_lock:
+        tally.shared, tally.ends_at, tally.written_at = count, ends_at, now
+        return WindowStats(ends_at, item.amount - count - tally.pending)
+
+
 def count_request() -> None:
     """before_request: spend one unit of the caller's application budget; 429 when it is gone."""
     setting = current_app.config.get("API_RATE_LIMIT")
@@ -48,27 +117,14 @@ def count_request() -> None:
     if key is None:
         return
     item = parse_limit(setting)
-    dialect = db.session.get_bind().dialect.name
-    if dialect == "sqlite":
-        # The token was read in a deferred transaction; upgrading it to the counter's write fails at once ("database
-        # is locked", a 503) when another process committed since. Ended here, the write waits its turn instead.
-        db.session.commit()
-    elif dialect == "postgresql":
-        # This transaction writes only the counter: its commit need not wait for the WAL flush (an fsync per API
-        # request). A crash can lose the last fraction of a second of counts, never anything else.
-        db.session.execute(text("SET LOCAL synchronous_commit = off"))
     strategy = limiter.limiter
     if isinstance(strategy, FixedWindowRateLimiter):
-        # The increment returns the window's count: the remaining budget needs no second and third query (every
-        # API request pays this); the reset time is read only for a refusal, whose Retry-After needs it.
-        count = strategy.storage.incr(item.key_for(key), item.get_expiry())
-        allowed = count <= item.amount
-        reset = strategy.storage.get_expiry(item.key_for(key)) if not allowed else 0.0
-        stats = WindowStats(reset, max(0, item.amount - count))
+        stats = _spend(item, item.key_for(key))
+        allowed = stats.remaining >= 0
     else:
         allowed = strategy.hit(item, key)
         stats = strategy.get_window_stats(item, key)
-    db.session.commit()  # release the counter now (see the module docstring)
+        db.session.commit()  # release the counter now (see the module docstring)
     g.api_rate_limit = (item, stats)
     if not allowed:
         raise ApiError(

@@ -71,6 +71,41 @@ def test_no_limit_no_headers_and_bad_tokens_are_not_counted(api, tenant, limit):
     assert response.status_code == 200 and not set(CL_HEADERS) & names(response)
 
 
+def _shared_count(application, setting: str) -> int:
+    """The application's count in the shared storage (what the other processes see)."""
+    from limits import parse
+    from sqlalchemy import select
+
+    from portal.models import ThrottleCounter
+    from portal.security.counters import digest
+
+    key = parse(setting).key_for(f"api-app:{application.public_id}")
+    return db.session.scalar(select(ThrottleCounter.count).where(ThrottleCounter.key_hash == digest(key))) or 0
+
+
+def test_far_from_the_limit_a_process_writes_its_count_in_batches(api, tenant, limit, monkeypatch):
+    from portal.api import limits
+
+    monkeypatch.setattr(limits, "WRITE_SECONDS", 3600.0)  # only the batch size decides here
+    limit("1000 per minute")
+    remaining = [api("GET", "/api/customers", tenant.admin).headers["X-Ratelimit-Remaining"] for _ in range(20)]
+    assert remaining == [str(999 - n) for n in range(20)]  # this process's own requests are always counted
+    # The first request wrote (a new window), then every WRITE_EVERY-th: 1 + 16; the last 3 wait for the next batch.
+    assert _shared_count(tenant.integration, "1000 per minute") == 1 + limits.WRITE_EVERY
+
+
+def test_near_the_end_every_request_is_written_and_a_second_process_sees_them(api, tenant, limit, monkeypatch):
+    from portal.api import limits
+
+    monkeypatch.setattr(limits, "WRITE_SECONDS", 3600.0)
+    limit("30 per minute")  # fewer than NEAR_END left from the start: exact throughout
+    for _ in range(10):
+        assert api("GET", "/api/customers", tenant.admin).status_code == 200
+    assert _shared_count(tenant.integration, "30 per minute") == 10
+    monkeypatch.setattr(limits, "_tallies", {})  # another process: no local tally, only the shared count
+    assert api("GET", "/api/customers", tenant.admin).headers["X-Ratelimit-Remaining"] == "19"
+
+
 def test_a_204_has_no_content_type(api, tenant):
     group = make_group(tenant.org)
     response = api("DELETE", f"/api/customer_groups/{group.public_id}", tenant.admin)
