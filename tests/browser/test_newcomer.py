@@ -74,3 +74,22 @@ def test_admin_pages_fit_a_phone(chromium, live_server, demo, who):
         assert delay == page.get_by_label("Organization name").bounding_box()["height"]
     assert real_errors(page) == []
     page.context.close()
+
+
+def test_settings_labels_reach_their_own_fields(chromium, demo):
+    """The settings page holds three forms; "Name" and "Role" of a new application are its own fields, not the
+    organization's name or the invitation's role (one id each)."""
+    page = new_page(chromium)
+    staff_sign_in(page, demo)
+    page.goto(f"{demo['base']}/admin/{demo['slug']}/settings")
+    duplicates = page.evaluate(
+        "() => { const seen = {}; document.querySelectorAll('[id]:not([type=hidden])')"
+        ".forEach(e => { seen[e.id] = (seen[e.id] || 0) + 1; }); return Object.keys(seen).filter(k => seen[k] > 1); }"
+    )
+    assert duplicates == []
+    page.get_by_label("Name", exact=True).fill("Newcomer's integration")
+    page.get_by_label("Role (integrations)").select_option("admin")
+    page.get_by_role("button", name="Create application").click()
+    page.get_by_role("cell", name="Newcomer's integration", exact=True).wait_for()
+    assert real_errors(page) == []
+    page.context.close()
