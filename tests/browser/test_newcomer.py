@@ -9,7 +9,7 @@ from sqlalchemy import select
 from portal import db
 from portal.models import Organization
 from tests.browser.demo import new_page, real_errors, shop_sign_in, shot, staff_sign_in
-from tests.factories import make_customer
+from tests.factories import make_application, make_customer
 
 pytestmark = pytest.mark.browser
 
@@ -60,6 +60,7 @@ def test_admin_pages_fit_a_phone(chromium, live_server, demo, who):
     with live_server.data():
         org = db.session.scalar(select(Organization).where(Organization.slug == demo["slug"]))
         long_one = make_customer(org, "a.very.long.address.for.a.title@subdomain.example.com").public_id
+        make_application(org, "integration")  # a row of actions far right in the applications' scrolled table
         db.session.commit()
     page = new_page(chromium, 390)
     staff_sign_in(page, demo, None if who == "admin" else demo["viewer"])
