@@ -22,10 +22,11 @@ from flask import Flask, redirect, render_template_string, request, session, url
 
 PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{{ title }} · Demo storefront</title>
+<title>{{ title }} · Demo storefront</title><link rel="icon" href="data:,">
 <style>
  body { font-family: system-ui, sans-serif; margin: 0; color: #1b1f24; background: #f3f0ea; }
- header { background: #23303f; color: #fff; padding: 1rem 2rem; display: flex; justify-content: space-between; }
+ header { background: #23303f; color: #fff; padding: 1rem 2rem; display: flex; justify-content: space-between;
+   flex-wrap: wrap; gap: .5rem 1.5rem; }
  header a { color: #fff; }
  main { max-width: 60rem; margin: 2rem auto; padding: 0 1rem; }
  iframe { width: 100%; border: 1px solid #c9c2b5; border-radius: 8px; background: #fff; min-height: 32rem; }

@@ -98,6 +98,8 @@ def _customers(org: Organization) -> None:
             attributes["password"] = PASSWORD
         group = next((g for g in _groups(org) if g.code == group_code), None)
         customer = customers.create_customer(SYSTEM, org, attributes, customer_group=group)
+        if registered:  # the store vouches for its demo shoppers: a sign-in code keeps the printed password working
+            customer.email_verified_at = db.utcnow()
         address = None
         if place:
             first = email.split("@")[0].title()

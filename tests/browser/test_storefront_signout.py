@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from portal import db
 from portal.models import LoginSession
-from tests.browser.demo import shot
+from tests.browser.demo import new_page, shot
 from tests.browser.storefronts import serve_storefront, sign_in_through_the_store
 from tests.factories import PASSWORD, make_application, make_customer, make_org
 
@@ -78,3 +78,15 @@ def test_a_logout_message_from_a_window_other_than_the_parent_is_ignored(chromiu
     assert live_sessions(live_server, shop["customer"]) == 2  # the hosted sign-in's and the frame's: both alive
     assert page.frame_locator("#portal").get_by_role("heading", name="Hello").count() == 1
     context.close()
+
+
+def test_storefront_header_at_phone_width_and_a_quiet_console(chromium, shop):
+    """The sample store's name and its links never touch, and its pages ask for no missing favicon."""
+    page = new_page(chromium, 390)
+    sign_in_through_the_store(page, shop["url"], shop["email"], PASSWORD)  # the header's longest links
+    name = page.locator("header strong").bounding_box()
+    links = page.locator("header nav").bounding_box()
+    apart = links["x"] - (name["x"] + name["width"]) >= 8 or links["y"] >= name["y"] + name["height"]
+    assert apart, (name, links)
+    assert page.errors == []
+    page.context.close()
