@@ -447,7 +447,13 @@ def test_sign_up_and_reset_keep_the_authorization_request_for_the_login_after_th
     path = authorize_path(w.shop, pkce()[1])
     login_page = client.get(f"/{w.org.slug}/account/login?" + urlencode({"next": path})).get_data(as_text=True)
     assert f"/{w.org.slug}/account/{detour}?next=" in login_page
-    client.get(f"/{w.org.slug}/account/{detour}?" + urlencode({"next": path}))
+    form = client.get(f"/{w.org.slug}/account/{detour}?" + urlencode({"next": path})).get_data(as_text=True)
+    sent = client.post(
+        f"/{w.org.slug}/account/{detour}",
+        data={"csrf_token": csrf_from(form), "email": "new@example.com", "password": "a long new password",
+              "confirm": "a long new password", "next": path},
+    )
+    assert sent.status_code == 303
     # ... the email link, then the login page again, without a `next` in its URL
     page = client.get(f"/{w.org.slug}/account/login").get_data(as_text=True)
     kept = html.unescape(re.search(r'<input id="next" name="next" type="hidden" value="([^"]*)"', page).group(1))
@@ -458,6 +464,22 @@ def test_sign_up_and_reset_keep_the_authorization_request_for_the_login_after_th
               "next": kept},
     )
     assert response.status_code == 303 and response.location == path
+
+
+def test_a_detour_page_merely_opened_remembers_nothing(client, w):
+    """Any site can link to the sign-up page with a `next` (and a shopper may leave it unsent): only a submitted
+    detour form leaves it for the next login, or a foreign page could send the shopper's next sign-in into an
+    authorization request of its choosing (its own PKCE challenge and state)."""
+    path = authorize_path(w.shop, pkce()[1])
+    for detour in ("signup", "password/forgot"):
+        client.get(f"/{w.org.slug}/account/{detour}?" + urlencode({"next": path}))
+    page = client.get(f"/{w.org.slug}/account/login").get_data(as_text=True)
+    assert "/oauth/authorize" not in page
+    response = client.post(
+        f"/{w.org.slug}/account/login",
+        data={"csrf_token": csrf_from(page), "email": "shopper@example.com", "password": factories.PASSWORD},
+    )
+    assert response.status_code == 303 and response.location == f"/{w.org.slug}/account/"
 
 
 def test_a_detour_with_a_foreign_next_remembers_nothing(client, w):
