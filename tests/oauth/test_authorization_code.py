@@ -322,6 +322,23 @@ def test_expired_code_is_refused(client, w, token):
     assert response.status_code == 400 and response.json["errors"][0]["title"] == "invalid_grant"
 
 
+def test_expired_unused_codes_are_swept_used_ones_kept_for_reuse_detection(client, w, token):
+    """Each visit of a signed-in, consenting shopper stores a code: a loop of GETs must not grow the table for good.
+    Codes nobody exchanged are useless once expired; used ones stay, so a late replay still revokes its tokens."""
+    used, verifier = code_for(client, w)
+    assert exchange(token, w.shop, used, verifier).status_code == 200
+    path = authorize_path(w.shop, pkce()[1])
+    for _ in range(3):
+        assert client.get(path).status_code == 302
+    assert db.session.query(AuthorizationCode).count() == 4
+    for row in db.session.query(AuthorizationCode):
+        row.expires_at = db.utcnow() - timedelta(seconds=1)
+    assert client.get(path).status_code == 302
+    rows = db.session.query(AuthorizationCode).all()
+    assert sorted(row.used_at is None for row in rows) == [False, True]  # the used code and the fresh one
+    assert exchange(token, w.shop, used, verifier).json["errors"][0]["detail"].startswith("The authorization code was")
+
+
 def test_redirect_uri_must_match_the_authorization_request(client, w, token):
     code, verifier = code_for(client, w)
     response = exchange(token, w.shop, code, verifier, redirect_uri="https://shop.example.com/other")
