@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from sqlalchemy import select
 
 from portal import db
+from portal.demo import seeding
 from portal.models import AuditEvent, OutboxMessage
 from tests.api.conftest import customer_token
 from tests.api.test_resources import doc
@@ -295,3 +298,16 @@ def test_huge_tag_lists_are_refused_before_any_query(api, tenant):
     at_the_bound = ",".join([*(f"t{i}" for i in range(99)), "vip"])
     added = api("PATCH", path, tenant.admin, doc("customers", {"_add_tags": at_the_bound}, id=customer.public_id))
     assert added.status_code == 200 and tags_of(api, tenant.admin, customer.public_id) == [vip]
+
+
+def test_tag_filters_read_the_tags_once(api, tenant):
+    """`tags_name_cont_any` with 100 values over 15,000 customers: one EXISTS per value and customer took 15 s at
+    50,000 customers on SQLite; each value is now one uncorrelated IN, read once."""
+    seeding.seed(tenant.org, 15_000, batch=5_000)
+    tag(api, tenant.admin, "vip")
+    values = ",".join(f"v{i}" for i in range(100))
+    started = time.monotonic()
+    response = api("GET", f"/api/customers?filter[q][tags_name_cont_any]={values}", tenant.admin)
+    elapsed = time.monotonic() - started
+    assert response.status_code == 200 and response.json["meta"]["record_count"] == 0
+    assert elapsed < 2, f"{elapsed:.1f} s"
