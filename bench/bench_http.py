@@ -70,9 +70,12 @@ def gunicorn(app: str, env: dict[str, str], workers: int = 2, threads: int = 1):
         process.wait(timeout=20)
 
 
-def _request(connection: http.client.HTTPConnection, path: str, headers: dict[str, str]) -> tuple[int, float]:
+def _request(
+    connection: http.client.HTTPConnection, path: str, headers: dict[str, str], body: str | None = None
+) -> tuple[int, float]:
+    """GET `path`, or POST `body` to it; the status and the latency in ms."""
     started = time.perf_counter()
-    connection.request("GET", path, headers=headers)
+    connection.request("GET" if body is None else "POST", path, body=body, headers=headers)
     response = connection.getresponse()
     response.read()
     return response.status, (time.perf_counter() - started) * 1000
@@ -93,8 +96,11 @@ def latencies(base: str, path: str, headers: dict[str, str], count: int) -> list
     return results
 
 
-def throughput(base: str, path: str, headers: dict[str, str], seconds: float = 10, clients: int = 4) -> float:
-    """Requests per second with `clients` concurrent keep-alive connections for `seconds`."""
+def throughput(
+    base: str, path: str, headers: dict[str, str], seconds: float = 10, clients: int = 4, body: str | None = None
+) -> float:
+    """Requests per second with `clients` concurrent keep-alive connections for `seconds` (each a POST of `body`
+    when given); any answer but 200 fails the run."""
     done = [0] * clients
     failures = []
     deadline = time.perf_counter() + seconds
@@ -102,7 +108,7 @@ def throughput(base: str, path: str, headers: dict[str, str], seconds: float = 1
     def client(index: int) -> None:
         connection = http.client.HTTPConnection(urlsplit(base).netloc, timeout=30)
         while time.perf_counter() < deadline:
-            status, _ = _request(connection, path, headers)
+            status, _ = _request(connection, path, headers, body)
             if status != 200:
                 failures.append(status)
             done[index] += 1

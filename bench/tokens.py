@@ -11,16 +11,13 @@ The rate limit is raised for the run with PORTAL_TOKEN_RATE_LIMIT; everything el
 from __future__ import annotations
 
 import argparse
-import http.client
 import json
 import os
 import secrets
 import tempfile
-import threading
 import time
-from urllib.parse import urlsplit
 
-from bench_http import gunicorn
+from bench_http import gunicorn, throughput
 from common import throwaway_database
 
 from portal import create_app, db
@@ -55,33 +52,10 @@ def baselines(app) -> tuple[float, float]:
     return argon2, rs512
 
 
-def throughput(base: str, body: dict, seconds: float, clients: int) -> float:
-    """Successful token requests per second from `clients` keep-alive connections."""
-    payload = json.dumps(body)
+def token_rate(base: str, body: dict, seconds: float, clients: int) -> float:
+    """Token requests per second from `clients` keep-alive connections."""
     headers = {"Content-Type": "application/json", "Accept": "application/json"}
-    done, failures = [0] * clients, []
-    deadline = time.perf_counter() + seconds
-
-    def client(index: int) -> None:
-        connection = http.client.HTTPConnection(urlsplit(base).netloc, timeout=60)
-        while time.perf_counter() < deadline:
-            connection.request("POST", "/oauth/token", body=payload, headers=headers)
-            response = connection.getresponse()
-            response.read()
-            if response.status == 200:
-                done[index] += 1
-            else:
-                failures.append(response.status)
-        connection.close()
-
-    threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    if failures:
-        raise RuntimeError(f"{len(failures)} failed token requests (statuses {sorted(set(failures))})")
-    return sum(done) / seconds
+    return throughput(base, "/oauth/token", headers, seconds, clients, body=json.dumps(body))
 
 
 def seed(url: str, instance: str) -> tuple[dict, dict, object]:
@@ -123,9 +97,9 @@ def main() -> None:
                 "PORTAL_TOKEN_RATE_LIMIT": "1000000 per minute",
             }
             with gunicorn("wsgi:app", env, workers=args.workers) as base:
-                throughput(base, guest, 1, 2)  # warm-up: imports, key load, connection pools
-                rows.append((kind, "client_credentials", throughput(base, guest, args.seconds, args.clients)))
-                rows.append((kind, "password", throughput(base, login, args.seconds, args.clients)))
+                token_rate(base, guest, 1, 2)  # warm-up: imports, key load, connection pools
+                rows.append((kind, "client_credentials", token_rate(base, guest, args.seconds, args.clients)))
+                rows.append((kind, "password", token_rate(base, login, args.seconds, args.clients)))
     argon2, rs512 = baselines(app)
     print(
         f"\ngunicorn {args.workers} sync workers, {args.clients} keep-alive clients, {args.seconds:.0f} s per row"

@@ -31,6 +31,14 @@ class Invalid(DomainError):
         return [self]
 
 
+def check_length(value: str, field: str, minimum: int, maximum: int) -> None:
+    """Commerce Layer's too_short / too_long refusals, with the limit in the message and in `count`."""
+    if len(value) < minimum:
+        raise Invalid(f"is too short (minimum is {minimum} characters)", field=field, code="too_short", count=minimum)
+    if len(value) > maximum:
+        raise Invalid(f"is too long (maximum is {maximum} characters)", field=field, code="too_long", count=maximum)
+
+
 class InvalidFields(Invalid):
     """Several fields break rules at once: doors show each (the API one error object per field); a door that shows
     one error sees the first, which this error also is."""

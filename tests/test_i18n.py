@@ -102,3 +102,19 @@ def test_admin_strings_are_marked_but_not_in_the_shopper_catalogue(tmp_path):
     admin_only = {"Switch organization", "Settings saved.", "No groups yet", "Invitation sent to %(email)s."}
     assert admin_only <= admin
     assert not admin_only & _extracted(tmp_path)
+
+
+def test_absolute_times_are_written_in_the_page_language_and_in_utc(app):
+    from datetime import UTC, datetime, timedelta, timezone
+
+    from flask_babel import force_locale
+
+    from portal.i18n import absolute
+
+    moment = datetime(2026, 12, 2, 23, 47, tzinfo=UTC)
+    elsewhere = moment.astimezone(timezone(timedelta(hours=2)))  # 01:47 on the 3rd there: still shown in UTC
+    with app.test_request_context():
+        with force_locale("en"):
+            assert absolute(moment) == absolute(elsewhere) == "Dec 2, 2026, 11:47\u202fPM UTC"  # CLDR: narrow NBSP
+        with force_locale("it"):
+            assert absolute(moment) == absolute(elsewhere) == "2 dic 2026, 23:47 UTC"

@@ -91,19 +91,20 @@ def customers_bulk():
     if form.validate_on_submit() and form.confirmed.data:
         count = groups.bulk_assign(_actor(), g.org, form.ids.data[:1000], _group(form.group.data))
         flash(_("%(count)s customers updated.", count=count), "success")
-        return see_other(url_for("admin.customers_list", org_slug=g.org.slug, **_back_args()))
+        return see_other(url_for("admin.customers_list", org_slug=g.org.slug, **back_args()))
     status = form_status(form)
     target = next((c.label for c in form.group.choices if c.value == form.group.data), None)
     return render(
-        "admin/customers/bulk.html", status=status, org=g.org, form=form, target=target, back=_back_args()
+        "admin/customers/bulk.html", status=status, org=g.org, form=form, target=target, back=back_args()
     )
 
 
-def _back_args() -> dict[str, str]:
+def back_args() -> dict[str, str]:
+    """The list's search, filters and page, carried through a bulk form as `back_*` fields."""
     return {k[5:]: v for k, v in request.form.items() if k.startswith("back_") and v}
 
 
-def _detail(
+def detail_page(
     customer,
     *,
     group_form=None,
@@ -136,13 +137,13 @@ def _detail(
 @bp.get("/<org_slug>/customers/<customer_id>")
 @requires(Role.READ_ONLY)
 def customer_detail(customer_id: str):
-    return _detail(customers.get_customer(g.org, customer_id))
+    return detail_page(customers.get_customer(g.org, customer_id))
 
 
 def _refuse_anonymized(customer) -> Response:
     """An anonymized customer is read-only: its page offers no edit or reset, and a forged request gets a 409."""
     flash(_("An anonymized customer cannot be changed."), "error")
-    return _detail(customer, status=409)
+    return detail_page(customer, status=409)
 
 
 @bp.route("/<org_slug>/customers/<customer_id>/edit", methods=["GET", "POST"])
@@ -187,9 +188,9 @@ def customer_group(customer_id: str):
                 return see_other(
                     url_for("admin.customer_detail", org_slug=g.org.slug, customer_id=customer_id)
                 )
-            return _detail(customer, block="group_panel")
+            return detail_page(customer, block="group_panel")
     status = form_status(form)
-    return _detail(customer, group_form=form, status=status, block="group_panel")
+    return detail_page(customer, group_form=form, status=status, block="group_panel")
 
 
 @bp.post("/<org_slug>/customers/<customer_id>/password-reset")
@@ -200,7 +201,7 @@ def customer_password_reset(customer_id: str):
     if customer.anonymized:
         return _refuse_anonymized(customer)
     if not ConfirmForm().validate_on_submit():
-        return _detail(customer, status=422)
+        return detail_page(customer, status=422)
     reset, token = password_resets.request_reset(_actor(), g.org, customer.email)
     if reset is not None and token:
         password_resets.mail_reset_link(g.org, reset, token)
@@ -215,12 +216,12 @@ def customer_password_reset(customer_id: str):
 def customer_delete(customer_id: str):
     customer = customers.get_customer(g.org, customer_id, lock=request.method == "POST")
     if not ConfirmForm().validate_on_submit():
-        return _detail(customer, status=422)
+        return detail_page(customer, status=422)
     try:
         customers.delete_customer(_actor(), g.org, customer)
     except Locked as error:
         flash(_("%(reason)s. You can request its anonymization instead.", reason=error.message), "error")
-        return _detail(customer, status=423)
+        return detail_page(customer, status=423)
     flash(_("Customer deleted."), "success")
     return see_other(url_for("admin.customers_list", org_slug=g.org.slug))
 

@@ -3,22 +3,24 @@
 from __future__ import annotations
 
 from flask import flash, g, request, url_for
+from flask_babel import gettext as _
 
 from portal.admin import bp
-from portal.admin.customers import _actor, _back_args, _detail
+from portal.admin.customers import back_args, detail_page
 from portal.admin.forms import BulkTagForm, ConfirmForm, NoteForm, TagForm, choices
 from portal.admin.guard import requires
 from portal.errors import DomainError
 from portal.forms import show_error
 from portal.models.staff import Role
 from portal.services import attachments, customers, tags
+from portal.services.audit import Actor
 from portal.web import form_status, is_htmx, render, see_other
 
 
 def _done(customer_id: str, message: str, block: str):
     """After a change: the panel for htmx, else back to the customer page with a flash."""
     if is_htmx():
-        return _detail(customers.get_customer(g.org, customer_id), block=block)
+        return detail_page(customers.get_customer(g.org, customer_id), block=block)
     flash(message, "success")
     return see_other(url_for("admin.customer_detail", org_slug=g.org.slug, customer_id=customer_id))
 
@@ -30,12 +32,12 @@ def customer_tag_add(customer_id: str):
     form = TagForm()
     if form.validate_on_submit():
         try:
-            tags.add_by_name(_actor(), g.org, customer, form.name.data)
+            tags.add_by_name(Actor.of_user(g.user), g.org, customer, form.name.data)
         except DomainError as error:
             show_error(form, error)
         else:
-            return _done(customer_id, "Tag added.", "tags_panel")
-    return _detail(customer, tag_form=form, status=form_status(form), block="tags_panel")
+            return _done(customer_id, _("Tag added."), "tags_panel")
+    return detail_page(customer, tag_form=form, status=form_status(form), block="tags_panel")
 
 
 @bp.post("/<org_slug>/customers/<customer_id>/tags/<tag_id>/remove")
@@ -43,9 +45,9 @@ def customer_tag_add(customer_id: str):
 def customer_tag_remove(customer_id: str, tag_id: str):
     customer = customers.get_customer(g.org, customer_id, lock=True)
     if not ConfirmForm().validate_on_submit():
-        return _detail(customer, status=422, block="tags_panel")
-    tags.remove_tag(_actor(), g.org, customer, tag_id)
-    return _done(customer_id, "Tag removed.", "tags_panel")
+        return detail_page(customer, status=422, block="tags_panel")
+    tags.remove_tag(Actor.of_user(g.user), g.org, customer, tag_id)
+    return _done(customer_id, _("Tag removed."), "tags_panel")
 
 
 @bp.post("/<org_slug>/customers/<customer_id>/notes")
@@ -55,12 +57,12 @@ def customer_note_add(customer_id: str):
     form = NoteForm()
     if form.validate_on_submit():
         try:
-            attachments.add_note(_actor(), g.org, customer, form.text.data)
+            attachments.add_note(Actor.of_user(g.user), g.org, customer, form.text.data)
         except DomainError as error:
             show_error(form, error, field_map={"description": "text"})
         else:
-            return _done(customer_id, "Note added.", "notes_panel")
-    return _detail(customer, note_form=form, status=form_status(form), block="notes_panel")
+            return _done(customer_id, _("Note added."), "notes_panel")
+    return detail_page(customer, note_form=form, status=form_status(form), block="notes_panel")
 
 
 @bp.post("/<org_slug>/customers/<customer_id>/notes/<note_id>/delete")
@@ -69,9 +71,9 @@ def customer_note_delete(customer_id: str, note_id: str):
     customer = customers.get_customer(g.org, customer_id, lock=True)
     note = attachments.get_customer_attachment(g.org, customer, note_id)
     if not ConfirmForm().validate_on_submit():
-        return _detail(customer, status=422, block="notes_panel")
-    attachments.delete_attachment(_actor(), g.org, note)
-    return _done(customer_id, "Note deleted.", "notes_panel")
+        return detail_page(customer, status=422, block="notes_panel")
+    attachments.delete_attachment(Actor.of_user(g.user), g.org, note)
+    return _done(customer_id, _("Note deleted."), "notes_panel")
 
 
 @bp.post("/<org_slug>/customers/bulk-tag")
@@ -83,9 +85,10 @@ def customers_bulk_tag():
     form.tag.choices = choices((tag.public_id, tag.name) for tag in tags.tag_options(g.org))
     if form.validate_on_submit() and form.confirmed.data:
         tag = tags.get_tag(g.org, form.tag.data)
-        count = tags.bulk_tag(_actor(), g.org, form.ids.data[:1000], tag, remove=form.action.data == "remove")
-        flash(f"{count} customers updated.", "success")
-        return see_other(url_for("admin.customers_list", org_slug=g.org.slug, **_back_args()))
+        remove = form.action.data == "remove"
+        count = tags.bulk_tag(Actor.of_user(g.user), g.org, form.ids.data[:1000], tag, remove=remove)
+        flash(_("%(count)s customers updated.", count=count), "success")
+        return see_other(url_for("admin.customers_list", org_slug=g.org.slug, **back_args()))
     target = next((c.label for c in form.tag.choices if c.value == form.tag.data), None)
     return render(
         "admin/customers/bulk_tag.html",
@@ -93,5 +96,5 @@ def customers_bulk_tag():
         org=g.org,
         form=form,
         target=target,
-        back=_back_args(),
+        back=back_args(),
     )

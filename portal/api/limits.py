@@ -22,6 +22,7 @@ from flask import Response, current_app, g
 from limits import parse as parse_limit
 from limits.strategies import FixedWindowRateLimiter
 from limits.util import WindowStats
+from sqlalchemy import text
 
 from portal import db
 from portal.api.jsonapi import ApiError
@@ -47,10 +48,15 @@ def count_request() -> None:
     if key is None:
         return
     item = parse_limit(setting)
-    if db.session.get_bind().dialect.name == "sqlite":
+    dialect = db.session.get_bind().dialect.name
+    if dialect == "sqlite":
         # The token was read in a deferred transaction; upgrading it to the counter's write fails at once ("database
         # is locked", a 503) when another process committed since. Ended here, the write waits its turn instead.
         db.session.commit()
+    elif dialect == "postgresql":
+        # This transaction writes only the counter: its commit need not wait for the WAL flush (an fsync per API
+        # request). A crash can lose the last fraction of a second of counts, never anything else.
+        db.session.execute(text("SET LOCAL synchronous_commit = off"))
     strategy = limiter.limiter
     if isinstance(strategy, FixedWindowRateLimiter):
         # The increment returns the window's count: the remaining budget needs no second and third query (every

@@ -35,6 +35,7 @@ LOOPBACK = frozenset({"127.0.0.1", "localhost", "[::1]"})
 STAFF, SHOP, EMBED, STATIC = "staff", "shop", "embed", "static"
 SHOP_NAMES = {SHOP: "shop-session", EMBED: "shop-embed-session"}
 _ENVIRON_KEY = "portal.cookie_context"
+_ORG_KEY = "portal.shop_org"
 
 
 def cookie_name(app: Flask, context: str) -> str:
@@ -50,6 +51,32 @@ def _secure_context(req: Request) -> bool:
     return req.is_secure or host in LOOPBACK
 
 
+def shop_org(slug: str | None) -> Organization | None:
+    """The organization of a shopper page's slug, loaded once per request: the cookie context needs it before the
+    view does, and the shop blueprint takes it from here."""
+    loaded = request.environ.setdefault(_ORG_KEY, {})
+    if slug not in loaded:
+        loaded[slug] = db.session.scalar(select(Organization).where(Organization.slug == slug))
+    return loaded[slug]
+
+
+def _origins(endpoint: str, args: dict, req: Request) -> list[str] | None:
+    """The storefront origins of the org whose shopper context this is; None: not a shopper context."""
+    if endpoint.startswith("shop."):
+        org = shop_org(args.get("org_slug"))
+        return None if org is None else list(org.allowed_origins or [])
+    # endpoint "oauth.authorize": a sales channel's sign-in is its org's shopper session; a webapp's, staff
+    origins = db.session.execute(
+        select(Organization.allowed_origins)
+        .join(Application, Application.organization_id == Organization.id)
+        .where(
+            Application.client_id == req.args.get("client_id", ""),
+            Application.kind == ApplicationKind.SALES_CHANNEL,
+        )
+    ).first()
+    return None if origins is None else list(origins[0] or [])
+
+
 def _find_context(app: Flask, req: Request) -> str:
     try:
         endpoint, args = app.create_url_adapter(req).match()
@@ -57,24 +84,16 @@ def _find_context(app: Flask, req: Request) -> str:
         return STAFF
     if endpoint == "static":
         return STATIC
-    if endpoint == "oauth.authorize":  # a sales channel's sign-in is its org's shopper session; a webapp's, staff
-        org = select(Organization.allowed_origins).join(Application, Application.organization_id == Organization.id)
-        org = org.where(
-            Application.client_id == req.args.get("client_id", ""),
-            Application.kind == ApplicationKind.SALES_CHANNEL,
-        )
-    elif endpoint.startswith("shop."):
-        org = select(Organization.allowed_origins).where(Organization.slug == args.get("org_slug"))
-    else:
+    if endpoint != "oauth.authorize" and not endpoint.startswith("shop."):
         return STAFF
     try:
-        origins = db.session.execute(org).first()
+        origins = _origins(endpoint, args, req)
     except (OperationalError, InterfaceError):  # the view answers 503 (portal/web.py); no embed cookie meanwhile
         db.session.rollback()
         return SHOP
     if origins is None:
         return STAFF if endpoint == "oauth.authorize" else SHOP
-    return EMBED if origins[0] and _secure_context(req) else SHOP
+    return EMBED if origins and _secure_context(req) else SHOP
 
 
 def context() -> str:

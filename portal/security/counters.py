@@ -14,6 +14,7 @@ under the secret key: the emails and IP addresses counted never reach the table.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import logging
@@ -23,7 +24,7 @@ from typing import Any
 
 from flask import current_app
 from limits.storage import Storage
-from sqlalchemy import case, delete, event, literal, select
+from sqlalchemy import Integer, bindparam, case, delete, event, literal, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -41,15 +42,18 @@ def digest(key: str) -> str:
     return hmac.new(secret, key.encode(), hashlib.sha256).hexdigest()
 
 
-def _increment(key_hash: str, expiry: int, amount: int) -> int:
-    """Add `amount` to the counter, starting a new window when the old one has ended; atomic on both databases."""
-    now = db.utcnow()
-    expires = literal(now + timedelta(seconds=expiry), UTCDateTime())
-    insert = postgresql.insert if db.session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    ended = TABLE.c.expires_at <= literal(now, UTCDateTime())
-    statement = (
+@functools.cache
+def _increment_statement(dialect: str) -> Any:
+    """Add `amount` to the counter, starting a new window when the old one has ended; atomic on both databases.
+    Built once per dialect with bound parameters: every API request runs it, and building it was a third of the
+    request's CPU."""
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    now, expires = bindparam("now", type_=UTCDateTime()), bindparam("expires", type_=UTCDateTime())
+    amount = bindparam("amount", type_=Integer())
+    ended = TABLE.c.expires_at <= now
+    return (
         insert(TABLE)
-        .values(key_hash=key_hash, count=amount, expires_at=expires)
+        .values(key_hash=bindparam("key_hash"), count=amount, expires_at=expires)
         .on_conflict_do_update(
             index_elements=[TABLE.c.key_hash],
             set_={
@@ -59,7 +63,13 @@ def _increment(key_hash: str, expiry: int, amount: int) -> int:
         )
         .returning(TABLE.c.count)
     )
-    return db.session.execute(statement).scalar_one()
+
+
+def _increment(key_hash: str, expiry: int, amount: int) -> int:
+    now = db.utcnow()
+    statement = _increment_statement(db.session.get_bind().dialect.name)
+    parameters = {"key_hash": key_hash, "now": now, "expires": now + timedelta(seconds=expiry), "amount": amount}
+    return db.session.execute(statement, parameters).scalar_one()
 
 
 def _live(key: str) -> Any:
@@ -80,8 +90,9 @@ class DatabaseStorage(Storage):
         return SQLAlchemyError
 
     def incr(self, key: str, expiry: int, amount: int = 1) -> int:
-        count = _increment(digest(key), expiry, amount)
-        db.session().info.setdefault(PENDING, []).append((digest(key), expiry, amount))
+        key_hash = digest(key)
+        count = _increment(key_hash, expiry, amount)
+        db.session().info.setdefault(PENDING, []).append((key_hash, expiry, amount))
         return count
 
     def get(self, key: str) -> int:

@@ -9,7 +9,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app
 
-from portal.errors import Invalid
+from portal.errors import Invalid, check_length
 
 _hasher = PasswordHasher(time_cost=2, memory_cost=19456, parallelism=1)
 # Verified against when the account does not exist, so both paths cost one argon2 verification.
@@ -85,20 +85,7 @@ def check_policy(password: str, *, field: str = "password", context: tuple[str, 
         raise Invalid("must be a string", field=field, code="invalid")
     if not _encodable(password):
         raise Invalid("contains characters that are not allowed", field=field, code="invalid")
-    if len(password) < min_length:
-        raise Invalid(
-            f"is too short (minimum is {min_length} characters)",
-            field=field,
-            code="too_short",
-            count=min_length,
-        )
-    if len(password) > max_length:
-        raise Invalid(
-            f"is too long (maximum is {max_length} characters)",
-            field=field,
-            code="too_long",
-            count=max_length,
-        )
+    check_length(password, field, min_length, max_length)
     lowered = password.lower()
     if lowered in _COMMON or any(word and word.lower() == lowered for word in context):
         raise Invalid("is too common or too easy to guess", field=field, code="weak")

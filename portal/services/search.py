@@ -22,7 +22,7 @@ from sqlalchemy import Select, and_, column, or_, select, table, tuple_, union_a
 from sqlalchemy.orm import selectinload
 
 from portal import db
-from portal.errors import Invalid
+from portal.errors import Invalid, check_length
 from portal.models import Customer, CustomerGroup, Tag, customer_tags
 from portal.models.customers import AnonymizationStatus, CustomerStatus
 from portal.models.orgs import Organization
@@ -92,8 +92,7 @@ def parse(args: Any) -> Query:
     """Validate search parameters (a request's args, or any mapping). Raises Invalid naming the field."""
     get = partial(validation.query_arg, args)
     q = get("q")
-    if len(q) > 254:
-        raise Invalid("is too long (maximum is 254 characters)", field="q", code="too_long")
+    check_length(q, "q", 0, 254)
     status = _choice(get("status"), {s.value for s in CustomerStatus}, "status")
     anonymization = _choice(
         get("anonymization"), {s.value for s in AnonymizationStatus} | {"none"}, "anonymization"

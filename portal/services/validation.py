@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 
 from email_validator import EmailNotValidError, validate_email
 
-from portal.errors import Invalid, InvalidFields
+from portal.errors import Invalid, InvalidFields, check_length
 from portal.web import json_depth
 
 METADATA_MAX_BYTES = 16 * 1024
@@ -55,20 +55,7 @@ def text(
         return None
     if has_control_characters(value) or (not multiline and ("\n" in value or "\r" in value)):
         raise Invalid("contains characters that are not allowed", field=field, code="invalid")
-    if len(value) < min_length:
-        raise Invalid(
-            f"is too short (minimum is {min_length} characters)",
-            field=field,
-            code="too_short",
-            count=min_length,
-        )
-    if len(value) > max_length:
-        raise Invalid(
-            f"is too long (maximum is {max_length} characters)",
-            field=field,
-            code="too_long",
-            count=max_length,
-        )
+    check_length(value, field, min_length, max_length)
     return value
 
 

@@ -13,12 +13,10 @@ from flask import Blueprint, abort, current_app, g, request, url_for
 from flask_babel import get_locale
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
-from sqlalchemy import select
 
-from portal import db
 from portal.errors import NotFound
 from portal.models import Customer
-from portal.models.orgs import Organization
+from portal.security import cookies
 from portal.security.cookies import same_origin_post
 from portal.security.routes import Policy, policy_of
 from portal.services import customers
@@ -41,7 +39,7 @@ CROSS_SITE = frozenset({"shop.handoff"})
 @bp.url_value_preprocessor
 def _load_org(endpoint: str | None, values: dict[str, Any] | None) -> None:
     slug = (values or {}).pop("org_slug", None)
-    org = db.session.scalar(select(Organization).where(Organization.slug == slug))
+    org = cookies.shop_org(slug)  # loaded when the session was opened (its cookie context depends on it)
     if org is None:
         abort(404)
     g.org = org
