@@ -59,6 +59,47 @@ FIELD_LABELS = {
     "customer_subscriptions": _l("Subscriptions"),
     "attachments": _l("Notes"),
 }
+# Audit actions as people say them (the shopper's account changes, the admin timeline and audit log).
+ACTION_LABELS = {
+    "customer.create": _l("Account created"),
+    "customer.sign_up": _l("Email verified, password set"),
+    "customer.update": _l("Profile updated"),
+    "customer.password_change": _l("Password changed"),
+    "customer.email_change_request": _l("Email change requested"),
+    "customer.email_verify": _l("Email verified with a sign-in code"),
+    "customer.group_change": _l("Customer group changed"),
+    "customer.status_change": _l("Status changed"),
+    "customer.subscribe": _l("Newsletter subscribed"),
+    "customer.unsubscribe": _l("Newsletter unsubscribed"),
+    "customer.tags_change": _l("Tags changed"),
+    "customer.attachment_create": _l("Note added"),
+    "customer.attachment_destroy": _l("Note deleted"),
+    "customer.passkey_create": _l("Passkey added"),
+    "customer.passkey_update": _l("Passkey renamed"),
+    "customer.passkey_destroy": _l("Passkey removed"),
+    "customer_address.create": _l("Address added"),
+    "address.create": _l("Address added"),
+    "customer_address.update": _l("Address changed"),
+    "address.update": _l("Address changed"),
+    "customer_address.destroy": _l("Address removed"),
+    "address.destroy": _l("Address removed"),
+    "customer.verification_request": _l("Verification email sent"),
+    "customer.anonymization_request": _l("Anonymization requested"),
+    "customer.anonymization_cancel": _l("Anonymization cancelled"),
+    "customer.anonymization_started": _l("Anonymization started"),
+    "customer.anonymization_completed": _l("Anonymized"),
+    "customer.anonymization_failed": _l("Anonymization failed"),
+    "customer.destroy": _l("Account deleted"),
+    "customer_password_reset.create": _l("Password reset requested"),
+    "customer_password_reset.update": _l("Password reset used"),
+    "customer_password_reset.destroy": _l("Password reset withdrawn"),
+}
+
+
+def action_label(action: str) -> str:
+    """ "Password changed" for `customer.password_change`; an action without a label is shown as recorded."""
+    label = ACTION_LABELS.get(action)
+    return str(label) if label is not None else action
 
 
 def select_locale() -> str:
@@ -180,6 +221,7 @@ def init_app(app: Flask) -> None:
         format_device=device,
         format_duration=duration,
         field_labels=field_labels,
+        action_label=action_label,
         current_locale=lambda: str(get_locale()),
         language_names=NAMES,
     )

@@ -18,11 +18,13 @@ def test_audit_log_and_timeline_name_the_staff_member(as_admin, org, admin, cust
     timeline = as_admin.get(f"/admin/{org.slug}/customers/{customer.public_id}").text
     actors = {
         "audit log": set(re.findall(r"</code></td><td>([^<]*)</td>", log)),
-        "timeline": {a.strip() for a in re.findall(r"</code> by ([^<—]+)", timeline)},
+        "timeline": {a.strip() for a in re.findall(r"</strong> by ([^<—]+)", timeline)},
     }
     for page, names in actors.items():
         assert {admin.email, "the customer", "the system"} <= names, page
         assert not any(re.fullmatch(r"\w{10}|user.*|customer \w+", name) for name in names), (page, names)
+    assert "<strong>Profile updated</strong>" in timeline and "customer.update" not in timeline  # actions as words
+    assert "Profile updated" in log
     for html in (log, timeline):
         assert "Tax exemption code" in html and "tax_exemption_code" not in html
         assert re.search(r">\d+ seconds? ago</time>", html)
