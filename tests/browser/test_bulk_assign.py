@@ -24,7 +24,7 @@ def test_bulk_assign_keeps_the_selection_and_says_what_it_will_do(chromium, demo
     page.locator(f"#sel-{b}").check()
     requests = []
     page.on("request", lambda r: requests.append(r.url) if "/customers?" in r.url else None)
-    page.get_by_label("Selected customers:").select_option(label="VIP")
+    page.get_by_label("Group for the selected customers").select_option(label="VIP")
     page.wait_for_timeout(600)
     assert requests == []  # the target group is no search filter
     assert page.locator(f"#sel-{a}").is_checked() and page.locator(f"#sel-{b}").is_checked()
@@ -39,7 +39,7 @@ def test_bulk_assign_keeps_the_selection_and_says_what_it_will_do(chromium, demo
     page.locator(f"#sel-{a}").wait_for()
     assert page.locator(f"#sel-{a}").is_checked() and page.locator(f"#sel-{b}").is_checked()
     assert page.locator(f"#sel-{d}").is_checked()
-    assert page.get_by_label("Selected customers:").input_value() == demo["group"]
+    assert page.get_by_label("Group for the selected customers").input_value() == demo["group"]
     shot(page, "bulk-selection")
     assert axe_violations(page) == []
 

@@ -48,7 +48,7 @@ def test_bulk_tag_uses_the_bulk_selection(chromium, demo, width):
     (_a, _), (_b, _), (c, _), (d, _), *_rest = demo["people"]
     page.locator(f"#sel-{c}").check()
     page.locator(f"#sel-{d}").check()
-    page.get_by_label("Tag:").select_option(label="early_adopter")
+    page.get_by_label("Tag for the selected customers").select_option(label="early_adopter")
     page.get_by_role("button", name="Tag selected…").click()
     page.locator("#bulk-summary").wait_for()
     assert "Add the tag early_adopter to 2 selected customers" in page.locator("#bulk-summary").inner_text()
