@@ -104,7 +104,12 @@ def _spend(item: Any, key: str) -> WindowStats:
         amount, tally.pending = (tally.pending, 0) if due else (0, tally.pending)
     if not amount:
         return WindowStats(tally.ends_at, remaining)
-    count, ends_at = _write(key, amount, item.get_expiry())
+    try:
+        count, ends_at = _write(key, amount, item.get_expiry())
+    except Exception:
+        with _tallies_lock:  # the requests already admitted still count: the next write carries them
+            tally.pending += amount
+        raise
     with _tallies_lock:
         tally.shared, tally.ends_at, tally.written_at = count, ends_at, now
         return WindowStats(ends_at, item.amount - count - tally.pending)
