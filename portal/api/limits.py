@@ -117,7 +117,9 @@ def _spend(item: Any, key: str) -> WindowStats:
     with _tallies_lock:
         tally.writing -= amount
         tally.shared, tally.ends_at, tally.written_at = count, ends_at, now
-        return WindowStats(ends_at, item.amount - count - tally.pending - tally.writing)
+        # Not minus `writing`: the count may hold those batches already, and near the end a batch being written is
+        # one request waiting for its answer, not an admitted one.
+        return WindowStats(ends_at, item.amount - count - tally.pending)
 
 
 def count_request() -> None:
