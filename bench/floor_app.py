@@ -1,8 +1,6 @@
 """The lean "floor" for GET /api/customers (goal 3): the least any correct handler must do, with no framework
-layers beyond Flask's routing. RS512 verify with the key set parsed once, the token-row check (revocation), the
-application's rate-limit count (issue 15 put a limit on every API request: one upsert, committed on its own as the
-portal does), the page query, the count (from the counter rows when unfiltered or by status, else COUNT), orjson.
-Core SQL only. `FLOOR_RATE_LIMIT=0` leaves the rate-limit count out (the floor as issue 16 first defined it).
+layers beyond Flask's routing. RS512 verify with the key set parsed once, the token-row check (revocation), the page
+query, the count (from the counter rows when unfiltered or by status, else COUNT), orjson. Core SQL only.
 
 Served by gunicorn next to the portal by bench/api.py: `FLOOR_DATABASE_URL`, `FLOOR_KEYS_PATH` (the portal's
 key file), `FLOOR_ORG_ID`.
@@ -13,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import time
-from datetime import UTC, datetime, timedelta
 
 import orjson
 from flask import Flask, Response, request
@@ -28,11 +25,6 @@ _COLUMNS = (
     "public_id, email, status, password_hash IS NOT NULL AS has_password, total_orders_count, shopper_reference, "
     "profile_id, tax_exemption_code, anonymization_status, created_at, updated_at, reference, reference_origin, "
     "metadata"
-)
-_COUNTS_REQUESTS = os.environ.get("FLOOR_RATE_LIMIT", "1") != "0"
-_COUNT_REQUEST = text(
-    "INSERT INTO throttle (key_hash, count, expires_at) VALUES (:key, 1, :expires) "
-    "ON CONFLICT (key_hash) DO UPDATE SET count = throttle.count + 1 RETURNING count"
 )
 _WHERE = {
     "": "",
@@ -65,12 +57,6 @@ def floor() -> Response:
         ).first()
         if row is None or row.revoked_at is not None:
             return Response(status=401)
-        if _COUNTS_REQUESTS:
-            if _engine.dialect.name == "postgresql":
-                connection.execute(text("SET LOCAL synchronous_commit = off"))
-            expires = datetime.now(UTC) + timedelta(minutes=5)
-            connection.execute(_COUNT_REQUEST, {"key": f"floor:{claims['jti']}", "expires": expires})
-            connection.commit()
         where = _WHERE[kind]
         if kind == "email_cont" and _engine.dialect.name == "sqlite":  # FTS5 trigram table, as the portal uses
             where = " AND id IN (SELECT rowid FROM customers_email_fts WHERE customers_email_fts MATCH :phrase)"

@@ -6,15 +6,17 @@ iframe and hands its customer's access token over to the portal (a form POST int
 The storefront never sees a password: "Sign in" sends the shopper to the portal's hosted sign-in
 (`/oauth/authorize`, the authorization code flow with PKCE, through authlib's OAuth2 client), which brings them
 back to `/callback` with a code; the storefront checks `state` (the client's job), exchanges the code for a
-customer token, keeps it in its own session, and posts it to `/<org>/account/handoff`. Its sales channel must list
-`<storefront>/callback` among its redirect URIs.
+customer token, keeps it in its own session, and posts it to `/<org>/account/handoff`. "Sign out" revokes the
+token, ends the hosted sign-in's session through `/oauth/logout`, and the account frame's with a logout message.
+Its sales channel must list `<storefront>/callback` and `<storefront>/signed-out` among its redirect URIs.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 from authlib.integrations.requests_client import OAuth2Session
 from authlib.oauth2.rfc6749.errors import OAuth2Error
@@ -22,10 +24,11 @@ from flask import Flask, redirect, render_template_string, request, session, url
 
 PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{{ title }} · Demo storefront</title>
+<title>{{ title }} · Demo storefront</title><link rel="icon" href="data:,">
 <style>
  body { font-family: system-ui, sans-serif; margin: 0; color: #1b1f24; background: #f3f0ea; }
- header { background: #23303f; color: #fff; padding: 1rem 2rem; display: flex; justify-content: space-between; }
+ header { background: #23303f; color: #fff; padding: 1rem 2rem; display: flex; justify-content: space-between;
+   flex-wrap: wrap; gap: .5rem 1.5rem; }
  header a { color: #fff; }
  main { max-width: 60rem; margin: 2rem auto; padding: 0 1rem; }
  iframe { width: 100%; border: 1px solid #c9c2b5; border-radius: 8px; background: #fff; min-height: 32rem; }
@@ -154,8 +157,25 @@ def create_app(portal_url: str, org_slug: str, client_id: str, *, market: str | 
 
     @app.get("/signout")
     def signout():
-        """End the store's session, then the portal's: the frame below receives the logout message."""
+        """End the store's session, then the hosted sign-in's on the portal (top level: /oauth/logout asks the
+        shopper to confirm and sends them back to /signed-out with our state)."""
+        token = session.get("token")
         session.clear()
+        if token is not None:
+            with contextlib.suppress(OAuth2Error, OSError):  # the portal unreachable: the token expires by itself
+                oauth().revoke_token(f"{portal_url}/oauth/revoke", token=token, timeout=10)
+        state = secrets.token_urlsafe(16)
+        session["signout_state"] = state
+        back = url_for("signed_out", _external=True)
+        query = urlencode({"client_id": client_id, "post_logout_redirect_uri": back, "state": state})
+        return redirect(f"{portal_url}/oauth/logout?{query}", 303)
+
+    @app.get("/signed-out")
+    def signed_out():
+        """Back from the portal: with our state, end the account frame's session too (the logout message below);
+        without it (a link from elsewhere), nothing happens."""
+        if request.args.get("state") != session.pop("signout_state", None):
+            return redirect(url_for("home"), 303)
         return page(
             "Sign out",
             render_template_string(

@@ -53,6 +53,8 @@ def defaults(instance_path: str) -> dict[str, Any]:
         # API sign-ups by a public (guest) sales-channel token, counted whatever the answer (SECURITY.md).
         "SIGNUP_RATE_LIMIT": "10 per hour",  # per client IP
         "SIGNUP_CLIENT_RATE_LIMIT": "500 per hour",  # per sales channel
+        # Passkey sign-in challenges asked for by one client IP (anonymous; each one is a row for 5 minutes).
+        "PASSKEY_OPTIONS_RATE_LIMIT": "60 per minute",
         "SMTP_URL": None,  # e.g. smtp://user:pass@host:587?starttls=1; None writes .eml files
         "MAIL_DIR": str(instance / "mail"),
         "MAIL_FROM": "Customer Portal <no-reply@localhost>",

@@ -34,8 +34,8 @@ from portal import db
 LOCALES = ("en", "it")
 NAMES = {"en": "English", "it": "Italiano"}  # each language in its own words, as switchers show them
 SESSION_KEY = "locale"
-# Shopper-facing pages outside the shop blueprint: the hosted sign-in's consent and error pages.
-SHOPPER_ENDPOINTS = frozenset({"oauth.authorize"})
+# Shopper-facing pages outside the shop blueprint: the hosted sign-in's consent, sign-out and error pages.
+SHOPPER_ENDPOINTS = frozenset({"oauth.authorize", "oauth.logout"})
 OS_NAMES = {"Mac OS X": "macOS"}
 # Column names as people say them (audit log, timeline, the shopper's account changes).
 FIELD_LABELS = {

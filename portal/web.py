@@ -290,7 +290,7 @@ def error_page(error: Any) -> Response:
     return render(template, status=status, error=error)
 
 
-HTML_OAUTH_PATHS = frozenset({"/oauth/authorize"})  # the hosted sign-in is a page, not a JSON endpoint
+HTML_OAUTH_PATHS = frozenset({"/oauth/authorize", "/oauth/logout"})  # the hosted sign-in's pages, not JSON
 
 
 def _json_path() -> bool:

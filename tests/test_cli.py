@@ -5,10 +5,14 @@ import json
 from sqlalchemy import func, select
 
 from portal import db
+from portal.demo.org import PASSWORD as DEMO_PASSWORD
+from portal.extensions import limiter
 from portal.models import Address, Application, Customer, CustomerAddress, Order, Organization, User
 from portal.models.customers import CustomerStatus
 from portal.models.orders import OrderStatus
 from portal.security.passwords import token_digest
+from portal.services import accounts, email_codes
+from tests.services.test_email_codes import IP, mailed_code
 
 
 def test_demo_json_is_complete_and_idempotent(app, db_session):
@@ -143,3 +147,14 @@ def test_big_seed_defers_indexes_and_restores_them(app, db_session, monkeypatch)
     make_customer(org, "after.the.load@example.com")  # the search triggers are back: new rows are indexed
     found = search.search(org, search.parse({"q": "after.the.lo"}))
     assert [c.email for c in found.customers] == ["after.the.load@example.com"]
+
+
+def test_demo_shoppers_keep_their_printed_password_after_a_sign_in_code(app, db_session):
+    """The README's tour signs Ada in with an emailed code: a code proves an unverified mailbox and ends a password
+    set before it (pre-hijack), so the demo's shoppers start verified and the printed password keeps working."""
+    limiter.reset()
+    assert app.test_cli_runner().invoke(args=["demo"]).exit_code == 0
+    org = db.session.scalar(select(Organization).where(Organization.slug == "demo"))
+    email_codes.request_code(org, "ada@example.com")
+    assert email_codes.sign_in(org, "ada@example.com", mailed_code("ada@example.com"), IP) is not None
+    assert accounts.authenticate(org, "ada@example.com", DEMO_PASSWORD, IP) is not None

@@ -20,3 +20,12 @@ def test_an_unknown_store_is_a_404_with_the_form_again(client, db_session):
     missing = client.get("/", query_string={"store": "no-such-store" + "x" * 300})
     assert missing.status_code == 404
     assert "There is no store called" in missing.text and 'aria-invalid="true"' in missing.text
+
+
+def test_a_store_is_found_by_the_name_it_shows_when_only_one_carries_it(client, db_session):
+    org = make_org()
+    org.name = "Linen & Co Milano"
+    found = client.get("/", query_string={"store": " linen & co MILANO "})
+    assert found.status_code == 303 and found.headers["Location"] == f"/{org.slug}/account/"
+    make_org().name = "Linen & Co Milano"  # two stores show that name: neither is guessed
+    assert client.get("/", query_string={"store": "Linen & Co Milano"}).status_code == 404

@@ -5,13 +5,13 @@ from __future__ import annotations
 import time
 
 import segno
-from flask import g, request, session, url_for
+from flask import abort, flash, g, request, session, url_for
 from flask_babel import gettext as _
 from markupsafe import Markup
 
 from portal.admin import bp
-from portal.admin.forms import AcceptInviteForm, CodeForm, LoginForm, PasswordConfirmForm
-from portal.admin.guard import PASSKEY_SESSION, requires, requires_staff
+from portal.admin.forms import AcceptInviteForm, CodeForm, ConfirmForm, LoginForm, PasswordConfirmForm
+from portal.admin.guard import PASSKEY_SESSION, recently_authenticated, requires, requires_staff
 from portal.errors import DomainError
 from portal.forms import show_error
 from portal.models import User
@@ -134,6 +134,23 @@ def totp_setup():
         uri=(uri := staff.provisioning_uri(user, secret)),
         qr=qr_svg(uri),
     )
+
+
+@bp.post("/account/two-factor/recovery-codes")
+@requires_staff
+def recovery_codes_renew():
+    """New recovery codes are a new way in: only with the password typed in the last minutes (like a passkey)."""
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    if not recently_authenticated():
+        flash(_("To get new recovery codes, sign out and sign in again first."), "error")
+        return see_other("admin.account_security")
+    try:
+        codes = staff.regenerate_recovery_codes(Actor.of_user(g.user), g.user)
+    except DomainError as error:
+        flash(error.message, "error")
+        return see_other("admin.account_security")
+    return render("admin/auth/totp_done.html", user=g.user, codes=codes, renewed=True)
 
 
 @bp.route("/<org_slug>/reauth", methods=["GET", "POST"])

@@ -203,14 +203,18 @@ class RoleForm(FlaskForm):
 
 
 class ApplicationForm(FlaskForm):
-    name = StringField("Name", validators=[DataRequired(), Length(max=column_length(Application.name))])
+    """Shares the settings page with the organization and invite forms: its own ids, so its labels reach its fields."""
+
+    name = StringField(
+        "Name", id="application-name", validators=[DataRequired(), Length(max=column_length(Application.name))]
+    )
     kind = SelectField(
         "Kind",
         choices=choices(
             [("integration", "Integration"), ("sales_channel", "Sales channel"), ("webapp", "Webapp (acts for staff)")]
         ),
     )
-    role = SelectField("Role (integrations)", choices=ROLES)
+    role = SelectField("Role (integrations)", id="application-role", choices=ROLES)
     redirect_uris = TextAreaField(
         "Redirect URIs (sales channels and webapps, one per line)", validators=[Length(max=5000)]
     )

@@ -13,6 +13,7 @@ from portal.admin.auth import start_session
 from portal.admin.forms import ConfirmForm, PasskeyNameForm
 from portal.admin.guard import recently_authenticated, requires_staff
 from portal.errors import Invalid
+from portal.security import webauthn as rp
 from portal.security.routes import Policy, allow
 from portal.services import passkeys
 from portal.services.audit import Actor
@@ -29,6 +30,7 @@ def _json() -> dict[str, Any]:
 
 @bp.post("/login/passkey/options")
 @allow(Policy.PUBLIC)
+@rp.limit_sign_in_options
 def passkey_sign_in_options():
     options, challenge = passkeys.sign_in_options("user", None)
     session[SIGN_IN_CHALLENGE] = challenge

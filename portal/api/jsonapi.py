@@ -211,6 +211,10 @@ def parse_document(expected_type: str, *, resource_id: str | None = None) -> Doc
     return Document(expected_type, data.get("id"), attributes, _relationships(data.get("relationships", {})))
 
 
+# Identifiers of one to-many relationship in a request: each is looked up (a 1 MB body holds ~25,000 of them).
+RELATED_MAX = 100
+
+
 def _relationships(value: Any) -> dict[str, str | None | list[str]]:
     if not isinstance(value, dict):
         raise ApiError(
@@ -235,6 +239,14 @@ def _relationships(value: Any) -> dict[str, str | None | list[str]]:
         if data is None:
             result[name] = None
         elif isinstance(data, list):
+            if len(data) > RELATED_MAX:
+                raise ApiError(
+                    400,
+                    "INVALID_DATA_FORMAT",
+                    "Invalid data format",
+                    f"{name} may reference at most {RELATED_MAX} resources.",
+                    pointer=pointer,
+                )
             if not all(_identifier(item) and item.get("id") is not None for item in data):
                 raise ApiError(
                     400,

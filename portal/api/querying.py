@@ -6,8 +6,9 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Select, String, and_, cast, exists, func, not_, or_, select
+from sqlalchemy import Select, String, and_, cast, func, not_, or_, select
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import aliased
 from sqlalchemy.sql import ColumnElement
 
 from portal import db
@@ -175,16 +176,19 @@ def _quantified(attr: Attr, item: Filter, dialect: str) -> ColumnElement:
 
 
 def _through(resource: Resource, rel: Rel, wanted: ColumnElement, ctx: TokenContext) -> ColumnElement:
-    """A condition on a related record as a condition on `resource` (an EXISTS subquery, one level deep), limited to
-    the related records the token may see: a customer can't probe its group's other members by email.
+    """A condition on a related record as a condition on `resource` (one level deep), limited to the related records
+    the token may see: a customer can't probe its group's other members by email.
 
     A relationship's `target` called with the model class instead of a record gives the SQL join: to-one targets
     are ORM relationships (`Order.market`), to-many targets are conditions on the target model
-    (`Order.customer_id == Customer.id`)."""
+    (`Order.customer_id == Customer.id`). A to-many one is an uncorrelated IN, joined through an alias of the
+    resource: as a correlated EXISTS, SQLite probed it through the org's index of the related table, a scan of all
+    the org's orders for each customer (minutes at 50,000 customers); the IN reads the related rows once."""
     target = REGISTRY[rel.type]
     visible = target.query(ctx).whereclause
     if rel.many:
-        return exists(select(target.model.id).where(rel.target(resource.model), wanted, visible))
+        owner = aliased(resource.model)
+        return resource.model.id.in_(select(owner.id).where(rel.target(owner), wanted, visible))
     return rel.target(resource.model).has(and_(wanted, visible))
 
 

@@ -18,6 +18,7 @@ SLUG = "demo"
 PASSWORD = "demo-portal-2026"  # noqa: S105 - printed demo credential, refused in production mode
 # The sample storefront (`make run`, examples/storefront.py) signs shoppers in with the authorization code flow.
 STOREFRONT_CALLBACK = "http://localhost:5001/callback"
+STOREFRONT_SIGNED_OUT = "http://localhost:5001/signed-out"  # where /oauth/logout sends the shopper back
 
 GROUPS = [("VIP", "vip"), ("Wholesale", "wholesale"), ("Staff", "staff")]
 # email, registered?, group code, order statuses, address (city, country)
@@ -81,8 +82,9 @@ def _application(
     if application is None:
         application, secret = orgs.create_application(SYSTEM, org, name=name, kind=kind, **options)
     else:
-        if options.get("redirect_uris") and not application.redirect_uris:  # a demo database from before them
-            application.redirect_uri = "\n".join(options["redirect_uris"])
+        missing = [uri for uri in options.get("redirect_uris", []) if uri not in application.redirect_uris]
+        if missing:  # a demo database from before them
+            application.redirect_uri = "\n".join([*application.redirect_uris, *missing])
         secret = orgs.rotate_secret(SYSTEM, application) if application.confidential else None
     return {"name": name, "kind": kind.value, "client_id": application.client_id, "client_secret": secret}
 
@@ -98,6 +100,8 @@ def _customers(org: Organization) -> None:
             attributes["password"] = PASSWORD
         group = next((g for g in _groups(org) if g.code == group_code), None)
         customer = customers.create_customer(SYSTEM, org, attributes, customer_group=group)
+        if registered:  # the store vouches for its demo shoppers: a sign-in code keeps the printed password working
+            customer.email_verified_at = db.utcnow()
         address = None
         if place:
             first = email.split("@")[0].title()
@@ -177,7 +181,12 @@ def load() -> dict[str, Any]:
             "customers": [email for email, registered, *_ in CUSTOMERS if registered],
         },
         "applications": [
-            _application(org, "Demo storefront", ApplicationKind.SALES_CHANNEL, redirect_uris=[STOREFRONT_CALLBACK]),
+            _application(
+                org,
+                "Demo storefront",
+                ApplicationKind.SALES_CHANNEL,
+                redirect_uris=[STOREFRONT_CALLBACK, STOREFRONT_SIGNED_OUT],
+            ),
             _application(org, "Demo integration", ApplicationKind.INTEGRATION, role="admin"),
             _application(None, "Provisioning (admin@demo.example)", ApplicationKind.USER, user=admin),
         ],

@@ -177,7 +177,7 @@ def _still_allowed(application: Application, owner: Customer | User | None) -> C
     raise InvalidGrantError(description="The person who authorized this code can no longer sign in")
 
 
-def _query_client(client_id: str | None) -> Client | None:
+def query_client(client_id: str | None) -> Client | None:
     application = clients.find(client_id)
     if application is None or application.revoked_at is not None or application.kind not in CODE_KINDS:
         return None
@@ -186,7 +186,7 @@ def _query_client(client_id: str | None) -> Client | None:
     return Client(application)
 
 
-server = AuthorizationServer(query_client=_query_client, save_token=lambda token, request: None)
+server = AuthorizationServer(query_client=query_client, save_token=lambda token, request: None)
 server.register_grant(CodeGrant, [S256Challenge(required=True)])
 
 

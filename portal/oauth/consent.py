@@ -34,7 +34,7 @@ class ConsentForm(FlaskForm):
     deny = SubmitField()
 
 
-def _signed_in(application: Application) -> Customer | User | None:
+def signed_in(application: Application) -> Customer | User | None:
     """Who may authorize this client: a customer of its org (sales channel), a staff member of it (webapp)."""
     principal = current_user._get_current_object() if current_user.is_authenticated else None
     if application.kind is ApplicationKind.SALES_CHANNEL:
@@ -53,7 +53,7 @@ def _login_url(application: Application) -> str:
     return url_for("admin.login", next=back)
 
 
-def _back_to_client(response: Response) -> Response:
+def back_to_client(response: Response) -> Response:
     """The redirect to the client, as a page when a form of ours started this navigation: the browser checks a
     form's redirects against our CSP `form-action 'self'` (the login or consent form), and the client's redirect
     URI is another origin. A page that moves on by itself (meta refresh, and a link) is not a form redirect."""
@@ -65,7 +65,7 @@ def _back_to_client(response: Response) -> Response:
 def _refused(error: OAuth2Error) -> Response:
     """Back to the client with the error when its redirect URI was verified; otherwise a page here."""
     if error.redirect_uri:
-        return _back_to_client(server.handle_error_response(None, error))
+        return back_to_client(server.handle_error_response(None, error))
     return render("oauth/error.html", status=400, error=error)
 
 
@@ -91,7 +91,7 @@ def authorize() -> Response:
     except OAuth2Error as error:
         return _refused(error)
     application = grant.client.application
-    owner = _signed_in(application)
+    owner = signed_in(application)
     if owner is None:
         return redirect(_login_url(application), 303)
     refusal = _refusal(application, owner, grant.request.markets)
@@ -107,7 +107,7 @@ def authorize() -> Response:
         consents.give_consent(actor, application, owner, grant.request.scope)
     elif not consents.has_consent(application, owner):
         return _consent_page(application, owner, grant.request.markets)
-    return _back_to_client(server.create_authorization_response(grant=grant, grant_user=owner))
+    return back_to_client(server.create_authorization_response(grant=grant, grant_user=owner))
 
 
 def _consent_page(application: Application, owner: Customer | User, markets: list) -> Response:

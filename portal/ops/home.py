@@ -1,8 +1,9 @@
 """The front page: where the shopper and staff areas start.
 
-Shoppers reach their store's account area by its name (the store's slug), typed into a small form: the page never
-lists the organizations the portal hosts (that would hand anyone the tenant list), and a name that is not a store is
-a 404 with the form again, which tells no more than visiting `/<name>/account/` would."""
+Shoppers reach their store's account area by its name (the store's slug, or the name it shows when no other store
+shows it), typed into a small form: the page never lists the organizations the portal hosts (that would hand anyone
+the tenant list), and a name that is not a store is a 404 with the form again, which tells no more than visiting
+`/<name>/account/` would."""
 
 from pathlib import Path
 
@@ -25,6 +26,8 @@ def home():
     try:
         org = orgs.get_org(store[:63])
     except NotFound:
+        org = orgs.find_org_by_name(store)
+    if org is None:
         return render("home.html", store=store[:63], unknown=True, status=404)
     return redirect(url_for("shop.overview", org_slug=org.slug), 303)
 

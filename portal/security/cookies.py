@@ -8,7 +8,7 @@ sends both, and the server would read whichever came first):
   `Strict` if configured), never partitioned, whatever the org's storefront origins. Cross-site POSTs to it are also
   refused by `same_origin_post` (admin guard).
 - *shop* (`/<org>/account/…` of an org without storefront origins): `shop-session`, `SameSite=Lax`. A sales
-  channel's `/oauth/authorize` is its org's shopper context (the sign-in it follows set that cookie).
+  channel's `/oauth/authorize` and `/oauth/logout` are its org's shopper context (the sign-in set that cookie).
 - *embed* (`/<org>/account/…` of an org that lists storefront origins): `shop-embed-session`,
   `SameSite=None; Secure; Partitioned` (CHIPS). A storefront on another site frames the shopper pages, and a `Lax`
   cookie is not sent inside a cross-site iframe. The browser keeps a separate jar per top-level storefront, so the
@@ -36,6 +36,7 @@ STAFF, SHOP, EMBED, STATIC = "staff", "shop", "embed", "static"
 SHOP_NAMES = {SHOP: "shop-session", EMBED: "shop-embed-session"}
 _ENVIRON_KEY = "portal.cookie_context"
 _ORG_KEY = "portal.shop_org"
+OAUTH_PAGES = frozenset({"oauth.authorize", "oauth.logout"})  # the hosted sign-in's pages, by client_id
 
 
 def cookie_name(app: Flask, context: str) -> str:
@@ -65,7 +66,7 @@ def _origins(endpoint: str, args: dict, req: Request) -> list[str] | None:
     if endpoint.startswith("shop."):
         org = shop_org(args.get("org_slug"))
         return None if org is None else list(org.allowed_origins or [])
-    # endpoint "oauth.authorize": a sales channel's sign-in is its org's shopper session; a webapp's, staff
+    # OAUTH_PAGES: a sales channel's sign-in (and sign-out) is its org's shopper session; a webapp's, staff
     origins = db.session.execute(
         select(Organization.allowed_origins)
         .join(Application, Application.organization_id == Organization.id)
@@ -84,7 +85,7 @@ def _find_context(app: Flask, req: Request) -> str:
         return STAFF
     if endpoint == "static":
         return STATIC
-    if endpoint != "oauth.authorize" and not endpoint.startswith("shop."):
+    if endpoint not in OAUTH_PAGES and not endpoint.startswith("shop."):
         return STAFF
     try:
         origins = _origins(endpoint, args, req)
@@ -92,7 +93,7 @@ def _find_context(app: Flask, req: Request) -> str:
         db.session.rollback()
         return SHOP
     if origins is None:
-        return STAFF if endpoint == "oauth.authorize" else SHOP
+        return STAFF if endpoint in OAUTH_PAGES else SHOP
     return EMBED if origins and _secure_context(req) else SHOP
 
 

@@ -22,6 +22,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from webauthn.helpers import base64url_to_bytes, bytes_to_base64url
 
 from portal import db
+from portal.extensions import limiter
 from portal.models import ActionToken
 from portal.security import passwords
 
@@ -39,6 +40,13 @@ def rp_id() -> str:
 def origin() -> str:
     base = urlsplit(current_app.config["BASE_URL"])
     return f"{base.scheme}://{base.netloc}"
+
+
+# The sign-in options are public and each stores a challenge: one budget per client IP, shop and admin alike,
+# so an anonymous client cannot fill the table.
+limit_sign_in_options = limiter.shared_limit(
+    lambda: current_app.config["PASSKEY_OPTIONS_RATE_LIMIT"], scope="passkey-options"
+)
 
 
 def new_challenge(purpose: str, principal_type: str, principal_id: int, org_id: int | None) -> bytes:

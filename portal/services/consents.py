@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 
 from portal import db
 from portal.errors import NotFound
@@ -134,9 +134,14 @@ def save_code(
     code_challenge: str | None,
     code_challenge_method: str | None,
 ) -> None:
-    """Store a new authorization code (hashed) for `owner`, bound to the client, redirect URI and PKCE challenge."""
+    """Store a new authorization code (hashed) for `owner`, bound to the client, redirect URI and PKCE challenge.
+    Expired codes never exchanged are swept on the way (each visit of a consenting person stores one); used codes
+    stay, so that a late replay is still recognised and revokes what the first exchange issued."""
     owner_type, owner_id = owner_key(owner)
     now = db.utcnow()
+    db.session.execute(
+        delete(AuthorizationCode).where(AuthorizationCode.used_at.is_(None), AuthorizationCode.expires_at < now)
+    )
     db.session.add(
         AuthorizationCode(
             code_hash=token_digest(raw),

@@ -50,6 +50,14 @@ def get_org(slug: str) -> Organization:
     return org
 
 
+def find_org_by_name(name: str) -> Organization | None:
+    """The one organization whose display name is `name` (any case), or None when none or several carry it: a
+    shopper types the name their store shows ("Demo Store"), not its URL slug."""
+    query = select(Organization).where(func.lower(Organization.name) == name.strip().lower()).limit(2)
+    found = db.session.scalars(query).all()
+    return found[0] if len(found) == 1 else None
+
+
 def create_org(actor: Actor, *, slug: str, name: str) -> Organization:
     """Create a tenant. The slug is its URL segment: lower-case letters, digits, hyphens; not a reserved word."""
     slug = validation.text(slug, "slug", max_length=column_length(Organization.slug), required=True) or ""

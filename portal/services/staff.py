@@ -121,13 +121,29 @@ def enable_totp(actor: Actor, user: User, secret: str, code: str) -> list[str]:
     step = _matching_step(secret, code)
     if step is None:
         raise Invalid("is not the current code of your authenticator app", field="code", code="invalid")
-    codes = [f"{secrets.token_hex(3)}-{secrets.token_hex(3)}" for _ in range(RECOVERY_CODES)]
+    codes = _new_recovery_codes(user)
     user.totp_secret = secret
-    user.recovery_code_hashes = [passwords.token_digest(c) for c in codes]
     user.totp_enabled_at = db.utcnow()
     user.totp_last_step = step  # the enrolment code cannot sign in afterwards
     db.session.flush()
     record(actor, None, "user.totp_enable", user, ["totp_secret", "totp_enabled_at"])
+    return codes
+
+
+def _new_recovery_codes(user: User) -> list[str]:
+    """RECOVERY_CODES fresh codes replacing any unused ones: returned once, stored hashed."""
+    codes = [f"{secrets.token_hex(3)}-{secrets.token_hex(3)}" for _ in range(RECOVERY_CODES)]
+    user.recovery_code_hashes = [passwords.token_digest(c) for c in codes]
+    return codes
+
+
+def regenerate_recovery_codes(actor: Actor, user: User) -> list[str]:
+    """A new set of recovery codes (the unused old ones stop working), for someone who used or lost theirs."""
+    if user.totp_enabled_at is None:
+        raise Invalid("Two-factor authentication is off: there are no recovery codes", field="code", code="invalid")
+    codes = _new_recovery_codes(user)
+    db.session.flush()
+    record(actor, None, "user.recovery_codes_renew", user, ["recovery_code_hashes"])
     return codes
 
 

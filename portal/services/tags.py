@@ -17,6 +17,9 @@ from portal.services.audit import Actor, apply_changes, emit, record
 
 FIELDS = frozenset({"name", "reference", "reference_origin", "metadata"})
 _NAME_RE = re.compile(r"^[a-z0-9_]+$")
+# Entries of one `_add_tags` / `_remove_tags` list: a 1 MB body could otherwise name ~40,000 (one bound parameter
+# each, past PostgreSQL's 65,535).
+TRIGGER_ENTRIES_MAX = 100
 
 
 def _name(value: Any) -> str:
@@ -93,11 +96,14 @@ def delete_tag(actor: Actor, org: Organization, tag: Tag) -> None:
 
 def resolve(org: Organization, value: Any, field: str) -> list[Tag]:
     """The org's tags named (or identified) in a comma-separated list, Commerce Layer's `_add_tags` / `_remove_tags`:
-    duplicates, invalid and unknown entries are discarded. Only a value that is not a string is an error."""
+    duplicates, invalid and unknown entries are discarded. Only a value that is not a string, or that lists more than
+    TRIGGER_ENTRIES_MAX tags, is an error."""
     if not isinstance(value, str):
         raise Invalid("must be a comma-separated list of tag names or ids", field=field, code="invalid")
     wanted = {item.strip() for item in value.split(",")}
     wanted = {item for item in wanted if item and not validation.has_control_characters(item)}
+    if len(wanted) > TRIGGER_ENTRIES_MAX:
+        raise Invalid(f"lists at most {TRIGGER_ENTRIES_MAX} tags", field=field, code="too_long")
     if not wanted:
         return []
     return list(

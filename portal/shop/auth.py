@@ -24,8 +24,10 @@ ANONYMOUS = Actor("customer")
 NEXT_KEY = "after_sign_in"
 
 
-def _remember_next() -> None:
-    target = _local_path(request.args.get("next"))
+def _remember_next(form) -> None:
+    """Keep the detour form's `next` for the login after the email. Only a submitted form (same origin, CSRF token)
+    may: a page merely opened, which any site can link to, must not aim the shopper's next sign-in."""
+    target = _local_path(form.next.data)
     if target:
         session[NEXT_KEY] = target
 
@@ -67,14 +69,14 @@ def logout() -> Response:
 @bp.route("/signup", methods=["GET", "POST"])
 @allow(Policy.PUBLIC)
 def signup() -> Response:
-    _remember_next()
-    form = SignupForm()
+    form = SignupForm(next=request.args.get("next", ""))
     if form.validate_on_submit():
         try:
             accounts.sign_up(g.org, form.email.data, form.password.data)
         except Invalid as error:
             show_error(form, error)
         else:
+            _remember_next(form)
             return see_other("shop.signup_sent")
     return render("shop/auth/signup.html", status=form_status(form), form=form)
 
@@ -119,10 +121,10 @@ def confirm_email(token: str) -> Response:
 @bp.route("/password/forgot", methods=["GET", "POST"])
 @allow(Policy.PUBLIC)
 def password_forgot() -> Response:
-    _remember_next()
-    form = ForgotPasswordForm()
+    form = ForgotPasswordForm(next=request.args.get("next", ""))
     if form.validate_on_submit():
         password_resets.send_reset_link(ANONYMOUS, g.org, form.email.data)
+        _remember_next(form)
         flash(
             _("If an account uses that address, we've emailed it a link to choose a new password."), "success"
         )

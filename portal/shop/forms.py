@@ -77,11 +77,11 @@ class PasskeyNameForm(FlaskForm):
 
 
 class SignupForm(EmailMixin, NewPasswordMixin, FlaskForm):
-    pass
+    next = HiddenField()
 
 
 class ForgotPasswordForm(EmailMixin, FlaskForm):
-    pass
+    next = HiddenField()
 
 
 class ResetPasswordForm(NewPasswordMixin, FlaskForm):

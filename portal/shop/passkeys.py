@@ -14,6 +14,7 @@ from portal import db
 from portal.errors import Invalid
 from portal.forms import for_error
 from portal.security import sessions
+from portal.security import webauthn as rp
 from portal.security.routes import Policy, allow
 from portal.services import accounts, passkeys
 from portal.services.audit import Actor
@@ -38,6 +39,7 @@ def _text(data: dict[str, Any], name: str) -> str:
 
 @bp.post("/login/passkey/options")
 @allow(Policy.PUBLIC)
+@rp.limit_sign_in_options
 def passkey_sign_in_options() -> Response:
     options, challenge = passkeys.sign_in_options("customer", g.org)
     session[SIGN_IN_CHALLENGE] = challenge

@@ -5,6 +5,8 @@
 (() => {
   "use strict";
   if (!window.PublicKeyCredential || !navigator.credentials) return;
+  // WebAuthn refuses an IP address as relying party (the demo's http://127.0.0.1): no button that cannot work there.
+  if (/^[\d.]+$|^\[/.test(window.location.hostname)) return;
 
   const toBytes = (text) => {
     const base64 = text.replace(/-/g, "+").replace(/_/g, "/");

@@ -10,13 +10,14 @@ from tests.live import _serve
 
 
 def serve_storefront(live_server, org_id: int, application_id: int, slug: str, client_id: str):
-    """Start the storefront; return (server, url). Its origin may frame the shopper pages; /callback is registered."""
+    """Start the storefront; return (server, url). Its origin may frame the shopper pages; /callback and
+    /signed-out are registered."""
     from examples import storefront
 
     server, url = _serve(storefront.create_app(live_server.url, slug, client_id), "localhost")
     with live_server.data():
         db.session.get(Organization, org_id).allowed_origins = [url]
-        db.session.get(Application, application_id).redirect_uri = f"{url}/callback"
+        db.session.get(Application, application_id).redirect_uri = f"{url}/callback\n{url}/signed-out"
         db.session.commit()
     return server, url
 

@@ -322,6 +322,23 @@ def test_expired_code_is_refused(client, w, token):
     assert response.status_code == 400 and response.json["errors"][0]["title"] == "invalid_grant"
 
 
+def test_expired_unused_codes_are_swept_used_ones_kept_for_reuse_detection(client, w, token):
+    """Each visit of a signed-in, consenting shopper stores a code: a loop of GETs must not grow the table for good.
+    Codes nobody exchanged are useless once expired; used ones stay, so a late replay still revokes its tokens."""
+    used, verifier = code_for(client, w)
+    assert exchange(token, w.shop, used, verifier).status_code == 200
+    path = authorize_path(w.shop, pkce()[1])
+    for _ in range(3):
+        assert client.get(path).status_code == 302
+    assert db.session.query(AuthorizationCode).count() == 4
+    for row in db.session.query(AuthorizationCode):
+        row.expires_at = db.utcnow() - timedelta(seconds=1)
+    assert client.get(path).status_code == 302
+    rows = db.session.query(AuthorizationCode).all()
+    assert sorted(row.used_at is None for row in rows) == [False, True]  # the used code and the fresh one
+    assert exchange(token, w.shop, used, verifier).json["errors"][0]["detail"].startswith("The authorization code was")
+
+
 def test_redirect_uri_must_match_the_authorization_request(client, w, token):
     code, verifier = code_for(client, w)
     response = exchange(token, w.shop, code, verifier, redirect_uri="https://shop.example.com/other")
@@ -447,7 +464,13 @@ def test_sign_up_and_reset_keep_the_authorization_request_for_the_login_after_th
     path = authorize_path(w.shop, pkce()[1])
     login_page = client.get(f"/{w.org.slug}/account/login?" + urlencode({"next": path})).get_data(as_text=True)
     assert f"/{w.org.slug}/account/{detour}?next=" in login_page
-    client.get(f"/{w.org.slug}/account/{detour}?" + urlencode({"next": path}))
+    form = client.get(f"/{w.org.slug}/account/{detour}?" + urlencode({"next": path})).get_data(as_text=True)
+    sent = client.post(
+        f"/{w.org.slug}/account/{detour}",
+        data={"csrf_token": csrf_from(form), "email": "new@example.com", "password": "a long new password",
+              "confirm": "a long new password", "next": path},
+    )
+    assert sent.status_code == 303
     # ... the email link, then the login page again, without a `next` in its URL
     page = client.get(f"/{w.org.slug}/account/login").get_data(as_text=True)
     kept = html.unescape(re.search(r'<input id="next" name="next" type="hidden" value="([^"]*)"', page).group(1))
@@ -458,6 +481,22 @@ def test_sign_up_and_reset_keep_the_authorization_request_for_the_login_after_th
               "next": kept},
     )
     assert response.status_code == 303 and response.location == path
+
+
+def test_a_detour_page_merely_opened_remembers_nothing(client, w):
+    """Any site can link to the sign-up page with a `next` (and a shopper may leave it unsent): only a submitted
+    detour form leaves it for the next login, or a foreign page could send the shopper's next sign-in into an
+    authorization request of its choosing (its own PKCE challenge and state)."""
+    path = authorize_path(w.shop, pkce()[1])
+    for detour in ("signup", "password/forgot"):
+        client.get(f"/{w.org.slug}/account/{detour}?" + urlencode({"next": path}))
+    page = client.get(f"/{w.org.slug}/account/login").get_data(as_text=True)
+    assert "/oauth/authorize" not in page
+    response = client.post(
+        f"/{w.org.slug}/account/login",
+        data={"csrf_token": csrf_from(page), "email": "shopper@example.com", "password": factories.PASSWORD},
+    )
+    assert response.status_code == 303 and response.location == f"/{w.org.slug}/account/"
 
 
 def test_a_detour_with_a_foreign_next_remembers_nothing(client, w):

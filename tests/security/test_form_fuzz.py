@@ -199,6 +199,7 @@ ROUTES = [
     Route("admin.totp_setup", admin_forms.CodeForm, "admin"),
     Route("admin.passkey_rename", admin_forms.PasskeyNameForm, "admin", aliases=STAFF_PASSKEY),
     Route("admin.passkey_remove", admin_forms.ConfirmForm, "admin", aliases=STAFF_PASSKEY),
+    Route("admin.recovery_codes_renew", admin_forms.ConfirmForm, "admin"),
     Route("admin.reauth", admin_forms.PasswordConfirmForm, "admin", extra=("next",)),
     Route("admin.customers_bulk", admin_forms.BulkAssignForm, "admin", extra=("back_q",)),
     Route("admin.customers_bulk_tag", admin_forms.BulkTagForm, "admin", extra=("back_q",)),

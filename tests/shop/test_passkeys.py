@@ -5,10 +5,10 @@ spends its challenge and counts in the lockout, although its transaction is roll
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from portal import db
-from portal.models import Passkey
+from portal.models import ActionToken, Passkey
 from portal.security import webauthn as rp
 from portal.security.cookies import SHOP, cookie_name
 from tests.authenticator import SoftAuthenticator
@@ -180,3 +180,21 @@ def test_a_bad_registration_says_why(signed_in, org):
     credential = SoftAuthenticator().create(options.json["publicKey"], "https://evil.example")
     response = post_json(signed_in, org, "security/passkeys", {"credential": credential}, "security")
     assert response.status_code == 422 and response.json["error"]
+
+
+def test_sign_in_options_are_rate_limited_per_ip(app, client, org, monkeypatch):
+    """Each options request stores a challenge row: an anonymous client may not fill the table. The budget is the
+    IP's, shared with the admin login's options."""
+    monkeypatch.setitem(app.config, "PASSKEY_OPTIONS_RATE_LIMIT", "3 per minute")
+    token = csrf_from(client.get(f"/{org.slug}/account/login").text)
+    asks = [
+        client.post(f"/{org.slug}/account/login/passkey/options", json={}, headers={"X-CSRFToken": token})
+        for _ in range(3)
+    ]
+    assert [r.status_code for r in asks] == [200, 200, 200]
+    refused = client.post(f"/{org.slug}/account/login/passkey/options", json={}, headers={"X-CSRFToken": token})
+    assert refused.status_code == 429
+    admin_token = csrf_from(client.get("/admin/login").text)
+    assert client.post("/admin/login/passkey/options", json={}, headers={"X-CSRFToken": admin_token}).status_code == 429
+    rows = db.session.scalar(select(func.count()).select_from(ActionToken).where(ActionToken.purpose == rp.SIGN_IN))
+    assert rows == 3

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import select
+
 from portal.api.jsonapi import param_not_allowed
 from portal.api.registry import (
     ALL,
@@ -18,7 +20,7 @@ from portal.api.registry import (
     related,
 )
 from portal.errors import Invalid
-from portal.models import Customer, Tag
+from portal.models import Customer, Tag, customer_tags
 from portal.models.staff import ApplicationKind
 from portal.security.tokens import TokenContext
 from portal.services import tags
@@ -27,14 +29,17 @@ TRIGGERS = ("_add_tags", "_remove_tags")
 
 
 class Through:
-    """A column of a to-many relationship, for filters: each comparison holds when any related row matches, as
-    Ransack's join does (`tags_name_eq=vip`: customers with a tag named vip). Only what `querying.condition` calls."""
+    """A column of the customers' tags, for filters: each comparison holds when any of the customer's tags matches,
+    as Ransack's join does (`tags_name_eq=vip`: customers with a tag named vip). Only what `querying.condition`
+    calls. A comparison is an uncorrelated IN over the tag links, read once: a correlated EXISTS per customer and
+    per `_any` value took 15 s at 50,000 customers and 100 values on SQLite."""
 
-    def __init__(self, relationship: Any, column: Any):
-        self.relationship, self.column = relationship, column
+    def __init__(self, column: Any):
+        self.column = column
 
     def _any(self, expression: Any) -> Any:
-        return self.relationship.any(expression)
+        links = select(customer_tags.c.customer_id).join(Tag, Tag.id == customer_tags.c.tag_id)
+        return Customer.id.in_(links.where(expression))
 
     def __eq__(self, value: Any) -> Any:  # type: ignore[override]
         return self._any(self.column == value)
@@ -68,8 +73,8 @@ def customer_tag_attrs() -> list[Attr]:
     return [
         Attr("_add_tags", write_only=True, updatable=True),
         Attr("_remove_tags", write_only=True, updatable=True),
-        Attr("tags_id", write_only=True, filterable=True, column=Through(Customer.tags, Tag.public_id)),
-        Attr("tags_name", write_only=True, filterable=True, column=Through(Customer.tags, Tag.name)),
+        Attr("tags_id", write_only=True, filterable=True, column=Through(Tag.public_id)),
+        Attr("tags_name", write_only=True, filterable=True, column=Through(Tag.name)),
     ]
 
 
