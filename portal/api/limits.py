@@ -56,11 +56,12 @@ def _application_key() -> str | None:
 
 @dataclass
 class _Tally:
-    """This process's view of one application's window: the shared count at the last write, and the requests it has
-    admitted since without writing them."""
+    """This process's view of one application's window: the shared count at the last write, the requests it has
+    admitted since without writing them, and those of batches being written (not yet seen by the others either)."""
 
     shared: int = 0
     pending: int = 0
+    writing: int = 0
     written_at: float = 0.0
     ends_at: float = 0.0
 
@@ -99,14 +100,25 @@ def _spend(item: Any, key: str) -> WindowStats:
                     del _tallies[stale]
             tally = _tallies[key] = _Tally()
         tally.pending += 1
-        remaining = item.amount - tally.shared - tally.pending
-        due = tally.pending >= WRITE_EVERY or now - tally.written_at >= WRITE_SECONDS or remaining < NEAR_END
+        unseen = tally.pending + tally.writing  # a batch being written counts until its write returns
+        remaining = item.amount - tally.shared - unseen
+        due = unseen >= WRITE_EVERY or now - tally.written_at >= WRITE_SECONDS or remaining < NEAR_END
         amount, tally.pending = (tally.pending, 0) if due else (0, tally.pending)
+        tally.writing += amount
     if not amount:
         return WindowStats(tally.ends_at, remaining)
-    count, ends_at = _write(key, amount, item.get_expiry())
+    try:
+        count, ends_at = _write(key, amount, item.get_expiry())
+    except Exception:
+        with _tallies_lock:  # the requests already admitted still count: the next write carries them
+            tally.writing -= amount
+            tally.pending += amount
+        raise
     with _tallies_lock:
+        tally.writing -= amount
         tally.shared, tally.ends_at, tally.written_at = count, ends_at, now
+        # Not minus `writing`: the count may hold those batches already, and near the end a batch being written is
+        # one request waiting for its answer, not an admitted one.
         return WindowStats(ends_at, item.amount - count - tally.pending)
 
 

@@ -118,7 +118,8 @@ def test_a_204_has_no_content_type(api, tenant):
 @pytest.mark.postgres_only
 def test_the_count_is_committed_before_the_requests_work(app, committed, limit):
     """While one request of an application runs, the next one's count must not wait for it: the counter row is
-    committed (its lock released) before the view runs, not held until the request ends."""
+    committed (its lock released) before the view runs, not held until the request ends, and its asynchronous commit
+    ends with it."""
     from sqlalchemy import create_engine, text
 
     from portal.api.limits import count_request
@@ -132,6 +133,8 @@ def test_the_count_is_committed_before_the_requests_work(app, committed, limit):
     db.session.commit()
     with app.test_request_context("/api/customers", headers={"Authorization": f"Bearer {bearer}"}):
         count_request()  # the request's view would run now, in the same session
+        # The counter's transaction skipped the WAL flush; the view's (customer data) must not.
+        assert db.session.execute(text("SHOW synchronous_commit")).scalar() == "on"
         other = create_engine(committed)
         try:
             with other.begin() as connection:
@@ -143,3 +146,107 @@ def test_the_count_is_committed_before_the_requests_work(app, committed, limit):
             other.dispose()
         assert updated == 1
         db.session.rollback()
+
+
+def _fail_counter_writes(is_postgres: bool, on: bool) -> None:
+    """A real database failure of the counter's update (as a full disk or a lost connection would make it)."""
+    from sqlalchemy import text
+
+    if not on:
+        db.session.execute(text("DROP TRIGGER throttle_fails" + (" ON throttle" if is_postgres else "")))
+    elif is_postgres:
+        db.session.execute(
+            text(
+                "CREATE FUNCTION throttle_fails() RETURNS trigger LANGUAGE plpgsql AS "
+                "$$ BEGIN RAISE EXCEPTION 'disk full' USING ERRCODE = '53100'; END $$"
+            )
+        )
+        db.session.execute(
+            text(
+                "CREATE TRIGGER throttle_fails BEFORE UPDATE ON throttle FOR EACH ROW EXECUTE FUNCTION throttle_fails()"
+            )
+        )
+    else:
+        db.session.execute(
+            text("CREATE TRIGGER throttle_fails BEFORE UPDATE ON throttle BEGIN SELECT RAISE(ABORT, 'disk full'); END")
+        )
+    db.session.commit()
+
+
+def test_a_batch_whose_write_fails_is_written_with_the_next_one(api, tenant, limit, monkeypatch, is_postgres):
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from portal.api import limits
+
+    monkeypatch.setattr(limits, "WRITE_SECONDS", 3600.0)
+    limit("1000 per minute")
+    for _ in range(limits.WRITE_EVERY):  # the first is written (a new window), the next 15 wait for the batch
+        assert api("GET", "/api/customers", tenant.admin).status_code == 200
+    _fail_counter_writes(is_postgres, on=True)
+    try:
+        failed = api("GET", "/api/customers", tenant.admin).status_code
+    except SQLAlchemyError:  # SQLite's trigger error is not an outage (503): the test client raises it
+        failed = 500
+    assert failed >= 500
+    _fail_counter_writes(is_postgres, on=False)
+    assert api("GET", "/api/customers", tenant.admin).status_code == 200
+    # The 15 admitted requests and the failed one were not lost with the failed write: they are in the next one.
+    assert _shared_count(tenant.integration, "1000 per minute") == 1 + limits.WRITE_EVERY + 1
+
+
+def test_while_a_batch_is_being_written_the_process_admits_no_unwritten_request(
+    app, committed, is_postgres, limit, monkeypatch
+):
+    """The bound of SECURITY.md (at most WRITE_EVERY requests per process that the others cannot see yet) holds
+    with threads too: while one thread's batch waits for the counter row, the others' requests are not admitted
+    unwritten. Here the row is locked by another connection, as a busy database or another process would hold it."""
+    import sqlite3
+    import threading
+
+    from flask.testing import FlaskClient
+    from sqlalchemy import create_engine, text
+
+    from portal.api import limits
+    from tests.factories import make_org
+
+    monkeypatch.setattr(limits, "WRITE_SECONDS", 3600.0)
+    limit("1000 per minute")
+    application, _ = make_application(make_org(), "integration", "admin")
+    headers = {"Authorization": f"Bearer {token_for(application)}", "Accept": "application/vnd.api+json"}
+    db.session.commit()
+    client = FlaskClient(app, app.response_class)  # a plain client: each thread's request has its own session
+    statuses: list[int] = []
+
+    def get() -> None:
+        statuses.append(client.get("/api/customer_groups", headers=headers).status_code)
+
+    for _ in range(limits.WRITE_EVERY):  # the first is written (a new window), the next 15 wait for the batch
+        get()
+    if is_postgres:
+        other = create_engine(committed)
+        holder = other.connect()
+        holder.execute(text("SELECT count FROM throttle FOR UPDATE"))
+    else:
+        holder = sqlite3.connect(committed.removeprefix("sqlite:///"), isolation_level=None)
+        holder.execute("BEGIN IMMEDIATE")
+    try:
+        batch = threading.Thread(target=get)
+        batch.start()  # the 16th request writes the batch and waits for the row
+        batch.join(1)
+        assert batch.is_alive()
+        others = [threading.Thread(target=get) for _ in range(8)]  # fewer than the connection pool holds
+        for thread in others:
+            thread.start()
+        for thread in others:
+            thread.join(0.2)
+        admitted_unwritten = len(statuses) - limits.WRITE_EVERY
+    finally:
+        holder.rollback() if is_postgres else holder.execute("ROLLBACK")
+        holder.close()
+        if is_postgres:
+            other.dispose()
+    for thread in (batch, *others):
+        thread.join(30)
+    assert admitted_unwritten == 0
+    assert statuses == [200] * (limits.WRITE_EVERY + 1 + 8)
+    assert _shared_count(application, "1000 per minute") == limits.WRITE_EVERY + 1 + 8
