@@ -69,6 +69,7 @@ screenshots: $(STAMP) $(CHROMIUM)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/bandit -q -r portal -ll
 
 # Known vulnerabilities in every installed package (pip-audit, PyPI's advisory data), waivers in .ci/audit-waivers.

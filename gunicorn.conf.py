@@ -88,7 +88,6 @@ class JsonAccessLogger(glogging.Logger):
 logger_class = JsonAccessLogger
 
 
-
 def on_starting(server) -> None:
     Path(METRICS_DIR).mkdir(parents=True, exist_ok=True)
     for stale in Path(METRICS_DIR).glob("*.db"):

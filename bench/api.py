@@ -30,14 +30,19 @@ from portal.services.audit import SYSTEM
 QUERIES = {
     "first page": ("sort=-created_at&page[size]=25", ""),
     "status_in": ("filter[q][status_in]=acquired,repeat&sort=-created_at&page[size]=25", "q=status_in"),
-    "email_cont": ("filter[q][email_cont]=ada.smith&sort=-created_at&page[size]=25", "q=email_cont&v=ada.smith"),
+    "email_cont": (
+        "filter[q][email_cont]=ada.smith&sort=-created_at&page[size]=25",
+        "q=email_cont&v=ada.smith",
+    ),
     "email_cont lee": ("filter[q][email_cont]=lee&sort=-created_at&page[size]=25", "q=email_cont&v=lee"),
     "sort -total_orders_count": ("sort=-total_orders_count&page[size]=25", None),
 }
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--db", choices=("sqlite", "postgresql"), default="postgresql")
     parser.add_argument("--customers", type=int, default=1_000_000)
     parser.add_argument("--requests", type=int, default=100)
@@ -84,8 +89,11 @@ def main() -> None:
                 query, floor_query = QUERIES[name]
                 floor_rps = throughput(floor, f"/floor?{floor_query}", headers, args.seconds)
                 portal_rps = throughput(base, f"/api/customers?{query}", headers, args.seconds)
-                print(f"throughput {name}: portal {portal_rps:.0f} req/s, floor {floor_rps:.0f} req/s = "
-                      f"{portal_rps / floor_rps:.0%} (target ≥ 75 %)", flush=True)
+                print(
+                    f"throughput {name}: portal {portal_rps:.0f} req/s, floor {floor_rps:.0f} req/s = "
+                    f"{portal_rps / floor_rps:.0%} (target ≥ 75 %)",
+                    flush=True,
+                )
 
 
 if __name__ == "__main__":

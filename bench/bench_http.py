@@ -97,7 +97,12 @@ def latencies(base: str, path: str, headers: dict[str, str], count: int) -> list
 
 
 def throughput(
-    base: str, path: str, headers: dict[str, str], seconds: float = 10, clients: int = 4, body: str | None = None
+    base: str,
+    path: str,
+    headers: dict[str, str],
+    seconds: float = 10,
+    clients: int = 4,
+    body: str | None = None,
 ) -> float:
     """Requests per second with `clients` concurrent keep-alive connections for `seconds` (each a POST of `body`
     when given); any answer but 200 fails the run."""

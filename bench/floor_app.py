@@ -58,27 +58,44 @@ def floor() -> Response:
         if row is None or row.revoked_at is not None:
             return Response(status=401)
         where = _WHERE[kind]
-        if kind == "email_cont" and _engine.dialect.name == "sqlite":  # FTS5 trigram table, as the portal uses
-            where = " AND id IN (SELECT rowid FROM customers_email_fts WHERE customers_email_fts MATCH :phrase)"
+        if (
+            kind == "email_cont" and _engine.dialect.name == "sqlite"
+        ):  # FTS5 trigram table, as the portal uses
+            where = (
+                " AND id IN (SELECT rowid FROM customers_email_fts WHERE customers_email_fts MATCH :phrase)"
+            )
             params["phrase"] = '"' + request.args.get("v", "") + '"'
         order = "created_at DESC, id"
-        rows = connection.execute(
-            text(f"SELECT {_COLUMNS} FROM customers WHERE organization_id = :org{where} "  # noqa: S608
-                 f"ORDER BY {order} LIMIT 25"),
-            params,
-        ).mappings().all()
+        rows = (
+            connection.execute(
+                text(
+                    f"SELECT {_COLUMNS} FROM customers WHERE organization_id = :org{where} "  # noqa: S608
+                    f"ORDER BY {order} LIMIT 25"
+                ),
+                params,
+            )
+            .mappings()
+            .all()
+        )
         if kind == "email_cont":
             count = connection.execute(
-                text(f"SELECT count(*) FROM customers WHERE organization_id = :org{where}"), params  # noqa: S608
+                text(f"SELECT count(*) FROM customers WHERE organization_id = :org{where}"),  # noqa: S608
+                params,
             ).scalar_one()
         else:
             statuses = " AND status IN ('acquired', 'repeat')" if kind == "status_in" else ""
             count = connection.execute(
-                text(f"SELECT coalesce(sum(count), 0) FROM customer_counts WHERE organization_id = :org{statuses}"),  # noqa: S608
+                text(
+                    f"SELECT coalesce(sum(count), 0) FROM customer_counts WHERE organization_id = :org{statuses}"  # noqa: S608
+                ),
                 params,
             ).scalar_one()
     data = [
-        {"id": r["public_id"], "type": "customers", "attributes": {k: v for k, v in r.items() if k != "public_id"}}
+        {
+            "id": r["public_id"],
+            "type": "customers",
+            "attributes": {k: v for k, v in r.items() if k != "public_id"},
+        }
         for r in rows
     ]
     body = orjson.dumps({"data": data, "meta": {"record_count": count}}, default=str)

@@ -240,7 +240,8 @@ def report(results: Results, seconds: float) -> int:
 def drive(args, setup: dict, bases: list[str], url: str, results: Results) -> tuple[float, int, float]:
     """Run the virtual users (user n on instance n mod N); returns (seconds, peak connections, generator CPU s)."""
     users = [
-        VirtualUser(bases[n % len(bases)], setup["token"], setup["ids"], results, n) for n in range(args.users)
+        VirtualUser(bases[n % len(bases)], setup["token"], setup["ids"], results, n)
+        for n in range(args.users)
     ]
     for user in users:
         user.login("shop", f"/{SLUG}/account/login")

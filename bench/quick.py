@@ -84,7 +84,9 @@ def _gunicorn_master(port_base: str) -> int:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--db", choices=("sqlite", "postgresql"), default="sqlite")
     parser.add_argument("--seconds", type=float, default=3)
     parser.add_argument("--rounds", type=int, default=2)
@@ -96,12 +98,16 @@ def main() -> None:
         app = create_app({"DATABASE_URL": url, "SECRET_KEY": secret})
         with app.app_context():
             details = demo.load()
-            org = db.session.scalar(select(Organization).where(Organization.slug == details["organization"]["slug"]))
+            org = db.session.scalar(
+                select(Organization).where(Organization.slug == details["organization"]["slug"])
+            )
             application, _ = orgs.create_application(
                 SYSTEM, org, name="bench", kind=ApplicationKind.INTEGRATION, role="admin"
             )
             token = tokens.issue(application)["access_token"]
-            customer_id = db.session.scalar(select(Customer.public_id).where(Customer.organization_id == org.id))
+            customer_id = db.session.scalar(
+                select(Customer.public_id).where(Customer.organization_id == org.id)
+            )
             db.session.commit()
         db.engine_of(app).dispose()
         slug = details["organization"]["slug"]
@@ -148,14 +154,24 @@ def main() -> None:
                             requests_done = rps * (time.perf_counter() - started)
                             cpu_ms.append((_worker_cpu(master) - before) * 1000 / max(requests_done, 1))
                         ratio = rps / bare_rps
-                        print(f"  {label:22} {rps:7.0f} req/s  bare {bare_rps:7.0f} req/s  {ratio:5.0%}", flush=True)
+                        print(
+                            f"  {label:22} {rps:7.0f} req/s  bare {bare_rps:7.0f} req/s  {ratio:5.0%}",
+                            flush=True,
+                        )
                         results[label] = max(results.get(label, 0), ratio)
-    targets_pct = {"API list": 40, "API single resource": 50, "shopper overview": 30, "admin customer list": 30}
+    targets_pct = {
+        "API list": 40,
+        "API single resource": 50,
+        "shopper overview": 30,
+        "admin customer list": 30,
+    }
     print(f"\n{args.db}, demo data, gunicorn 2 workers, 4 keep-alive clients, best of {args.rounds} rounds:")
     for label, ratio in results.items():
         goal = targets_pct[label]
-        print(f"{label:22} {ratio:5.0%} of bare Flask ({sizes[label]} bytes)  target ≥ {goal} %: "
-              f"{'met' if ratio * 100 >= goal else 'NOT met'}")
+        print(
+            f"{label:22} {ratio:5.0%} of bare Flask ({sizes[label]} bytes)  target ≥ {goal} %: "
+            f"{'met' if ratio * 100 >= goal else 'NOT met'}"
+        )
     print(f"server CPU per API list request: {min(cpu_ms):.2f} ms (target ≤ 3 ms)")
 
 

@@ -25,7 +25,9 @@ from portal.demo import org as demo
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--seconds", type=float, default=120)
     args = parser.parse_args()
@@ -42,7 +44,9 @@ def main() -> None:
         statuses: collections.Counter = collections.Counter()
         lock = threading.Lock()
         with gunicorn("wsgi:app", env, workers=2, threads=4) as base:
-            cookies = [_sign_in(base, slug, shoppers[n % len(shoppers)], demo.PASSWORD) for n in range(args.clients)]
+            cookies = [
+                _sign_in(base, slug, shoppers[n % len(shoppers)], demo.PASSWORD) for n in range(args.clients)
+            ]
             deadline = time.perf_counter() + args.seconds
 
             def client(n: int) -> None:
@@ -69,8 +73,10 @@ def main() -> None:
             for thread in threads:
                 thread.join()
     total = sum(statuses.values())
-    print(f"SQLite, gunicorn 2 workers x 4 threads, {args.clients} signed-in clients, {args.seconds:.0f} s: "
-          f"{total} requests, {total / args.seconds:.0f} req/s")
+    print(
+        f"SQLite, gunicorn 2 workers x 4 threads, {args.clients} signed-in clients, {args.seconds:.0f} s: "
+        f"{total} requests, {total / args.seconds:.0f} req/s"
+    )
     for status, count in sorted(statuses.items(), key=str):
         print(f"  {status}: {count}")
     print(f"503 (database is locked): {statuses.get(503, 0)}  (goal: 0)")

@@ -162,7 +162,9 @@ def create_app(portal_url: str, org_slug: str, client_id: str, *, market: str | 
         token = session.get("token")
         session.clear()
         if token is not None:
-            with contextlib.suppress(OAuth2Error, OSError):  # the portal unreachable: the token expires by itself
+            with contextlib.suppress(
+                OAuth2Error, OSError
+            ):  # the portal unreachable: the token expires by itself
                 oauth().revoke_token(f"{portal_url}/oauth/revoke", token=token, timeout=10)
         state = secrets.token_urlsafe(16)
         session["signout_state"] = state

@@ -82,10 +82,17 @@ def create_user(email: str, org_slug: str, role: str, first_name: str, last_name
 @click.option("--name", required=True)
 @click.option("--role", type=click.Choice(["admin", "read_only"]), default="admin", show_default=True)
 @click.option("--user-email", help="owner of provisioning (--kind user) credentials")
-@click.option("--redirect-uri", "redirect_uris", multiple=True, help="authorization code redirect URI (repeatable)")
+@click.option(
+    "--redirect-uri", "redirect_uris", multiple=True, help="authorization code redirect URI (repeatable)"
+)
 @with_appcontext
 def create_application(
-    org_slug: str | None, kind: str, name: str, role: str, user_email: str | None, redirect_uris: tuple[str, ...]
+    org_slug: str | None,
+    kind: str,
+    name: str,
+    role: str,
+    user_email: str | None,
+    redirect_uris: tuple[str, ...],
 ) -> None:
     """Create API credentials. The secret is printed once and stored hashed."""
     try:
@@ -175,7 +182,9 @@ def rotate_signing_key(publish_for: int) -> None:
     except RuntimeError as error:
         raise click.ClickException(str(error)) from None
     when = f"signs in {publish_for} s" if publish_for else "signs from now"
-    click.echo(f"new signing key {kid} ({when}); the JWKS now has {len(signing_keys.jwks(app)['keys'])} key(s)")
+    click.echo(
+        f"new signing key {kid} ({when}); the JWKS now has {len(signing_keys.jwks(app)['keys'])} key(s)"
+    )
 
 
 def init_app(app: Flask) -> None:

@@ -95,7 +95,9 @@ class AppSession(Session):
         return app.extensions.get("db_bind") or app.extensions["db_engine"]
 
 
-SessionFactory = sessionmaker(class_=AppSession, expire_on_commit=False, join_transaction_mode="create_savepoint")
+SessionFactory = sessionmaker(
+    class_=AppSession, expire_on_commit=False, join_transaction_mode="create_savepoint"
+)
 
 
 def _session_scope() -> int:

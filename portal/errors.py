@@ -34,9 +34,13 @@ class Invalid(DomainError):
 def check_length(value: str, field: str, minimum: int, maximum: int) -> None:
     """Commerce Layer's too_short / too_long refusals, with the limit in the message and in `count`."""
     if len(value) < minimum:
-        raise Invalid(f"is too short (minimum is {minimum} characters)", field=field, code="too_short", count=minimum)
+        raise Invalid(
+            f"is too short (minimum is {minimum} characters)", field=field, code="too_short", count=minimum
+        )
     if len(value) > maximum:
-        raise Invalid(f"is too long (maximum is {maximum} characters)", field=field, code="too_long", count=maximum)
+        raise Invalid(
+            f"is too long (maximum is {maximum} characters)", field=field, code="too_long", count=maximum
+        )
 
 
 class InvalidFields(Invalid):

@@ -104,7 +104,9 @@ def action_label(action: str) -> str:
 
 def select_locale() -> str:
     """Flask-Babel's locale selector (see the module docstring for the order)."""
-    if not has_request_context() or (request.blueprint != "shop" and request.endpoint not in SHOPPER_ENDPOINTS):
+    if not has_request_context() or (
+        request.blueprint != "shop" and request.endpoint not in SHOPPER_ENDPOINTS
+    ):
         return "en"
     stored = getattr(current_user, "locale", None)
     if stored in LOCALES:
@@ -130,7 +132,7 @@ def _date_time_patterns(locale: str) -> tuple[Any, Any, Locale]:
 
 
 def absolute(value: datetime) -> str:
-    """"2 Dec 2026, 13:47 UTC" / "2 dic 2026, 13:47 UTC": the date as the language writes it, the time in UTC."""
+    """ "2 Dec 2026, 13:47 UTC" / "2 dic 2026, 13:47 UTC": the date as the language writes it, the time in UTC."""
     date_pattern, time_pattern, locale = _date_time_patterns(str(get_locale()))
     utc = value.astimezone(UTC) if value.tzinfo else value
     return f"{date_pattern.apply(utc, locale)}, {time_pattern.apply(utc, locale)} UTC"
@@ -149,9 +151,7 @@ def ago(value: datetime | None, now: datetime | None = None) -> Markup:
         return Markup("—")
     delta: timedelta = value - (now or db.utcnow())
     text = format_timedelta(delta, add_direction=True, threshold=1)
-    return Markup('<time datetime="{}" title="{}">{}</time>').format(
-        value.isoformat(), absolute(value), text
-    )
+    return Markup('<time datetime="{}" title="{}">{}</time>').format(value.isoformat(), absolute(value), text)
 
 
 def money(cents: int, currency: str) -> str:

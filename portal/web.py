@@ -284,8 +284,12 @@ def error_page(error: Any) -> Response:
         name = getattr(error, "name", "Error")
         code = str(getattr(error, "name", "error")).upper().replace(" ", "_")
         return _json_error(status, code, name, getattr(error, "description", "Server error"))
-    if _cv_request.get().url_adapter is None:  # an untrusted Host (production): no URL can be built for a page
-        return make_response(f"{status} {getattr(error, 'name', 'Error')}\n", status, {"Content-Type": "text/plain"})
+    if (
+        _cv_request.get().url_adapter is None
+    ):  # an untrusted Host (production): no URL can be built for a page
+        return make_response(
+            f"{status} {getattr(error, 'name', 'Error')}\n", status, {"Content-Type": "text/plain"}
+        )
     template = f"errors/{status}.html" if status in (404, 500) else "errors/generic.html"
     return render(template, status=status, error=error)
 
@@ -294,7 +298,10 @@ HTML_OAUTH_PATHS = frozenset({"/oauth/authorize", "/oauth/logout"})  # the hoste
 
 
 def _json_path() -> bool:
-    return request.path.startswith(("/api/", "/oauth/", "/provisioning/")) and request.path not in HTML_OAUTH_PATHS
+    return (
+        request.path.startswith(("/api/", "/oauth/", "/provisioning/"))
+        and request.path not in HTML_OAUTH_PATHS
+    )
 
 
 def _json_error(status: int, code: str, title: str, detail: str) -> Response:

@@ -98,7 +98,10 @@ class TransactionalClient(FlaskClient):
         for each in (*response.history, response):
             request = each.request
             problems = header_problems(
-                request.path, request.scheme == "https", each.headers, bearer="Authorization" in request.headers
+                request.path,
+                request.scheme == "https",
+                each.headers,
+                bearer="Authorization" in request.headers,
             )
             assert not problems, f"{request.method} {request.path} → {each.status_code}: {problems}"
         return response

@@ -51,7 +51,9 @@ def header_problems(path: str, https: bool, headers: Mapping[str, str], *, beare
             problems.append("frame-ancestors 'none' without X-Frame-Options DENY")
     if headers.get("X-Content-Type-Options") != "nosniff":
         problems.append("no X-Content-Type-Options: nosniff")
-    if headers.get("Referrer-Policy") not in ACCEPTED_REFERRER_POLICIES:  # no-referrer breaks CSRF Referer checks
+    if (
+        headers.get("Referrer-Policy") not in ACCEPTED_REFERRER_POLICIES
+    ):  # no-referrer breaks CSRF Referer checks
         problems.append(f"Referrer-Policy {headers.get('Referrer-Policy')!r}")
     if (bearer or path not in CACHEABLE) and "no-store" not in headers.get("Cache-Control", ""):
         problems.append(f"dynamic response without no-store ({headers.get('Cache-Control')!r})")

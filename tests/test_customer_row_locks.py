@@ -87,7 +87,12 @@ def test_a_shop_or_admin_change_waits_for_the_row_lock_and_then_changes_nothing(
     db.session.commit()
     thread.join(30)
 
-    assert outcome["response"].status_code in (303, 404, 409, 422)  # 409: the admin's "anonymized, can't change"
+    assert outcome["response"].status_code in (
+        303,
+        404,
+        409,
+        422,
+    )  # 409: the admin's "anonymized, can't change"
     db.session.rollback()
     assert scan([NEW, HELD]) == []  # no resurrected email, no mail to the erased address
     assert db.session.scalar(select(func.count()).select_from(ActionToken)) == 0
@@ -112,7 +117,10 @@ def test_bulk_assign_waits_for_the_row_lock_and_skips_the_erased_customer(app, c
         with app.app_context():
             org_id, group_id, public_id = ids
             outcome["assigned"] = groups.bulk_assign(
-                SYSTEM, db.session.get(Organization, org_id), [public_id], db.session.get(CustomerGroup, group_id)
+                SYSTEM,
+                db.session.get(Organization, org_id),
+                [public_id],
+                db.session.get(CustomerGroup, group_id),
             )
             db.session.commit()
 

@@ -104,7 +104,13 @@ def test_gunicorn_defaults_believe_no_forwarded_header_and_recycle_workers(gunic
 
 
 def test_the_example_environment_names_real_settings():
-    known = set(defaults("/instance")) | {"INSTANCE_PATH", "LOG_LEVEL", "WEB_BIND", "WEB_WORKERS", "WEB_THREADS"}
+    known = set(defaults("/instance")) | {
+        "INSTANCE_PATH",
+        "LOG_LEVEL",
+        "WEB_BIND",
+        "WEB_WORKERS",
+        "WEB_THREADS",
+    }
     text = (ROOT / "deploy" / "portal.env.example").read_text()
     names = re.findall(r"^#? ?PORTAL_([A-Z0-9_]+)=", text, re.MULTILINE)
     assert "BASE_URL" in names and "SECRET_KEY" in names and "ENV_MODE" in names

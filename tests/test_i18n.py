@@ -115,6 +115,8 @@ def test_absolute_times_are_written_in_the_page_language_and_in_utc(app):
     elsewhere = moment.astimezone(timezone(timedelta(hours=2)))  # 01:47 on the 3rd there: still shown in UTC
     with app.test_request_context():
         with force_locale("en"):
-            assert absolute(moment) == absolute(elsewhere) == "Dec 2, 2026, 11:47\u202fPM UTC"  # CLDR: narrow NBSP
+            assert (
+                absolute(moment) == absolute(elsewhere) == "Dec 2, 2026, 11:47\u202fPM UTC"
+            )  # CLDR: narrow NBSP
         with force_locale("it"):
             assert absolute(moment) == absolute(elsewhere) == "2 dic 2026, 23:47 UTC"

@@ -30,7 +30,9 @@ pytestmark = pytest.mark.sqlite_only
 def signed_in(committed):
     org = make_org()
     customer = make_customer(org, password=PASSWORD)
-    row = LoginSession(sid="s" * 40, principal_type="customer", principal_id=customer.id, organization_id=org.id)
+    row = LoginSession(
+        sid="s" * 40, principal_type="customer", principal_id=customer.id, organization_id=org.id
+    )
     db.session.add(row)
     db.session.flush()
     row.last_seen_at = db.utcnow() - timedelta(minutes=5)  # due for its bookkeeping write
@@ -51,7 +53,9 @@ def test_the_staged_race_does_fail_a_write_inside_the_read_transaction(app, sign
         db.session.scalar(select(Customer.id))  # the request's read transaction begins
         _another_process_commits(url)
         with pytest.raises(OperationalError, match="locked"):
-            db.session.execute(update(LoginSession).where(LoginSession.id == row.id).values(last_seen_at=db.utcnow()))
+            db.session.execute(
+                update(LoginSession).where(LoginSession.id == row.id).values(last_seen_at=db.utcnow())
+            )
         db.session.rollback()
 
 
@@ -66,7 +70,9 @@ def test_a_signed_in_get_writes_last_seen_apart_and_succeeds(app, signed_in):
         db.session.commit()  # the request ends: nothing of its own to write, no upgrade, no error
     engine = db.make_engine(url)
     with engine.connect() as connection:
-        seen = connection.execute(select(LoginSession.last_seen_at).where(LoginSession.id == row.id)).scalar_one()
+        seen = connection.execute(
+            select(LoginSession.last_seen_at).where(LoginSession.id == row.id)
+        ).scalar_one()
     engine.dispose()
     assert seen.replace(tzinfo=None) > before.replace(tzinfo=None)
 

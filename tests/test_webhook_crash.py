@@ -31,7 +31,9 @@ def test_a_worker_killed_after_the_post_redelivers_with_the_same_id(committed, t
     assert len(receiver.received) == 1
     db.session.rollback()
     [callback] = db.session.scalars(select(EventCallback)).all()
-    assert callback.delivered_at is None and callback.attempts == 0  # the kill undid the bookkeeping, not the row
+    assert (
+        callback.delivered_at is None and callback.attempts == 0
+    )  # the kill undid the bookkeeping, not the row
     finished = worker(committed, tmp_path)
     assert finished.returncode == 0, finished.stderr
     assert len(receiver.received) == 2
@@ -52,7 +54,11 @@ def test_two_worker_processes_deliver_each_callback_once(committed, tmp_path, re
     for _ in range(20):
         make_customer(org)
     db.session.commit()
-    environment = {**os.environ, "PORTAL_DATABASE_URL": committed, "PORTAL_INSTANCE_PATH": str(tmp_path / "i")}
+    environment = {
+        **os.environ,
+        "PORTAL_DATABASE_URL": committed,
+        "PORTAL_INSTANCE_PATH": str(tmp_path / "i"),
+    }
     environment.pop("PORTAL_WEBHOOK_FAULT", None)
     command = [str(FLASK), "--app", "portal", "worker", "--once"]
     processes = [subprocess.Popen(command, env=environment, cwd=ROOT) for _ in range(2)]  # noqa: S603

@@ -249,7 +249,9 @@ def customer_anonymize(customer_id: str):
                 show_error(form, error)
             else:
                 flash(done, "success")
-                return see_other(url_for("admin.customer_detail", org_slug=g.org.slug, customer_id=customer_id))
+                return see_other(
+                    url_for("admin.customer_detail", org_slug=g.org.slug, customer_id=customer_id)
+                )
     status = 422 if request.method == "POST" else 200
     return render(
         "admin/customers/anonymize.html",

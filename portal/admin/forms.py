@@ -86,11 +86,16 @@ def _json_text(data: str | None) -> str:
 
 
 class CustomerForm(FlaskForm):
-    email = EmailField("Email", validators=[DataRequired(), Email(), Length(max=column_length(Customer.email))])
-    shopper_reference = StringField(
-        "Shopper reference", validators=[DataRequired(), Length(min=3, max=column_length(Customer.shopper_reference))]
+    email = EmailField(
+        "Email", validators=[DataRequired(), Email(), Length(max=column_length(Customer.email))]
     )
-    reference = StringField("Reference", validators=[Optional(), Length(max=column_length(Customer.reference))])
+    shopper_reference = StringField(
+        "Shopper reference",
+        validators=[DataRequired(), Length(min=3, max=column_length(Customer.shopper_reference))],
+    )
+    reference = StringField(
+        "Reference", validators=[Optional(), Length(max=column_length(Customer.reference))]
+    )
     reference_origin = StringField(
         "Reference origin", validators=[Optional(), Length(max=column_length(Customer.reference_origin))]
     )
@@ -121,7 +126,9 @@ class CustomerForm(FlaskForm):
 class GroupForm(FlaskForm):
     name = StringField("Name", validators=[DataRequired(), Length(max=column_length(CustomerGroup.name))])
     code = StringField("Code", validators=[Optional(), Length(max=column_length(CustomerGroup.code))])
-    reference = StringField("Reference", validators=[Optional(), Length(max=column_length(CustomerGroup.reference))])
+    reference = StringField(
+        "Reference", validators=[Optional(), Length(max=column_length(CustomerGroup.reference))]
+    )
 
     def attributes(self) -> dict:
         return {
@@ -152,7 +159,9 @@ class NoteForm(FlaskForm):
 class BulkTagForm(FlaskForm):
     ids = SelectMultipleField("Customers", choices=[], validate_choice=False, validators=[DataRequired()])
     tag = SelectField("Tag", choices=[], validate_choice=True, validators=[DataRequired()])
-    action = SelectField("Action", choices=choices([("add", "Add"), ("remove", "Remove")]), validate_choice=True)
+    action = SelectField(
+        "Action", choices=choices([("add", "Add"), ("remove", "Remove")]), validate_choice=True
+    )
     confirmed = BooleanField("Confirmed")
 
 
@@ -165,7 +174,9 @@ class RejectForm(FlaskForm):
 
 
 class SettingsForm(FlaskForm):
-    name = StringField("Organization name", validators=[DataRequired(), Length(max=column_length(Organization.name))])
+    name = StringField(
+        "Organization name", validators=[DataRequired(), Length(max=column_length(Organization.name))]
+    )
     # a colour picker in the browser; the service still checks the hex value whatever is posted
     primary_color = ColorField("Primary colour", validators=[DataRequired(), Length(min=7, max=7)])
     logo_url = StringField(
@@ -206,12 +217,18 @@ class ApplicationForm(FlaskForm):
     """Shares the settings page with the organization and invite forms: its own ids, so its labels reach its fields."""
 
     name = StringField(
-        "Name", id="application-name", validators=[DataRequired(), Length(max=column_length(Application.name))]
+        "Name",
+        id="application-name",
+        validators=[DataRequired(), Length(max=column_length(Application.name))],
     )
     kind = SelectField(
         "Kind",
         choices=choices(
-            [("integration", "Integration"), ("sales_channel", "Sales channel"), ("webapp", "Webapp (acts for staff)")]
+            [
+                ("integration", "Integration"),
+                ("sales_channel", "Sales channel"),
+                ("webapp", "Webapp (acts for staff)"),
+            ]
         ),
     )
     role = SelectField("Role (integrations)", id="application-role", choices=ROLES)
@@ -221,7 +238,9 @@ class ApplicationForm(FlaskForm):
 
 
 class AcceptInviteForm(FlaskForm):
-    first_name = StringField("First name", validators=[DataRequired(), Length(max=column_length(User.first_name))])
+    first_name = StringField(
+        "First name", validators=[DataRequired(), Length(max=column_length(User.first_name))]
+    )
     last_name = StringField("Last name", validators=[Optional(), Length(max=column_length(User.last_name))])
     password = PasswordField("Password", validators=[InputRequired(), Length(min=8, max=128)])
     confirm = PasswordField("Repeat password", validators=[EqualTo("password", "must match the password")])

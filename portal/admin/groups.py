@@ -129,7 +129,10 @@ def market_update(market_id: str):
         group = groups.get_group(g.org, form.group.data) if form.group.data else None
         groups.set_market_group(Actor.of_user(g.user), g.org, market, group)
         if group:
-            flash(_("Market %(name)s is now private to %(group)s.", name=market.name, group=group.name), "success")
+            flash(
+                _("Market %(name)s is now private to %(group)s.", name=market.name, group=group.name),
+                "success",
+            )
         else:
             flash(_("Market %(name)s is now public.", name=market.name), "success")
         return see_other(url_for("admin.markets_list", org_slug=g.org.slug))

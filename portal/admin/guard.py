@@ -78,7 +78,9 @@ def requires(role: Role) -> Callable:
                 abort(403, description=READ_ONLY_REFUSAL)
             return view(**kwargs)
 
-        return allow(Policy.STAFF_ADMIN if role is Role.ADMIN else Policy.STAFF_MEMBER)(requires_staff(wrapped))
+        return allow(Policy.STAFF_ADMIN if role is Role.ADMIN else Policy.STAFF_MEMBER)(
+            requires_staff(wrapped)
+        )
 
     return decorator
 

@@ -104,11 +104,7 @@ def member_invite():
         except DomainError as error:
             show_error(form, error)
         else:
-            link = (
-                external_url("admin.invite_accept", token=token)
-                if token
-                else external_url("admin.login")
-            )
+            link = external_url("admin.invite_accept", token=token) if token else external_url("admin.login")
             staff.send_invite(g.org, user, token, link)
             flash(_("Invitation sent to %(email)s.", email=user.email), "success")
             return see_other(url_for("admin.settings", org_slug=g.org.slug))

@@ -33,7 +33,9 @@ def dumps(body: Any) -> bytes:
     """A response document as JSON bytes (orjson: several times faster than the json module on a page of 25).
     Values orjson has no encoding for (Decimal, dates) go through the app's JSON provider as with jsonify."""
     return orjson.dumps(
-        body, default=current_app.json.default, option=orjson.OPT_PASSTHROUGH_DATETIME  # type: ignore[attr-defined]
+        body,
+        default=current_app.json.default,
+        option=orjson.OPT_PASSTHROUGH_DATETIME,  # type: ignore[attr-defined]
     )
 
 
@@ -164,7 +166,9 @@ def _body() -> Any:
         return request.get_json(force=True)
     except BadRequest as error:
         if JSON_TOO_DEEP in f"{error.description} {error.__cause__}":
-            raise ApiError(400, "INVALID_DATA_FORMAT", "Invalid data format", JSON_TOO_DEEP, pointer="") from None
+            raise ApiError(
+                400, "INVALID_DATA_FORMAT", "Invalid data format", JSON_TOO_DEEP, pointer=""
+            ) from None
         return None
 
 

@@ -105,7 +105,18 @@ def _text_matcher(column: Any, matcher: str, value: str) -> ColumnElement:
 
 
 TEXT_MATCHERS = frozenset(
-    {"start", "not_start", "end", "not_end", "cont", "i_cont", "not_cont", "not_i_cont", "matches", "does_not_match"}
+    {
+        "start",
+        "not_start",
+        "end",
+        "not_end",
+        "cont",
+        "i_cont",
+        "not_cont",
+        "not_i_cont",
+        "matches",
+        "does_not_match",
+    }
 )
 _FLAGS = frozenset({"null", "not_null", "present", "blank", "true", "false"})
 
@@ -141,7 +152,9 @@ def condition(column: Any, kind: str, matcher: str, raw: str, predicate: str, di
     if matcher in TEXT_MATCHERS:
         if kind not in ("string", "enum"):
             raise filter_not_allowed(predicate)
-        return _text_matcher(cast(column, String) if kind == "enum" else column, matcher, convert(kind, raw, predicate))
+        return _text_matcher(
+            cast(column, String) if kind == "enum" else column, matcher, convert(kind, raw, predicate)
+        )
     value = convert(kind, raw, predicate)
     return {
         "eq": lambda: column == value,

@@ -118,7 +118,9 @@ class Resource:
 
 
 REGISTRY: dict[str, Resource] = {}
-INCLUDE_DEPTH_MAX = 3  # relationship names in one include path (`customer_addresses.address.customer` is the deepest)
+INCLUDE_DEPTH_MAX = (
+    3  # relationship names in one include path (`customer_addresses.address.customer` is the deepest)
+)
 
 
 def check_include(root: Resource, path: list[str]) -> None:
@@ -169,7 +171,6 @@ def writable(resource: Resource, attributes: dict[str, Any], mode: str) -> dict[
         if name not in allowed:
             raise param_not_allowed(f"{name} is not allowed.", pointer=f"/data/attributes/{name}")
     return attributes
-
 
 
 def check_trigger(name: str, value: Any) -> None:

@@ -20,7 +20,9 @@ class Serializer:
         self.ctx, self.query, self.root = ctx, query, root
         self.base = current_app.config["BASE_URL"].rstrip("/") + "/api"
         self.included: dict[tuple[str, str], dict[str, Any]] = {}
-        self._shown: dict[str, tuple[list[Any], list[Any]]] = {}  # per type: attributes and relationships shown
+        self._shown: dict[
+            str, tuple[list[Any], list[Any]]
+        ] = {}  # per type: attributes and relationships shown
         self._check_fields()
         self.includes = self._check_includes()
 
@@ -60,9 +62,14 @@ class Serializer:
         shown = self._shown.get(resource.type)
         if shown is None:
             attrs = [
-                a for a in resource.attrs if not a.write_only and a.name != "id" and self._wanted(resource, a.name)
+                a
+                for a in resource.attrs
+                if not a.write_only and a.name != "id" and self._wanted(resource, a.name)
             ]
-            shown = self._shown[resource.type] = (attrs, [r for r in resource.rels if self._wanted(resource, r.name)])
+            shown = self._shown[resource.type] = (
+                attrs,
+                [r for r in resource.rels if self._wanted(resource, r.name)],
+            )
         return shown
 
     def resource(

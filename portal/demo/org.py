@@ -100,7 +100,9 @@ def _customers(org: Organization) -> None:
             attributes["password"] = PASSWORD
         group = next((g for g in _groups(org) if g.code == group_code), None)
         customer = customers.create_customer(SYSTEM, org, attributes, customer_group=group)
-        if registered:  # the store vouches for its demo shoppers: a sign-in code keeps the printed password working
+        if (
+            registered
+        ):  # the store vouches for its demo shoppers: a sign-in code keeps the printed password working
             customer.email_verified_at = db.utcnow()
         address = None
         if place:
@@ -133,7 +135,9 @@ def _customers(org: Organization) -> None:
             )
             for sku, name, quantity, cents in BASKETS[order.id % len(BASKETS)]:
                 orders.add_line_item(
-                    org, order, {"sku_code": sku, "name": name, "quantity": quantity, "unit_amount_cents": cents}
+                    org,
+                    order,
+                    {"sku_code": sku, "name": name, "quantity": quantity, "unit_amount_cents": cents},
                 )
             if OrderStatus(status).counts_for_customer:
                 orders.place_order(SYSTEM, org, order)

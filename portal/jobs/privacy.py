@@ -403,7 +403,7 @@ REGISTRY: dict[str, dict[str, Rule]] = {
         "credential_id": personal(DELETE, "identifies the person's authenticator; " + _DELETED_ROW),
         "public_key": personal(DELETE, "the authenticator's key; " + _DELETED_ROW),
         "sign_count": personal(DELETE, _DELETED_ROW),
-        "name": personal(DELETE, "chosen by the person (\"Anna's phone\"); " + _DELETED_ROW),
+        "name": personal(DELETE, 'chosen by the person ("Anna\'s phone"); ' + _DELETED_ROW),
         "transports": personal(DELETE, _DELETED_ROW),
         "backed_up": personal(DELETE, _DELETED_ROW),
         "created_at": kept("row deleted anyway"),

@@ -22,7 +22,9 @@ class AuthorizationCode(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     code_hash: Mapped[str] = mapped_column(String(64), unique=True)
     application_id: Mapped[int] = mapped_column(ForeignKey("applications.id", ondelete="CASCADE"), index=True)
-    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"), index=True)
+    organization_id: Mapped[int] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), index=True
+    )
     owner_type: Mapped[str] = mapped_column(String(16))  # customer | user
     owner_id: Mapped[int]
     redirect_uri: Mapped[str] = mapped_column(Text)
@@ -44,7 +46,9 @@ class OAuthConsent(PublicIdMixin, Base):
     __table_args__ = (UniqueConstraint("application_id", "owner_type", "owner_id"),)
 
     application_id: Mapped[int] = mapped_column(ForeignKey("applications.id", ondelete="CASCADE"), index=True)
-    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"), index=True)
+    organization_id: Mapped[int] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), index=True
+    )
     owner_type: Mapped[str] = mapped_column(String(16))  # customer | user
     owner_id: Mapped[int]
     scope: Mapped[str] = mapped_column(String(500), default="")

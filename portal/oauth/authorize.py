@@ -128,7 +128,9 @@ class CodeGrant(AuthorizationCodeGrant):
         """The token endpoint's one client rule: public sales channels by id, webapps with their secret."""
         application = clients.authenticate(self.request.payload.data)
         if application.kind not in CODE_KINDS:
-            raise UnauthorizedClientError(description="The authorization code grant is for sales channels and webapps")
+            raise UnauthorizedClientError(
+                description="The authorization code grant is for sales channels and webapps"
+            )
         self.request.auth_method = "client_secret_post" if application.confidential else "none"
         return Client(application)
 
@@ -170,7 +172,11 @@ class CodeGrant(AuthorizationCodeGrant):
 
 def _still_allowed(application: Application, owner: Customer | User | None) -> Customer | User:
     """The code's owner may still get a token: an active customer of the org, or an active staff member of it."""
-    if isinstance(owner, Customer) and owner.is_active and owner.organization_id == application.organization_id:
+    if (
+        isinstance(owner, Customer)
+        and owner.is_active
+        and owner.organization_id == application.organization_id
+    ):
         return owner
     if isinstance(owner, User) and owner.is_active and owner.role_in(application.organization) is not None:
         return owner

@@ -96,13 +96,17 @@ def authorize() -> Response:
         return redirect(_login_url(application), 303)
     refusal = _refusal(application, owner, grant.request.markets)
     if refusal:
-        return _refused(AccessDeniedError(refusal, redirect_uri=grant.redirect_uri, state=grant.request.payload.state))
+        return _refused(
+            AccessDeniedError(refusal, redirect_uri=grant.redirect_uri, state=grant.request.payload.state)
+        )
     if request.method == "POST":
         form = ConsentForm()
         if not same_origin_post() or not form.validate_on_submit():
             abort(403)
         if form.deny.data or not form.allow.data:
-            return _refused(AccessDeniedError(redirect_uri=grant.redirect_uri, state=grant.request.payload.state))
+            return _refused(
+                AccessDeniedError(redirect_uri=grant.redirect_uri, state=grant.request.payload.state)
+            )
         actor = Actor.of_customer(owner) if isinstance(owner, Customer) else Actor.of_user(owner)
         consents.give_consent(actor, application, owner, grant.request.scope)
     elif not consents.has_consent(application, owner):
@@ -112,11 +116,15 @@ def authorize() -> Response:
 
 def _consent_page(application: Application, owner: Customer | User, markets: list) -> Response:
     org = application.organization
-    context = {"application": application, "owner": owner, "markets": markets, "form": ConsentForm(), "org": org}
+    context = {
+        "application": application,
+        "owner": owner,
+        "markets": markets,
+        "form": ConsentForm(),
+        "org": org,
+    }
     if isinstance(owner, Customer):
         g.org = org  # the shop's links (language, account menu) are built for this org
         set_frame_ancestors([])  # a consent page is never framed (clickjacking)
-        return render(
-            "oauth/consent.html", **context, me=None, embed=False, lang=str(get_locale())
-        )
+        return render("oauth/consent.html", **context, me=None, embed=False, lang=str(get_locale()))
     return render("oauth/consent_staff.html", **context)

@@ -41,7 +41,9 @@ def client_credentials(params: dict[str, str], ip: str | None) -> dict[str, Any]
     """Sales channel → guest token; integration → `market:all` token; user credentials → provisioning token."""
     application = authenticate(params)
     if application.kind is ApplicationKind.WEBAPP:
-        raise UnauthorizedClientError(description="A webapp acts for a staff member: use the authorization code flow")
+        raise UnauthorizedClientError(
+            description="A webapp acts for a staff member: use the authorization code flow"
+        )
     scope, markets = resolve_scope(application, params.get("scope"))
     if application.kind is ApplicationKind.USER and not application.user.is_active:
         raise InvalidGrantError(description="The user owning these credentials is disabled")
@@ -135,7 +137,9 @@ def jwt_bearer(params: dict[str, str], ip: str | None) -> dict[str, Any]:
     """A token owned by the assertion's User (integration) or Customer (sales channel); the client needs its secret."""
     application = authenticate(params, require_secret=True)
     if application.kind in (ApplicationKind.USER, ApplicationKind.WEBAPP):
-        raise UnauthorizedClientError(description="Only integrations and sales channels use the JWT bearer flow")
+        raise UnauthorizedClientError(
+            description="Only integrations and sales channels use the JWT bearer flow"
+        )
     assertion = assertions.read(application, required(params, "assertion"))
     scope, markets = resolve_scope(application, params.get("scope"))
     customer = assertion.owner if isinstance(assertion.owner, Customer) else None

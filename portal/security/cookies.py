@@ -89,7 +89,10 @@ def _find_context(app: Flask, req: Request) -> str:
         return STAFF
     try:
         origins = _origins(endpoint, args, req)
-    except (OperationalError, InterfaceError):  # the view answers 503 (portal/web.py); no embed cookie meanwhile
+    except (
+        OperationalError,
+        InterfaceError,
+    ):  # the view answers 503 (portal/web.py); no embed cookie meanwhile
         db.session.rollback()
         return SHOP
     if origins is None:

@@ -68,7 +68,12 @@ def _increment_statement(dialect: str) -> Any:
 def _increment(key_hash: str, expiry: int, amount: int) -> int:
     now = db.utcnow()
     statement = _increment_statement(db.session.get_bind().dialect.name)
-    parameters = {"key_hash": key_hash, "now": now, "expires": now + timedelta(seconds=expiry), "amount": amount}
+    parameters = {
+        "key_hash": key_hash,
+        "now": now,
+        "expires": now + timedelta(seconds=expiry),
+        "amount": amount,
+    }
     return db.session.execute(statement, parameters).scalar_one()
 
 
@@ -144,6 +149,8 @@ def keep_after_rollback() -> None:
 
 def purge_expired(_app: Any) -> int:
     """Worker job: delete counters whose window has ended."""
-    deleted = db.session.execute(delete(TABLE).where(TABLE.c.expires_at <= literal(db.utcnow(), UTCDateTime())))
+    deleted = db.session.execute(
+        delete(TABLE).where(TABLE.c.expires_at <= literal(db.utcnow(), UTCDateTime()))
+    )
     db.session.commit()
     return deleted.rowcount

@@ -26,7 +26,11 @@ META = ("created_at", "signs_from")
 
 def _generate(created_at: float, signs_from: float | None = None) -> dict[str, Any]:
     key = RSAKey.generate_key(2048, parameters={"use": "sig", "alg": ALGORITHM}, auto_kid=True)
-    return {**key.as_dict(private=True), "created_at": int(created_at), "signs_from": int(signs_from or created_at)}
+    return {
+        **key.as_dict(private=True),
+        "created_at": int(created_at),
+        "signs_from": int(signs_from or created_at),
+    }
 
 
 def _signs_from(item: dict[str, Any]) -> int:

@@ -134,7 +134,9 @@ def _confirm_current_password(org: Organization, customer: Customer, password: A
         ok = isinstance(password, str) and len(password) <= MAX_PASSWORD
         return ok and passwords.verify_password(customer.password_hash, password)
 
-    if not throttle.check(throttle.customer_scope(org.id), validation.email_key(customer.email), None, verify):
+    if not throttle.check(
+        throttle.customer_scope(org.id), validation.email_key(customer.email), None, verify
+    ):
         raise Invalid("is incorrect", field=field, code="invalid")
 
 

@@ -32,7 +32,9 @@ def require_admin(user: User | None, org: Organization) -> User:
     return user
 
 
-def require_token_admin(kind: ApplicationKind, user: User | None, org: Organization, role: Role | None) -> User:
+def require_token_admin(
+    kind: ApplicationKind, user: User | None, org: Organization, role: Role | None
+) -> User:
     """Through the API: a token owned by a user of this org with the write role — an integration's JWT-bearer token
     (admin integration, admin user) or a webapp's authorization-code token (the staff member acting is an admin)."""
     if kind not in (ApplicationKind.INTEGRATION, ApplicationKind.WEBAPP) or role is not Role.ADMIN:

@@ -65,7 +65,14 @@ def give_consent(actor: Actor, application: Application, owner: Customer | User,
         db.session.add(consent)
     consent.scope, consent.granted_at, consent.revoked_at = scope, db.utcnow(), None
     db.session.flush()
-    record(actor, application.organization, "consent.give", consent, ["granted_at"], application=application.public_id)
+    record(
+        actor,
+        application.organization,
+        "consent.give",
+        consent,
+        ["granted_at"],
+        application=application.public_id,
+    )
     return consent
 
 
@@ -102,7 +109,9 @@ def active_grants(org: Organization) -> list[Grant]:
 def revoke_grant(actor: Actor, org: Organization, consent_id: str) -> OAuthConsent:
     """Withdraw a consent: the application must ask again, and every token it holds for that person stops working."""
     consent = db.session.scalar(
-        select(OAuthConsent).where(OAuthConsent.organization_id == org.id, OAuthConsent.public_id == consent_id)
+        select(OAuthConsent).where(
+            OAuthConsent.organization_id == org.id, OAuthConsent.public_id == consent_id
+        )
     )
     if consent is None:
         raise NotFound("The requested resource was not found", field="id")
@@ -140,7 +149,9 @@ def save_code(
     owner_type, owner_id = owner_key(owner)
     now = db.utcnow()
     db.session.execute(
-        delete(AuthorizationCode).where(AuthorizationCode.used_at.is_(None), AuthorizationCode.expires_at < now)
+        delete(AuthorizationCode).where(
+            AuthorizationCode.used_at.is_(None), AuthorizationCode.expires_at < now
+        )
     )
     db.session.add(
         AuthorizationCode(
@@ -161,7 +172,9 @@ def save_code(
 
 
 def find_code(raw: str) -> AuthorizationCode | None:
-    return db.session.scalar(select(AuthorizationCode).where(AuthorizationCode.code_hash == token_digest(raw)))
+    return db.session.scalar(
+        select(AuthorizationCode).where(AuthorizationCode.code_hash == token_digest(raw))
+    )
 
 
 def claim_code(code: AuthorizationCode, family_id: str) -> bool:

@@ -104,7 +104,8 @@ def create_order(
         currency_code=validation.currency_code(attributes.get("currency_code", "EUR")),
         language_code=validation.text(
             attributes.get("language_code"), "language_code", max_length=column_length(Order.language_code)
-        ) or "en",
+        )
+        or "en",
         reference=validation.text(attributes.get("reference"), "reference"),
         reference_origin=validation.text(attributes.get("reference_origin"), "reference_origin"),
         metadata_=validation.metadata(attributes.get("metadata")),
@@ -125,7 +126,9 @@ def link_waiting(actor: Actor, org: Organization, customer: Customer) -> None:
     """The address was just proven: orders placed by it while it was unverified join the account."""
     waiting = db.session.scalars(
         select(Order).where(
-            Order.organization_id == org.id, Order.customer_id.is_(None), Order.customer_email == customer.email
+            Order.organization_id == org.id,
+            Order.customer_id.is_(None),
+            Order.customer_email == customer.email,
         )
     ).all()
     for order in waiting:

@@ -164,12 +164,18 @@ def create_application(
     try:
         kind = ApplicationKind(kind)
     except ValueError:
-        raise Invalid("must be sales_channel, integration or webapp", field="kind", code="inclusion") from None
-    uris = validation.redirect_uris(redirect_uris or [], development=current_app.config["ENV_MODE"] != "production")
+        raise Invalid(
+            "must be sales_channel, integration or webapp", field="kind", code="inclusion"
+        ) from None
+    uris = validation.redirect_uris(
+        redirect_uris or [], development=current_app.config["ENV_MODE"] != "production"
+    )
     if kind is ApplicationKind.WEBAPP and not uris:
         raise Invalid("can't be blank", field="redirect_uri", code="blank")
     if uris and kind not in (ApplicationKind.SALES_CHANNEL, ApplicationKind.WEBAPP):
-        raise Invalid("only sales channels and webapps have redirect URIs", field="redirect_uri", code="invalid")
+        raise Invalid(
+            "only sales channels and webapps have redirect URIs", field="redirect_uri", code="invalid"
+        )
     if kind is ApplicationKind.USER:
         if user is None:
             raise Invalid("can't be blank", field="user", code="blank")

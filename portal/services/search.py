@@ -41,6 +41,7 @@ CHOICES = {
     "sort": SORTS,
 }
 
+
 @dataclass(frozen=True)
 class Query:
     """A parsed search. Every field is already validated; build one with `parse`."""
@@ -136,7 +137,9 @@ def _email_ids(dialect: str, org: Organization, query: Query) -> Any:
     if dialect == "sqlite" and len(q) >= 3:
         phrase = '"' + q.replace('"', '""') + '"'  # an FTS5 string: the trigrams of q, in order
         return select(EMAIL_FTS.c.rowid).where(EMAIL_FTS.c.customers_email_fts.op("MATCH")(phrase))
-    return select(Customer.id).where(in_org, Customer.email.like(f"%{validation.like_escape(q)}%", escape="\\"))
+    return select(Customer.id).where(
+        in_org, Customer.email.like(f"%{validation.like_escape(q)}%", escape="\\")
+    )
 
 
 def email_condition(dialect: str, matcher: str, value: str) -> Any:
@@ -152,7 +155,9 @@ def email_condition(dialect: str, matcher: str, value: str) -> Any:
         return None
     if dialect == "sqlite" and len(value) >= 3:
         phrase = '"' + value.replace('"', '""') + '"'
-        return Customer.id.in_(select(EMAIL_FTS.c.rowid).where(EMAIL_FTS.c.customers_email_fts.op("MATCH")(phrase)))
+        return Customer.id.in_(
+            select(EMAIL_FTS.c.rowid).where(EMAIL_FTS.c.customers_email_fts.op("MATCH")(phrase))
+        )
     return Customer.email.like(f"%{validation.like_escape(value)}%", escape="\\")
 
 
@@ -166,7 +171,9 @@ def _text_condition(dialect: str, org: Organization, query: Query) -> Any:
     q = query.q
     if dialect == "postgresql":
         # LIKE both ways: the pg_trgm GIN indexes serve '%q%' and 'q%' alike, so the three terms OR as bitmaps.
-        pattern = f"{validation.like_escape(q)}%" if query.match == "prefix" else f"%{validation.like_escape(q)}%"
+        pattern = (
+            f"{validation.like_escape(q)}%" if query.match == "prefix" else f"%{validation.like_escape(q)}%"
+        )
         return or_(
             Customer.email.like(pattern, escape="\\"),
             Customer.shopper_reference == q,
@@ -262,7 +269,11 @@ def _after(stmt: Select, query: Query) -> Select:
         value, last_id = json.loads(raw)
         if query.sort != "email":
             value = datetime.fromisoformat(value)
-        if not isinstance(value, str | datetime) or not isinstance(last_id, int) or not 0 < last_id < validation.BIGINT:
+        if (
+            not isinstance(value, str | datetime)
+            or not isinstance(last_id, int)
+            or not 0 < last_id < validation.BIGINT
+        ):
             raise ValueError(query.after)
     except (ValueError, TypeError):
         raise Invalid("is not a valid page cursor", field="after", code="invalid") from None

@@ -140,7 +140,9 @@ def _new_recovery_codes(user: User) -> list[str]:
 def regenerate_recovery_codes(actor: Actor, user: User) -> list[str]:
     """A new set of recovery codes (the unused old ones stop working), for someone who used or lost theirs."""
     if user.totp_enabled_at is None:
-        raise Invalid("Two-factor authentication is off: there are no recovery codes", field="code", code="invalid")
+        raise Invalid(
+            "Two-factor authentication is off: there are no recovery codes", field="code", code="invalid"
+        )
     codes = _new_recovery_codes(user)
     db.session.flush()
     record(actor, None, "user.recovery_codes_renew", user, ["recovery_code_hashes"])

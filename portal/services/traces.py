@@ -51,7 +51,9 @@ def erase(customer_ids: list[int], addresses: set[tuple[int, str]]) -> None:
     )
     passkeys = Passkey.__table__
     db.session.execute(
-        delete(passkeys).where(passkeys.c.principal_type == "customer", passkeys.c.principal_id.in_(customer_ids))
+        delete(passkeys).where(
+            passkeys.c.principal_type == "customer", passkeys.c.principal_id.in_(customer_ids)
+        )
     )
     addresses = addresses | _former_addresses(customer_ids)
     _delete_action_tokens(customer_ids, addresses)

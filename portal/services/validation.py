@@ -118,7 +118,9 @@ def metadata(value: Any, field: str = "metadata") -> dict[str, Any]:
     if not isinstance(value, dict):
         raise Invalid("must be an object", field=field, code="invalid")
     if json_depth(value) > METADATA_MAX_DEPTH:
-        raise Invalid(f"is nested too deeply (maximum is {METADATA_MAX_DEPTH} levels)", field=field, code="invalid")
+        raise Invalid(
+            f"is nested too deeply (maximum is {METADATA_MAX_DEPTH} levels)", field=field, code="invalid"
+        )
     try:
         encoded = json.dumps(value, ensure_ascii=False, allow_nan=False)
         size = len(encoded.encode())
@@ -163,7 +165,9 @@ def cents(value: Any, field: str) -> int:
 
 def unknown_fields(data: dict[str, Any], allowed: set[str] | frozenset[str]) -> None:
     refused = [
-        Invalid("is not an allowed attribute", field=key, code="unpermitted") for key in data if key not in allowed
+        Invalid("is not an allowed attribute", field=key, code="unpermitted")
+        for key in data
+        if key not in allowed
     ]
     if refused:
         raise refused[0] if len(refused) == 1 else InvalidFields(refused)
@@ -256,7 +260,9 @@ def redirect_uris(lines: Any, field: str = "redirect_uri", *, development: bool)
         loopback = development and parts.scheme == "http" and parts.hostname in LOOPBACK_HOSTS
         if parts.scheme != "https" and not loopback:
             raise Invalid(
-                "must be https (http only for localhost or 127.0.0.1 in development)", field=field, code="invalid"
+                "must be https (http only for localhost or 127.0.0.1 in development)",
+                field=field,
+                code="invalid",
             )
         if line not in uris:
             uris.append(line)

@@ -228,7 +228,9 @@ def test_secrets_are_shown_once(as_admin, org, admin):
 
 def test_read_only_sees_settings_as_text(as_reader, org):
     page = as_reader.get(f"/admin/{org.slug}/settings")
-    assert page.status_code == 200 and "read-only access" in page.text and 'id="settings-readonly"' in page.text
+    assert (
+        page.status_code == 200 and "read-only access" in page.text and 'id="settings-readonly"' in page.text
+    )
     for absent in ("Save settings", "Send invitation", "Create application", "Revoke", "disabled"):
         assert absent not in page.text
     assert "cannot change anything or request an anonymization" in page.text  # what their own token may do
@@ -254,7 +256,9 @@ def test_disabled_user_cannot_sign_in(client, org):
     assert r.status_code == 422
 
 
-def test_a_form_posted_after_signing_out_elsewhere_goes_to_the_login_page(client, org, admin, customer, group):
+def test_a_form_posted_after_signing_out_elsewhere_goes_to_the_login_page(
+    client, org, admin, customer, group
+):
     """Signing out in another tab empties the session, so the open page's form fails the CSRF check: an ended
     session, not a forgery. The browser goes to the login page (htmx: the whole page), nothing is written."""
     login(client, admin)

@@ -23,7 +23,9 @@ def test_audit_log_and_timeline_name_the_staff_member(as_admin, org, admin, cust
     for page, names in actors.items():
         assert {admin.email, "the customer", "the system"} <= names, page
         assert not any(re.fullmatch(r"\w{10}|user.*|customer \w+", name) for name in names), (page, names)
-    assert "<strong>Profile updated</strong>" in timeline and "customer.update" not in timeline  # actions as words
+    assert (
+        "<strong>Profile updated</strong>" in timeline and "customer.update" not in timeline
+    )  # actions as words
     assert "Profile updated" in log
     for html in (log, timeline):
         assert "Tax exemption code" in html and "tax_exemption_code" not in html

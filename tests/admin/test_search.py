@@ -134,7 +134,9 @@ def test_search_options_come_from_the_parser_tables(as_reader, org):
     """The page offers exactly what `search.parse` accepts: one definition, not a list re-typed in the template."""
     page = as_reader.get(f"/admin/{org.slug}/customers").text
     for name, options in search.CHOICES.items():
-        select_html = re.search(rf'<select id="{name}" name="{name}"[^>]*>(.*?)</select>', page, re.S).group(1)
+        select_html = re.search(rf'<select id="{name}" name="{name}"[^>]*>(.*?)</select>', page, re.S).group(
+            1
+        )
         offered = re.findall(r'<option(?: value="([^"]*)")?[^>]*>([^<]*)</option>', select_html)
         values = [value or label for value, label in offered if (value or label) not in ("", "Any", "none")]
         assert values == list(options), name

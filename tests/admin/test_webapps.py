@@ -73,7 +73,9 @@ def test_read_only_members_cannot_create_or_revoke(client, org, reader):
 
 
 def test_grants_are_listed_and_revoking_one_ends_its_tokens(client, org, admin, other_org):
-    application, _ = orgs.create_application(SYSTEM, org, name="Helpdesk", kind="webapp", redirect_uris=[CALLBACK])
+    application, _ = orgs.create_application(
+        SYSTEM, org, name="Helpdesk", kind="webapp", redirect_uris=[CALLBACK]
+    )
     shopper = make_customer(org, "grant@example.com")
     consent = consents.give_consent(Actor.of_customer(shopper), application, shopper, "")
     from portal.security import tokens
@@ -105,7 +107,9 @@ def test_grant_of_another_org_is_404(client, org, admin):
     consent = consents.give_consent(SYSTEM, application, make_customer(other), "")
     login(client, admin)
     csrf = token(client, f"/admin/{org.slug}/settings")
-    response = client.post(f"/admin/{org.slug}/settings/grants/{consent.public_id}", data={"csrf_token": csrf})
+    response = client.post(
+        f"/admin/{org.slug}/settings/grants/{consent.public_id}", data={"csrf_token": csrf}
+    )
     assert response.status_code == 404
     assert db.session.get(OAuthConsent, consent.id).revoked_at is None
 
@@ -127,7 +131,9 @@ def test_webapp_sign_in_asks_for_the_second_factor(client, org, admin):
     secret = staff.new_totp_secret()
     staff.enable_totp(Actor.of_user(admin), admin, secret, pyotp.TOTP(secret).now())
     admin.totp_last_step = None
-    application, _ = orgs.create_application(SYSTEM, org, name="Helpdesk", kind="webapp", redirect_uris=[CALLBACK])
+    application, _ = orgs.create_application(
+        SYSTEM, org, name="Helpdesk", kind="webapp", redirect_uris=[CALLBACK]
+    )
     path = "/oauth/authorize?" + urlencode(
         {"response_type": "code", "client_id": application.client_id, "redirect_uri": CALLBACK, "state": "s"}
     )

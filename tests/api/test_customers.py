@@ -312,7 +312,11 @@ def test_filter_by_group_and_id(api, tenant, population):
         ("filter[q][status_in_any]=x", "FILTER_NOT_ALLOWED", "status_in_any"),
         ("filter[q][email_from]=x", "FILTER_NOT_ALLOWED", "email_from"),
         ("filter[q][orders_customer_id_eq]=x", "FILTER_NOT_ALLOWED", "orders_customer_id_eq"),
-        ("filter[q][customer_addresses_address_city_eq]=x", "FILTER_NOT_ALLOWED", "customer_addresses_address_city"),
+        (
+            "filter[q][customer_addresses_address_city_eq]=x",
+            "FILTER_NOT_ALLOWED",
+            "customer_addresses_address_city",
+        ),
         ("filter[q][customer_group_password_eq]=x", "FILTER_NOT_ALLOWED", "customer_group_password_eq"),
         ("filter[q][metadata_jcont]=[1]", "INVALID_FILTER_VALUE", "metadata_jcont"),
         ("filter[q][metadata_eq]=x", "FILTER_NOT_ALLOWED", "metadata_eq"),

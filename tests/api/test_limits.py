@@ -45,7 +45,11 @@ def test_the_budget_is_the_applications(api, tenant, limit):
     assert refused.status_code == 429
     assert refused.headers["Content-Type"] == "application/vnd.api+json"
     error = refused.json["errors"][0]
-    assert (error["code"], error["status"], error["title"]) == ("TOO_MANY_REQUESTS", "429", "Too many requests")
+    assert (error["code"], error["status"], error["title"]) == (
+        "TOO_MANY_REQUESTS",
+        "429",
+        "Too many requests",
+    )
     assert refused.headers["X-Ratelimit-Remaining"] == "0" and int(refused.headers["Retry-After"]) >= 1
     another_app, _ = make_application(tenant.org, "integration", "admin")
     assert api("GET", "/api/customers", token_for(another_app)).status_code == 200
@@ -80,7 +84,9 @@ def _shared_count(application, setting: str) -> int:
     from portal.security.counters import digest
 
     key = parse(setting).key_for(f"api-app:{application.public_id}")
-    return db.session.scalar(select(ThrottleCounter.count).where(ThrottleCounter.key_hash == digest(key))) or 0
+    return (
+        db.session.scalar(select(ThrottleCounter.count).where(ThrottleCounter.key_hash == digest(key))) or 0
+    )
 
 
 def test_far_from_the_limit_a_process_writes_its_count_in_batches(api, tenant, limit, monkeypatch):
@@ -88,13 +94,17 @@ def test_far_from_the_limit_a_process_writes_its_count_in_batches(api, tenant, l
 
     monkeypatch.setattr(limits, "WRITE_SECONDS", 3600.0)  # only the batch size decides here
     limit("1000 per minute")
-    remaining = [api("GET", "/api/customers", tenant.admin).headers["X-Ratelimit-Remaining"] for _ in range(20)]
+    remaining = [
+        api("GET", "/api/customers", tenant.admin).headers["X-Ratelimit-Remaining"] for _ in range(20)
+    ]
     assert remaining == [str(999 - n) for n in range(20)]  # this process's own requests are always counted
     # The first request wrote (a new window), then every WRITE_EVERY-th: 1 + 16; the last 3 wait for the next batch.
     assert _shared_count(tenant.integration, "1000 per minute") == 1 + limits.WRITE_EVERY
 
 
-def test_near_the_end_every_request_is_written_and_a_second_process_sees_them(api, tenant, limit, monkeypatch):
+def test_near_the_end_every_request_is_written_and_a_second_process_sees_them(
+    api, tenant, limit, monkeypatch
+):
     from portal.api import limits
 
     monkeypatch.setattr(limits, "WRITE_SECONDS", 3600.0)
@@ -168,7 +178,9 @@ def _fail_counter_writes(is_postgres: bool, on: bool) -> None:
         )
     else:
         db.session.execute(
-            text("CREATE TRIGGER throttle_fails BEFORE UPDATE ON throttle BEGIN SELECT RAISE(ABORT, 'disk full'); END")
+            text(
+                "CREATE TRIGGER throttle_fails BEFORE UPDATE ON throttle BEGIN SELECT RAISE(ABORT, 'disk full'); END"
+            )
         )
     db.session.commit()
 

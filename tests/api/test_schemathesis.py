@@ -26,8 +26,9 @@ def test_api_conforms_to_its_openapi_document(live_server, tmp_path):
         make_group(org, "VIP", "vip")
         for n in range(3):
             make_customer(org, f"fuzz{n}@example.com")
-        integration, _ = orgs.create_application(SYSTEM, org, name="fuzz", kind=ApplicationKind.INTEGRATION,
-                                                 role="admin")
+        integration, _ = orgs.create_application(
+            SYSTEM, org, name="fuzz", kind=ApplicationKind.INTEGRATION, role="admin"
+        )
         token = token_for(integration)
         db.session.commit()
     # Thousands of requests with one token: no rate limit for this run (tests/api/test_limits.py tests it).
@@ -41,10 +42,27 @@ def test_api_conforms_to_its_openapi_document(live_server, tmp_path):
 
 def _schemathesis(live_server, token, tmp_path):
     return subprocess.run(  # noqa: S603 - fixed command
-        [str(SCHEMATHESIS), "run", f"{live_server.url}/api/openapi.json", "--checks", "all",
-         "--exclude-checks", "ignored_auth,unsupported_method,positive_data_acceptance",
-         "--max-examples", EXAMPLES, "--seed", "1", "--generation-deterministic",
-         "-H", f"Authorization: Bearer {token}", "-H", "Accept: application/vnd.api+json",
-         "--report-dir", str(tmp_path)],
-        capture_output=True, text=True, timeout=None if "PORTAL_FUZZ_EXAMPLES" in os.environ else 900,
+        [
+            str(SCHEMATHESIS),
+            "run",
+            f"{live_server.url}/api/openapi.json",
+            "--checks",
+            "all",
+            "--exclude-checks",
+            "ignored_auth,unsupported_method,positive_data_acceptance",
+            "--max-examples",
+            EXAMPLES,
+            "--seed",
+            "1",
+            "--generation-deterministic",
+            "-H",
+            f"Authorization: Bearer {token}",
+            "-H",
+            "Accept: application/vnd.api+json",
+            "--report-dir",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=None if "PORTAL_FUZZ_EXAMPLES" in os.environ else 900,
     )

@@ -222,9 +222,13 @@ def test_event_stores_expose_the_customer_audit_trail(api, tenant):
     assert one.status_code == 200
     listed = api("GET", f"/api/event_stores?filter[q][resource_id_eq]={customer_id}", tenant.admin)
     assert len(listed.json["data"]) == 2
-    assert api("GET", "/api/event_stores", customer_token(tenant, make_customer(tenant.org))).status_code == 401
+    assert (
+        api("GET", "/api/event_stores", customer_token(tenant, make_customer(tenant.org))).status_code == 401
+    )
     include = api("GET", f"/api/customers/{customer_id}?include=event_stores", tenant.admin)
-    assert include.status_code == 200  # every registry relationship is includable (Commerce Layer: not this one)
+    assert (
+        include.status_code == 200
+    )  # every registry relationship is includable (Commerce Layer: not this one)
 
 
 def test_event_stores_of_another_org_are_not_found(api, tenant, other):

@@ -27,7 +27,9 @@ def test_staff_sign_in_after_a_shopper_signed_in_in_the_same_browser(chromium, d
 
 @pytest.mark.parametrize("path", ["/admin/login", "/{slug}/account/login"])
 @pytest.mark.parametrize("width", [1280, 390])
-def test_login_pages_space_the_button_from_the_other_ways_and_paint_to_the_bottom(chromium, demo, path, width):
+def test_login_pages_space_the_button_from_the_other_ways_and_paint_to_the_bottom(
+    chromium, demo, path, width
+):
     page = new_page(chromium, width)
     base = demo["base"].replace("127.0.0.1", "localhost")  # a host name: WebAuthn refuses IP addresses
     page.goto(base + path.format(slug=demo["slug"]))
@@ -36,7 +38,9 @@ def test_login_pages_space_the_button_from_the_other_ways_and_paint_to_the_botto
     box = page.locator("main .card").first.bounding_box()
     assert box["y"] - (button["y"] + button["height"]) >= 16, (button, box)
     painted = page.evaluate("() => document.body.getBoundingClientRect().bottom")
-    assert painted >= page.viewport_size["height"], painted  # the body's background reaches the window's bottom
+    assert painted >= page.viewport_size["height"], (
+        painted
+    )  # the body's background reaches the window's bottom
     shot(page, "login-" + path.strip("/").replace("/", "-").replace("{slug}", "shop"))
     page.context.close()
 

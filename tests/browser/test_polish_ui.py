@@ -134,7 +134,9 @@ def test_admin_cards_focus_after_swap_and_empty_search(chromium, demo, width):
     panel.get_by_role("button", name="Save group").click()
     page.get_by_text("Current: VIP").wait_for()
     # Focus moves once htmx has settled the swap (a moment after the new text shows): wait for it to leave <body>.
-    page.wait_for_function("() => document.activeElement && document.activeElement !== document.body", timeout=5000)
+    page.wait_for_function(
+        "() => document.activeElement && document.activeElement !== document.body", timeout=5000
+    )
     focused = page.evaluate("[document.activeElement.tagName, document.activeElement.textContent]")
     assert focused == ["H2", "Group"]  # the swap replaced the button: focus lands on the panel's heading
     assert real_errors(page) == []

@@ -87,7 +87,9 @@ def test_a_logout_message_from_a_window_other_than_the_parent_is_ignored(chromiu
         }"""
     )
     page.wait_for_timeout(1500)
-    assert live_sessions(live_server, shop["customer"]) == 2  # the hosted sign-in's and the frame's: both alive
+    assert (
+        live_sessions(live_server, shop["customer"]) == 2
+    )  # the hosted sign-in's and the frame's: both alive
     assert page.frame_locator("#portal").get_by_role("heading", name="Hello").count() == 1
     context.close()
 

@@ -46,15 +46,20 @@ def _sign_in_and_allow(browser: requests.Session, base: str, url: str, email: st
     back = urlsplit(url).path + "?" + urlsplit(url).query
     signed_in = browser.post(
         urljoin(base, login_path),
-        data={"csrf_token": CSRF.search(login_page.text).group(1), "email": email,
-              "password": factories.PASSWORD, "next": back},
+        data={
+            "csrf_token": CSRF.search(login_page.text).group(1),
+            "email": email,
+            "password": factories.PASSWORD,
+            "next": back,
+        },
         allow_redirects=False,
     )
     assert signed_in.status_code == 303 and signed_in.headers["Location"] == back, signed_in.text
     consent = browser.get(urljoin(base, back))
     assert consent.status_code == 200 and "consent-form" in consent.text
     allowed = browser.post(
-        urljoin(base, back), data={"csrf_token": CSRF.search(consent.text).group(1), "allow": "1"},
+        urljoin(base, back),
+        data={"csrf_token": CSRF.search(consent.text).group(1), "allow": "1"},
         allow_redirects=False,
     )
     assert allowed.status_code == 302, allowed.text
@@ -72,7 +77,10 @@ def test_authlib_oauth2session_completes_the_flow(live_server, fresh_budget):
         client_id, email, customer_id = storefront.client_id, customer.email, customer.public_id
         db.session.commit()
     client = OAuth2Session(
-        client_id, redirect_uri=CALLBACK, scope="market:code:main", code_challenge_method="S256",
+        client_id,
+        redirect_uri=CALLBACK,
+        scope="market:code:main",
+        code_challenge_method="S256",
         token_endpoint_auth_method="none",
     )
     verifier = generate_token(64)
@@ -90,8 +98,13 @@ def test_authlib_oauth2session_completes_the_flow(live_server, fresh_budget):
     code = parse_qs(urlsplit(callback).query)["code"][0]
     reused = requests.post(
         f"{base}/oauth/token",
-        data={"grant_type": "authorization_code", "client_id": client_id, "code": code,
-              "redirect_uri": CALLBACK, "code_verifier": verifier},
+        data={
+            "grant_type": "authorization_code",
+            "client_id": client_id,
+            "code": code,
+            "redirect_uri": CALLBACK,
+            "code_verifier": verifier,
+        },
         timeout=10,
     )
     assert reused.status_code == 400 and reused.json()["errors"][0]["title"] == "invalid_grant"

@@ -33,7 +33,9 @@ def w(db_session):
     shop, _ = orgs.create_application(
         SYSTEM, org, name="Storefront", kind="sales_channel", redirect_uris=[CALLBACK]
     )
-    twin, _ = orgs.create_application(SYSTEM, org, name="Twin", kind="sales_channel", redirect_uris=[CALLBACK])
+    twin, _ = orgs.create_application(
+        SYSTEM, org, name="Twin", kind="sales_channel", redirect_uris=[CALLBACK]
+    )
     webapp, webapp_secret = orgs.create_application(
         SYSTEM, org, name="Helpdesk", kind="webapp", redirect_uris=[WEBAPP_CALLBACK]
     )
@@ -77,8 +79,12 @@ def shop_login(client, org, next_path: str, email: str = "shopper@example.com"):
     page = client.get(f"/{org.slug}/account/login?" + urlencode({"next": next_path}))
     return client.post(
         f"/{org.slug}/account/login",
-        data={"csrf_token": csrf_from(page.get_data(as_text=True)), "email": email,
-              "password": factories.PASSWORD, "next": next_path},
+        data={
+            "csrf_token": csrf_from(page.get_data(as_text=True)),
+            "email": email,
+            "password": factories.PASSWORD,
+            "next": next_path,
+        },
     )
 
 
@@ -149,7 +155,9 @@ def test_shopper_signs_in_consents_once_and_the_code_buys_a_customer_token(clien
     again = client.get(authorize_path(w.shop, pkce()[1]))
     assert again.status_code == 302 and "code" in query(again.location)
     # the refresh token rotates like the password grant's
-    refreshed = token(grant_type="refresh_token", client_id=w.shop.client_id, refresh_token=body["refresh_token"])
+    refreshed = token(
+        grant_type="refresh_token", client_id=w.shop.client_id, refresh_token=body["refresh_token"]
+    )
     assert refreshed.status_code == 200 and refreshed.json["refresh_token"] != body["refresh_token"]
 
 
@@ -158,8 +166,10 @@ def test_consent_page_speaks_the_shoppers_language(client, w):
     shop_login(client, w.org, path)
     page = client.get(path, headers={"Accept-Language": "it"})
     assert "Consentire a Storefront di usare il tuo account?" in page.get_data(as_text=True)
-    error = client.get(authorize_path(w.shop, pkce()[1], redirect_uri="https://evil.example/"),
-                       headers={"Accept-Language": "it"})
+    error = client.get(
+        authorize_path(w.shop, pkce()[1], redirect_uri="https://evil.example/"),
+        headers={"Accept-Language": "it"},
+    )
     assert "Questo link di accesso non è valido" in error.get_data(as_text=True)
 
 
@@ -185,7 +195,9 @@ def test_consent_needs_the_forms_csrf_token(client, w):
     shop_login(client, w.org, path)
     refused = client.post(path, data={"allow": "1"})
     assert refused.status_code == 403 and refused.content_type.startswith("text/html")  # a page, not JSON
-    assert client.post(path, data={"allow": "1"}, headers={"Origin": "https://evil.example"}).status_code == 403
+    assert (
+        client.post(path, data={"allow": "1"}, headers={"Origin": "https://evil.example"}).status_code == 403
+    )
 
 
 # --- the authorization request: refusals that never redirect ---
@@ -302,7 +314,9 @@ def test_reused_code_is_refused_and_revokes_what_it_issued(client, w, token):
     assert again.status_code == 400 and again.json["errors"][0]["title"] == "invalid_grant"
     assert "already used" in again.json["errors"][0]["detail"]
     assert client.get("/api/customers", headers={"Authorization": f"Bearer {access}"}).status_code == 401
-    refresh = token(grant_type="refresh_token", client_id=w.shop.client_id, refresh_token=first.json["refresh_token"])
+    refresh = token(
+        grant_type="refresh_token", client_id=w.shop.client_id, refresh_token=first.json["refresh_token"]
+    )
     assert refresh.status_code == 400
 
 
@@ -336,7 +350,11 @@ def test_expired_unused_codes_are_swept_used_ones_kept_for_reuse_detection(clien
     assert client.get(path).status_code == 302
     rows = db.session.query(AuthorizationCode).all()
     assert sorted(row.used_at is None for row in rows) == [False, True]  # the used code and the fresh one
-    assert exchange(token, w.shop, used, verifier).json["errors"][0]["detail"].startswith("The authorization code was")
+    assert (
+        exchange(token, w.shop, used, verifier)
+        .json["errors"][0]["detail"]
+        .startswith("The authorization code was")
+    )
 
 
 def test_redirect_uri_must_match_the_authorization_request(client, w, token):
@@ -363,8 +381,12 @@ def admin_login(client, user, next_path: str):
     page = client.get("/admin/login?" + urlencode({"next": next_path}))
     return client.post(
         "/admin/login",
-        data={"csrf_token": csrf_from(page.get_data(as_text=True)), "email": user.email,
-              "password": factories.PASSWORD, "next": next_path},
+        data={
+            "csrf_token": csrf_from(page.get_data(as_text=True)),
+            "email": user.email,
+            "password": factories.PASSWORD,
+            "next": next_path,
+        },
     )
 
 
@@ -386,9 +408,18 @@ def webapp_token(client, w, token, user):
 def test_webapp_token_acts_for_an_admin_and_may_request_anonymization(client, w, token):
     access = webapp_token(client, w, token, w.admin)
     claims = jwt.decode(access, signing_keys.key_set(), algorithms=["RS512"]).claims
-    assert claims["application"]["kind"] == "webapp" and claims["owner"] == {"type": "User", "id": w.admin.public_id}
+    assert claims["application"]["kind"] == "webapp" and claims["owner"] == {
+        "type": "User",
+        "id": w.admin.public_id,
+    }
     headers = {"Authorization": f"Bearer {access}", "Content-Type": "application/vnd.api+json"}
-    body = {"data": {"type": "customers", "id": w.shopper.public_id, "attributes": {"_request_anonymization": True}}}
+    body = {
+        "data": {
+            "type": "customers",
+            "id": w.shopper.public_id,
+            "attributes": {"_request_anonymization": True},
+        }
+    }
     response = client.patch(f"/api/customers/{w.shopper.public_id}", json=body, headers=headers)
     assert response.status_code == 200, response.json
     assert response.json["data"]["attributes"]["anonymization_status"] == "requested"
@@ -398,7 +429,13 @@ def test_webapp_token_of_a_read_only_member_may_not(client, w, token):
     access = webapp_token(client, w, token, w.viewer)
     headers = {"Authorization": f"Bearer {access}", "Content-Type": "application/vnd.api+json"}
     assert client.get("/api/customers", headers=headers).status_code == 200
-    body = {"data": {"type": "customers", "id": w.shopper.public_id, "attributes": {"_request_anonymization": True}}}
+    body = {
+        "data": {
+            "type": "customers",
+            "id": w.shopper.public_id,
+            "attributes": {"_request_anonymization": True},
+        }
+    }
     assert client.patch(f"/api/customers/{w.shopper.public_id}", json=body, headers=headers).status_code in (
         401,
         403,
@@ -413,7 +450,9 @@ def test_a_shopper_session_cannot_authorize_a_webapp(client, w):
 
 
 def test_webapps_cannot_use_other_grants(w, token):
-    response = token(grant_type="client_credentials", client_id=w.webapp.client_id, client_secret=w.webapp_secret)
+    response = token(
+        grant_type="client_credentials", client_id=w.webapp.client_id, client_secret=w.webapp_secret
+    )
     assert response.status_code == 401 and response.json["errors"][0]["title"] == "unauthorized_client"
 
 
@@ -421,8 +460,12 @@ def test_webapps_cannot_use_other_grants(w, token):
 
 
 def test_password_grant_can_be_turned_off(w, token):
-    login = {"grant_type": "password", "client_id": w.shop.client_id, "username": "shopper@example.com",
-             "password": factories.PASSWORD}
+    login = {
+        "grant_type": "password",
+        "client_id": w.shop.client_id,
+        "username": "shopper@example.com",
+        "password": factories.PASSWORD,
+    }
     assert token(**login).status_code == 200
     staff.update_settings(SYSTEM, w.org, {"password_grant": False})
     refused = token(**login)
@@ -462,23 +505,36 @@ def test_a_navigation_from_our_own_forms_goes_back_through_a_page(client, w):
 @pytest.mark.parametrize("detour", ["signup", "password/forgot"])
 def test_sign_up_and_reset_keep_the_authorization_request_for_the_login_after_them(client, w, detour):
     path = authorize_path(w.shop, pkce()[1])
-    login_page = client.get(f"/{w.org.slug}/account/login?" + urlencode({"next": path})).get_data(as_text=True)
+    login_page = client.get(f"/{w.org.slug}/account/login?" + urlencode({"next": path})).get_data(
+        as_text=True
+    )
     assert f"/{w.org.slug}/account/{detour}?next=" in login_page
     form = client.get(f"/{w.org.slug}/account/{detour}?" + urlencode({"next": path})).get_data(as_text=True)
     sent = client.post(
         f"/{w.org.slug}/account/{detour}",
-        data={"csrf_token": csrf_from(form), "email": "new@example.com", "password": "a long new password",
-              "confirm": "a long new password", "next": path},
+        data={
+            "csrf_token": csrf_from(form),
+            "email": "new@example.com",
+            "password": "a long new password",
+            "confirm": "a long new password",
+            "next": path,
+        },
     )
     assert sent.status_code == 303
     # ... the email link, then the login page again, without a `next` in its URL
     page = client.get(f"/{w.org.slug}/account/login").get_data(as_text=True)
-    kept = html.unescape(re.search(r'<input id="next" name="next" type="hidden" value="([^"]*)"', page).group(1))
+    kept = html.unescape(
+        re.search(r'<input id="next" name="next" type="hidden" value="([^"]*)"', page).group(1)
+    )
     assert kept == path
     response = client.post(
         f"/{w.org.slug}/account/login",
-        data={"csrf_token": csrf_from(page), "email": "shopper@example.com", "password": factories.PASSWORD,
-              "next": kept},
+        data={
+            "csrf_token": csrf_from(page),
+            "email": "shopper@example.com",
+            "password": factories.PASSWORD,
+            "next": kept,
+        },
     )
     assert response.status_code == 303 and response.location == path
 

@@ -247,7 +247,11 @@ def test_disabled_provisioning_user(world, token, client):
         ({"json": {}}, 400, "invalid_request"),
         ({"data": b"\x00\xff", "content_type": "application/octet-stream"}, 400, "invalid_request"),
         ({"json": {"grant_type": "implicit", "client_id": "x"}}, 400, "unsupported_grant_type"),
-        ({"json": {"grant_type": "authorization_code", "client_id": "x", "code": "y"}}, 401, "invalid_client"),
+        (
+            {"json": {"grant_type": "authorization_code", "client_id": "x", "code": "y"}},
+            401,
+            "invalid_client",
+        ),
         ({"json": {"grant_type": "client_credentials", "client_id": ["x"]}}, 400, "invalid_request"),
         ({"json": {"grant_type": "client_credentials", "client_id": "x" * 100_000}}, 401, "invalid_client"),
         (

@@ -91,7 +91,9 @@ def test_a_cross_site_or_tokenless_post_signs_nobody_out(client, store):
     shop_login(client, store.org, f"/{store.org.slug}/account/")
     token = csrf_from(client.get(logout_path(store.shop)).get_data(as_text=True))
     forged = client.post(
-        logout_path(store.shop), data={"csrf_token": token, "sign_out": "1"}, headers={"Origin": "https://evil.example"}
+        logout_path(store.shop),
+        data={"csrf_token": token, "sign_out": "1"},
+        headers={"Origin": "https://evil.example"},
     )
     assert forged.status_code == 403
     assert client.post(logout_path(store.shop), data={"sign_out": "1"}).status_code == 403
@@ -112,6 +114,8 @@ def test_a_webapp_signs_a_staff_member_out_of_the_admin_area(client, store):
     page = client.get(logout_path(store.webapp, back=WEBAPP_CALLBACK))
     assert "Sign out of the admin area?" in page.get_data(as_text=True)
     token = csrf_from(page.get_data(as_text=True))
-    response = client.post(logout_path(store.webapp, back=WEBAPP_CALLBACK), data={"csrf_token": token, "sign_out": "1"})
+    response = client.post(
+        logout_path(store.webapp, back=WEBAPP_CALLBACK), data={"csrf_token": token, "sign_out": "1"}
+    )
     assert response.location.startswith(WEBAPP_CALLBACK)
     assert client.get("/admin/").status_code in (302, 303)  # to the login page

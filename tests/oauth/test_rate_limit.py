@@ -60,7 +60,9 @@ def test_per_client_budget_is_the_clients_whatever_the_spelling(app, client, mon
     plain = application.client_id
     spellings = [plain, "".join(f"%{b:02X}" for b in plain.encode()), f"%{ord(plain[0]):02x}{plain[1:]}"]
     body = {"grant_type": "client_credentials"}
-    statuses = [client.post("/oauth/token", json=body, headers=_basic(s, secret)).status_code for s in spellings]
+    statuses = [
+        client.post("/oauth/token", json=body, headers=_basic(s, secret)).status_code for s in spellings
+    ]
     assert statuses == [200, 200, 200]
     assert_limited(client.post("/oauth/token", json=body, headers=_basic(spellings[1], secret)))
     assert_limited(client.post("/oauth/token", json={**body, "client_id": plain, "client_secret": secret}))
@@ -74,7 +76,11 @@ def test_a_refusal_that_commits_counts_once(app, client, monkeypatch):
     make_customer(org, "counted@example.com", password=PASSWORD)
     login = {"grant_type": "password", "client_id": sales.client_id, "username": "counted@example.com"}
     first = client.post("/oauth/token", json={**login, "password": PASSWORD}).json
-    refresh = {"grant_type": "refresh_token", "client_id": sales.client_id, "refresh_token": first["refresh_token"]}
+    refresh = {
+        "grant_type": "refresh_token",
+        "client_id": sales.client_id,
+        "refresh_token": first["refresh_token"],
+    }
     statuses = [client.post("/oauth/token", json=refresh).status_code for _ in range(3)]
     assert statuses == [200, 400, 400]
     assert_limited(client.post("/oauth/token", json=refresh))

@@ -157,7 +157,9 @@ def build_world() -> World:
         SYSTEM, org, name="Webapp", kind="webapp", redirect_uris=["https://app.example.com/cb"]
     )
     consent = consents.give_consent(SYSTEM, webapp, shopper, "")
-    tag = tags.add_by_name(SYSTEM, org, leaving, "vip")  # the shopper carries none: bulk tagging it changes a row
+    tag = tags.add_by_name(
+        SYSTEM, org, leaving, "vip"
+    )  # the shopper carries none: bulk tagging it changes a row
     subscription = subscriptions.subscribe(SYSTEM, org, shopper, {"reference": "newsletter"}, source="shop")
     note = attachments.add_note(Actor.of_user(admin), org, shopper, "Prefers email")
     db.session.flush()

@@ -107,7 +107,10 @@ def server(env: dict[str, str]) -> Iterator[str]:
             try:
                 requests.get(f"{base}/.well-known/jwks.json", timeout=5)
                 break
-            except (requests.ConnectionError, requests.Timeout):  # not listening yet, or the worker still booting
+            except (
+                requests.ConnectionError,
+                requests.Timeout,
+            ):  # not listening yet, or the worker still booting
                 assert process.poll() is None, "the server process exited"
                 time.sleep(0.1)
         else:

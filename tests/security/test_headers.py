@@ -268,5 +268,8 @@ def test_the_header_rules_catch_each_missing_header(anonymous):
     ):
         damaged = {k: v for k, v in good.items() if k != name}
         assert suite_headers.header_problems("/admin/login", True, damaged), name
-    loose = {**good, "Content-Security-Policy": good["Content-Security-Policy"] + "; script-src 'unsafe-inline'"}
+    loose = {
+        **good,
+        "Content-Security-Policy": good["Content-Security-Policy"] + "; script-src 'unsafe-inline'",
+    }
     assert "CSP allows unsafe-*" in suite_headers.header_problems("/admin/login", True, loose)

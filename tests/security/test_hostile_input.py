@@ -72,7 +72,9 @@ def test_api_year_9999_in_utc_is_a_valid_date(api, tenant):
     assert response.status_code == 200
 
 
-@pytest.mark.parametrize("body", [_deep(50_000), _deep_object(50_000), '{"data":' + _deep_object(3_000) + "}"])
+@pytest.mark.parametrize(
+    "body", [_deep(50_000), _deep_object(50_000), '{"data":' + _deep_object(3_000) + "}"]
+)
 def test_api_deeply_nested_json_is_400(api, tenant, body):
     response = api("POST", "/api/customers", tenant.admin, body)
     problem = _problem(response)
@@ -114,7 +116,9 @@ def test_api_hostile_attributes_are_422_naming_the_field(api, tenant, body, fiel
         '{"grant_type":"password","username":"a@example.com","password":' + LONE + "}",
         '{"grant_type":"password","username":"a@example.com","password":12345678}',
         '{"grant_type":"password","username":["a@example.com"],"password":"x"}',
-        '{"grant_type":"password","username":"a@example.com","password":"x","scope":"market:code:' + LONE[1:-1] + '"}',
+        '{"grant_type":"password","username":"a@example.com","password":"x","scope":"market:code:'
+        + LONE[1:-1]
+        + '"}',
         '{"grant_type":"refresh_token","refresh_token":' + LONE + "}",
         '{"grant_type":"client_credentials","client_secret":' + LONE + "}",
         '{"grant_type":"urn:ietf:params:oauth:grant-type:jwt-bearer","assertion":' + LONE + "}",

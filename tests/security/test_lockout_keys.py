@@ -66,7 +66,9 @@ def test_shop_login_and_password_grant_share_the_customer_budget(client, org):
         assert not _shop(client, org, SPELLINGS[0], f"wrong {i}")
         assert not _grant(client, org, SPELLINGS[2], f"wrong {i}")
     assert not _shop(client, org, ADDRESS, PASSWORD)
-    assert not _admin(client, org, ADDRESS, "wrong") and _admin(client, org, ADDRESS, PASSWORD)  # staff: own budget
+    assert not _admin(client, org, ADDRESS, "wrong") and _admin(
+        client, org, ADDRESS, PASSWORD
+    )  # staff: own budget
 
 
 def test_one_check_per_principal():
@@ -99,7 +101,13 @@ def test_guessing_the_current_password_shares_the_sign_in_lockout(client, org):
     for i in range(5):
         assert post_form(client, page, {"current_password": f"wrong {i}", **new}).status_code == 422
     api, token = Api(client), token_for(org.sales_channel, customer)
-    body = {"data": {"type": "customers", "id": customer.public_id, "attributes": {"password": "a new good secret"}}}
+    body = {
+        "data": {
+            "type": "customers",
+            "id": customer.public_id,
+            "attributes": {"password": "a new good secret"},
+        }
+    }
     for i in range(5):
         body["data"]["attributes"]["_current_password"] = f"wrong {i}"
         assert api("PATCH", f"/api/customers/{customer.public_id}", token, body).status_code == 422

@@ -92,7 +92,9 @@ def shown(status: int, location: str | None) -> str:
 
 @pytest.mark.parametrize(("persona", "policy"), REFUSALS)
 def test_callers_outside_the_policy_are_refused(request, app, world, persona, policy, monkeypatch):
-    monkeypatch.setitem(app.config, "METRICS_TOKEN", "operator-" + "x" * 32)  # configured: else /metrics is 404
+    monkeypatch.setitem(
+        app.config, "METRICS_TOKEN", "operator-" + "x" * 32
+    )  # configured: else /metrics is 404
     http, headers = caller(request, world, persona)
     # A token of the area's own session (shop and staff cookies differ), so a refused POST shows the policy, not a
     # CSRF failure.

@@ -162,7 +162,9 @@ def mark(world: World, canary: str) -> set[str]:
     callback = _by_public_id(EventCallback, world.api_ids["event_callbacks"])
     callback.response_message, callback.payload = canary, json.dumps({"note": canary})
     _by_public_id(Tag, world.ids["tag_id"]).name = canary[:25]
-    _by_public_id(CustomerSubscription, world.api_ids["customer_subscriptions"]).reference_origin = f"{canary}-sub"
+    _by_public_id(
+        CustomerSubscription, world.api_ids["customer_subscriptions"]
+    ).reference_origin = f"{canary}-sub"
     _by_public_id(Attachment, world.ids["note_id"]).description = f"{canary} note"
     db.session.flush()
     owned = [
@@ -676,7 +678,14 @@ REFERENCES = [
         ("form", "tag"),
     ),
     ("integration", "POST", "/api/attachments", {"name": "Probe"}, {}, ("rel", "attachable")),
-    ("integration", "POST", "/api/customer_subscriptions", {"reference": "probe"}, {}, ("attr", "customer_email")),
+    (
+        "integration",
+        "POST",
+        "/api/customer_subscriptions",
+        {"reference": "probe"},
+        {},
+        ("attr", "customer_email"),
+    ),
 ]
 REFERENCE_KEYS = {
     "customer_group": "customer_groups",

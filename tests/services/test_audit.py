@@ -67,6 +67,9 @@ def test_a_customers_timeline_holds_its_address_events_even_after_the_address_is
         "customer_address.create",
         "customer.create",
     ]
-    assert [e.action for e in audit.customer_events(org, bob, 50)] == ["customer_address.create", "customer.create"]
+    assert [e.action for e in audit.customer_events(org, bob, 50)] == [
+        "customer_address.create",
+        "customer.create",
+    ]
     assert [e.action for e in audit.customer_events(make_org(), ada, 50)] == []  # another org's view: nothing
     assert len(account_changes(org, ada)) == 6  # the shopper's security page: account and address book

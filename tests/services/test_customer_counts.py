@@ -121,5 +121,3 @@ def test_deleting_an_organization_deletes_its_counters(org):
     db.session.delete(org)
     db.session.flush()
     assert db.session.scalar(select(func.count()).where(CustomerCount.organization_id == org.id)) == 0
-
-

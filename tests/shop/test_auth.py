@@ -45,7 +45,6 @@ def test_login_then_logout(client, org, shopper):
     assert row.revoked_at is not None
 
 
-
 def test_a_form_posted_after_signing_out_elsewhere_goes_to_the_login_page(client, org, shopper, hx):
     """Signing out in another tab empties the session, so the open page's form fails the CSRF check: that is an
     ended session, not a forgery, and it goes to the login page (htmx: the whole page) instead of a 400."""
@@ -57,8 +56,12 @@ def test_a_form_posted_after_signing_out_elsewhere_goes_to_the_login_page(client
     assert response.status_code == 401
     assert response.headers["HX-Redirect"].startswith(f"/{org.slug}/account/login?next=")
     response = client.post(f"/{org.slug}/account/addresses", data=form)
-    assert response.status_code == 302 and response.headers["Location"].startswith(f"/{org.slug}/account/login")
-    signed_out = client.post(f"/{org.slug}/account/login", data={"email": shopper.email, "password": PASSWORD})
+    assert response.status_code == 302 and response.headers["Location"].startswith(
+        f"/{org.slug}/account/login"
+    )
+    signed_out = client.post(
+        f"/{org.slug}/account/login", data={"email": shopper.email, "password": PASSWORD}
+    )
     assert signed_out.status_code == 400  # a public form without its token is still refused as before
 
 
@@ -71,6 +74,7 @@ def test_whole_page_moves_answer_htmx_with_hx_redirect(client, org, shopper, hx)
     assert response.status_code == 204 and response.get_data() == b""
     assert response.headers["HX-Redirect"] == f"/{org.slug}/account/login"
     assert client.get(f"/{org.slug}/account/").status_code == 302
+
 
 def test_login_keeps_a_safe_next_only(client, org, shopper):
     page = client.get(f"/{org.slug}/account/login?next=/{org.slug}/account/orders")

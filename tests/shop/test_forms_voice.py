@@ -20,7 +20,9 @@ OLD_VOICE = ("can't be blank", "This field is required", "doesn't match", "is to
 
 
 def _errors(html: str) -> dict[str, str]:
-    return {k: unescape(v) for k, v in re.findall(r'<p class="field-error" id="([\w-]+)-error">([^<]*)</p>', html)}
+    return {
+        k: unescape(v) for k, v in re.findall(r'<p class="field-error" id="([\w-]+)-error">([^<]*)</p>', html)
+    }
 
 
 def _maxlengths(html: str) -> dict[str, int]:

@@ -192,9 +192,16 @@ def test_sign_in_options_are_rate_limited_per_ip(app, client, org, monkeypatch):
         for _ in range(3)
     ]
     assert [r.status_code for r in asks] == [200, 200, 200]
-    refused = client.post(f"/{org.slug}/account/login/passkey/options", json={}, headers={"X-CSRFToken": token})
+    refused = client.post(
+        f"/{org.slug}/account/login/passkey/options", json={}, headers={"X-CSRFToken": token}
+    )
     assert refused.status_code == 429
     admin_token = csrf_from(client.get("/admin/login").text)
-    assert client.post("/admin/login/passkey/options", json={}, headers={"X-CSRFToken": admin_token}).status_code == 429
-    rows = db.session.scalar(select(func.count()).select_from(ActionToken).where(ActionToken.purpose == rp.SIGN_IN))
+    assert (
+        client.post("/admin/login/passkey/options", json={}, headers={"X-CSRFToken": admin_token}).status_code
+        == 429
+    )
+    rows = db.session.scalar(
+        select(func.count()).select_from(ActionToken).where(ActionToken.purpose == rp.SIGN_IN)
+    )
     assert rows == 3

@@ -46,9 +46,7 @@ INTEGRATION_RELATIONSHIPS = {"customer_group", "tags"}
 def _create_customer(
     ctx: TokenContext, attributes: dict[str, Any], relationships: dict[str, Any]
 ) -> Customer:
-    refuse_relationships(
-        relationships, INTEGRATION_RELATIONSHIPS if ctx.staff else set()
-    )
+    refuse_relationships(relationships, INTEGRATION_RELATIONSHIPS if ctx.staff else set())
     count_guest_request(ctx, "sign-ups")
     group = related("customer_groups", ctx, relationships.get("customer_group"), "customer_group")
     customer = customers.create_customer(actor_of(ctx), ctx.organization, attributes, customer_group=group)
@@ -71,7 +69,9 @@ def count_guest_request(ctx: TokenContext, what: str) -> None:
     )
     for setting, key in budgets:
         if not limiter.limiter.hit(parse_limit(current_app.config[setting]), key):
-            raise ApiError(429, "TOO_MANY_REQUESTS", "Too many requests", f"Too many {what}: try again later.")
+            raise ApiError(
+                429, "TOO_MANY_REQUESTS", "Too many requests", f"Too many {what}: try again later."
+            )
 
 
 def _update_customer(
@@ -82,9 +82,7 @@ def _update_customer(
     refuse_tag_triggers(ctx, tag_triggers)
     if triggers:
         _anonymization_trigger(ctx, customer, triggers)
-    refuse_relationships(
-        relationships, INTEGRATION_RELATIONSHIPS if ctx.staff else set()
-    )
+    refuse_relationships(relationships, INTEGRATION_RELATIONSHIPS if ctx.staff else set())
     actor = actor_of(ctx)
     if ctx.customer is not None:
         accounts.update_own(ctx.organization, customer, attributes)

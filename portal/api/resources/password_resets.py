@@ -71,7 +71,9 @@ PASSWORD_RESETS = Resource(
             "customer_id",
             filterable=True,
             write_only=True,
-            column=select(Customer.public_id).where(Customer.id == PasswordReset.customer_id).scalar_subquery(),
+            column=select(Customer.public_id)
+            .where(Customer.id == PasswordReset.customer_id)
+            .scalar_subquery(),
         ),
         *common_attrs(PasswordReset),
     ],
