@@ -88,3 +88,30 @@ def customer_token(tenant: Tenant, customer) -> str:
 
 
 __all__ = ["PASSWORD", "make_customer", "make_group", "customer_token"]
+
+
+def correlated_subqueries(app, call):
+    """Run `call` (an API request); return its response and the lines of SQLite's query plans, for the SELECTs it ran,
+    that evaluate a subquery once per outer row (`CORRELATED ...`): at scale, a scan per customer."""
+    from sqlalchemy import event
+
+    from portal import db
+
+    bind = app.extensions.get("db_bind") or app.extensions["db_engine"]
+    engine = getattr(bind, "engine", bind)
+    statements = []
+
+    def grab(_conn, _cursor, statement, parameters, _context, _many):
+        if statement.lstrip().upper().startswith("SELECT"):
+            statements.append((statement, parameters))
+
+    event.listen(engine, "before_cursor_execute", grab)
+    try:
+        response = call()
+    finally:
+        event.remove(engine, "before_cursor_execute", grab)
+    connection = db.session.connection()
+    plans = [
+        connection.exec_driver_sql("EXPLAIN QUERY PLAN " + sql, params).all() for sql, params in statements
+    ]
+    return response, [row[-1] for plan in plans for row in plan if "CORRELATED" in row[-1]]

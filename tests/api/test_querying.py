@@ -3,7 +3,6 @@ one-level traversal, `ids`, `<datetime>_from/_to`, Ransack's NULL semantics; whi
 
 from __future__ import annotations
 
-import time
 from datetime import timedelta
 from urllib.parse import quote
 
@@ -11,8 +10,8 @@ import pytest
 
 from portal import db
 from portal.api.resources import REGISTRY
-from portal.demo import seeding
 from tests.api.cl_filters import CL_FILTERS
+from tests.api.conftest import correlated_subqueries
 from tests.factories import make_customer, make_group, make_market, make_order
 
 
@@ -271,14 +270,14 @@ def test_relationship_filters_see_only_what_the_token_sees(api, tenant, shop):
     ]
 
 
-def test_a_to_many_filter_reads_the_related_rows_once(api, tenant):
-    """`orders_number_cont=zzz` over 15,000 customers and their orders. As a correlated EXISTS, SQLite probed it
-    through the org's order index once per customer, a scan of every order of the org for each customer (768 s
-    for 100 `_any` values at 50,000 customers); an uncorrelated IN reads the org's orders once."""
-    seeding.seed(tenant.org, 15_000, batch=5_000)
+@pytest.mark.sqlite_only
+def test_a_to_many_filter_reads_the_related_rows_once(app, api, tenant, shop):
+    """`orders_number_cont=…` as a correlated EXISTS made SQLite probe the org's orders once per customer (768 s for
+    100 `_any` values at 50,000 customers); an uncorrelated IN reads them once. PostgreSQL turns either form into a
+    semi-join itself, so the plan is checked on SQLite, the database that needed it (no timing)."""
     for query in ("filter[q][orders_number_cont]=zzz", "filter[q][customer_addresses_id_eq]=nothing"):
-        started = time.monotonic()
-        response = api("GET", f"/api/customers?{query}", tenant.admin)
-        elapsed = time.monotonic() - started
+        response, correlated = correlated_subqueries(
+            app, lambda q=query: api("GET", f"/api/customers?{q}", tenant.admin)
+        )
         assert response.status_code == 200 and response.json["meta"]["record_count"] == 0
-        assert elapsed < 2, f"{query}: {elapsed:.1f} s"
+        assert correlated == [], (query, correlated)
