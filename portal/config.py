@@ -55,6 +55,9 @@ def defaults(instance_path: str) -> dict[str, Any]:
         "SIGNUP_CLIENT_RATE_LIMIT": "500 per hour",  # per sales channel
         # Passkey sign-in challenges asked for by one client IP (anonymous; each one is a row for 5 minutes).
         "PASSKEY_OPTIONS_RATE_LIMIT": "60 per minute",
+        # Sign-in codes asked for by one client IP, whatever the addresses (each may send a mail): besides the 5 per
+        # hour per address, so one client can't mail code after code to many customers.
+        "SIGN_IN_CODE_RATE_LIMIT": "20 per hour",
         "SMTP_URL": None,  # e.g. smtp://user:pass@host:587?starttls=1; None writes .eml files
         "MAIL_DIR": str(instance / "mail"),
         "MAIL_FROM": "Customer Portal <no-reply@localhost>",

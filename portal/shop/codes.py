@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from flask import flash, g, redirect, request, session, url_for
+from flask import current_app, flash, g, redirect, request, session, url_for
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
+from portal.extensions import limiter
 from portal.security import sessions
 from portal.security.routes import Policy, allow
 from portal.services import accounts, email_codes
@@ -22,6 +23,9 @@ def _carried() -> dict[str, str]:
 
 @bp.route("/login/code", methods=["GET", "POST"])
 @allow(Policy.PUBLIC)
+@limiter.limit(
+    lambda: current_app.config["SIGN_IN_CODE_RATE_LIMIT"], methods=["POST"], scope="sign-in-code-ip"
+)
 def code_request() -> Response:
     form = CodeRequestForm(**_carried())
     if form.validate_on_submit():

@@ -95,3 +95,16 @@ def test_the_pages_and_the_email_speak_italian(client, org, deliver):
     message = deliver().to("it@example.com")[-1]
     assert "codice di accesso" in message["Subject"]
     assert "Funziona una sola volta" in deliver().text(message)
+
+
+def test_one_client_cannot_mail_codes_to_many_customers(app, client, org, deliver, monkeypatch):
+    """5 codes an hour per address, and per client IP whatever the addresses (SIGN_IN_CODE_RATE_LIMIT)."""
+    monkeypatch.setitem(app.config, "SIGN_IN_CODE_RATE_LIMIT", "3 per hour")
+    for n in range(4):
+        make_customer(org, f"victim{n}@example.com")
+    assert [ask(client, org, f"victim{n}@example.com").status_code for n in range(3)] == [303, 303, 303]
+    refused = ask(client, org, "victim3@example.com")
+    assert refused.status_code == 429 and "Too many requests" in refused.text
+    inbox = deliver()
+    assert inbox.to("victim3@example.com") == [] and len(inbox.to("victim0@example.com")) == 1
+    assert client.get(f"/{org.slug}/account/login/code").status_code == 200  # the page itself still opens
