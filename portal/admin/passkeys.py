@@ -108,6 +108,11 @@ def passkey_rename(passkey_id: str):
 def passkey_remove(passkey_id: str):
     if not ConfirmForm().validate_on_submit():
         abort(400)
+    if (
+        not recently_authenticated()
+    ):  # like adding one: a borrowed session cannot take the owner's passkeys away
+        flash(_("To remove a passkey, sign out and sign in again first."), "error")
+        return see_other("admin.account_security")
     passkeys.remove(Actor.of_user(g.user), g.user, None, passkey_id)
     flash(_("Passkey removed. It no longer signs you in."), "success")
     return see_other("admin.account_security")

@@ -115,6 +115,9 @@ def passkey_remove(passkey_id: str) -> Response:
     me = customer()
     if not ActionForm().validate_on_submit():
         abort(400)
+    if not _recently_signed_in():  # like adding one: a borrowed session cannot take the owner's passkeys away
+        flash(_("To remove a passkey, sign out and sign in again first."), "error")
+        return see_other("shop.security")
     passkeys.remove(Actor.of_customer(me), me, g.org, passkey_id)
     flash(_("The passkey is removed. It no longer signs you in."), "success")
     return see_other("shop.security")

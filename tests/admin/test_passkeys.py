@@ -140,6 +140,19 @@ def test_adding_a_passkey_needs_a_recent_sign_in(client, admin):
     assert post_json(client, "/admin/account/security/passkeys/options", page=page).status_code == 403
 
 
+def test_removing_a_passkey_needs_a_recent_sign_in_too(client, admin):
+    login(client, admin)
+    add_passkey(client, name="Desk key")
+    passkey = db.session.scalar(select(Passkey).where(Passkey.principal_id == admin.id))
+    for row in db.session.scalars(select(LoginSession)):
+        row.authenticated_at = row.created_at - rp.CHALLENGE_LIFETIME * 3
+    csrf = token(client, "/admin/account/security")
+    url = f"/admin/account/security/passkeys/{passkey.public_id}/remove"
+    assert client.post(url, data={"csrf_token": csrf}).status_code == 303
+    assert "sign out and sign in again first" in client.get("/admin/account/security").text
+    assert db.session.get(Passkey, passkey.id) is not None
+
+
 def test_the_login_page_offers_passkeys(client):
     html = client.get("/admin/login").text
     assert 'autocomplete="username webauthn"' in html and "data-passkey-sign-in" in html

@@ -167,6 +167,20 @@ def test_adding_a_passkey_needs_a_fresh_sign_in(signed_in, org):
     assert response.status_code == 403 and "sign in again" in response.json["error"]
 
 
+def test_removing_a_passkey_needs_a_fresh_sign_in_too(signed_in, org, shopper):
+    from portal.models import LoginSession
+
+    add_passkey(signed_in, org, name="Phone")
+    passkey = db.session.scalar(select(Passkey).where(Passkey.principal_id == shopper.id))
+    for row in db.session.scalars(select(LoginSession)):
+        row.authenticated_at = row.created_at - rp.CHALLENGE_LIFETIME * 3
+    url = f"/{org.slug}/account/security/passkeys/{passkey.public_id}/remove"
+    refused = post_form(signed_in, f"/{org.slug}/account/security", {}, url=url)
+    assert refused.status_code == 303
+    assert "sign out and sign in again first" in signed_in.get(f"/{org.slug}/account/security").text
+    assert db.session.scalar(select(Passkey).where(Passkey.principal_id == shopper.id)) is not None
+
+
 def test_adding_a_passkey_needs_a_session(client, org):
     token = csrf_from(client.get(f"/{org.slug}/account/login").text)
     response = client.post(
