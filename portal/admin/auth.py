@@ -11,7 +11,7 @@ from markupsafe import Markup
 
 from portal.admin import bp
 from portal.admin.forms import AcceptInviteForm, CodeForm, ConfirmForm, LoginForm, PasswordConfirmForm
-from portal.admin.guard import PASSKEY_SESSION, recently_authenticated, requires, requires_staff
+from portal.admin.guard import recently_authenticated, requires, requires_staff
 from portal.errors import DomainError
 from portal.forms import show_error
 from portal.models import User
@@ -43,7 +43,7 @@ def start_session(user: User, *, passkey: bool = False) -> str:
     with a passkey is marked, so an org that requires two-factor accepts it (guard.requires)."""
     sessions.start(user, None)
     if passkey:
-        session[PASSKEY_SESSION] = True
+        session[sessions.PASSKEY_SESSION] = True
     staff.record_login(user)
     memberships = staff.memberships(user)
     if len(memberships) == 1:

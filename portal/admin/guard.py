@@ -12,7 +12,7 @@ from functools import wraps
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import abort, g, request, session, url_for
+from flask import abort, g, request, url_for
 from flask_login import current_user
 
 from portal import db
@@ -24,7 +24,6 @@ from portal.services import orgs
 from portal.web import current_page, hx_redirect, send_to_login
 
 REAUTH_WINDOW = timedelta(minutes=10)
-PASSKEY_SESSION = "passkey"  # in the session: signed in with a passkey (both factors at once)
 READ_ONLY_REFUSAL = (
     "Your role in this organization is read-only: you can look at everything, but changes are for its admins. "
     "Nothing was changed."
@@ -72,7 +71,7 @@ def requires(role: Role) -> Callable:
         def wrapped(org_slug: str, **kwargs: Any):
             org, user_role = load_org(org_slug, g.user)
             g.org, g.role = org, user_role
-            if org.require_admin_2fa and user_role is Role.ADMIN and not two_factor_session(g.user):
+            if org.require_admin_2fa and user_role is Role.ADMIN and not sessions.two_factor(g.user):
                 return hx_redirect(url_for("admin.totp_setup", next=request.path))
             if role is Role.ADMIN and not can_edit():
                 abort(403, description=READ_ONLY_REFUSAL)
@@ -83,12 +82,6 @@ def requires(role: Role) -> Callable:
         )
 
     return decorator
-
-
-def two_factor_session(user: User) -> bool:
-    """Whether this session passed two factors: the user has TOTP on (the login asked for a code), or signed in
-    with a passkey (the authenticator is possession and, with user verification, the second factor)."""
-    return user.totp_enabled_at is not None or session.get(PASSKEY_SESSION) is True
 
 
 def can_edit() -> bool:

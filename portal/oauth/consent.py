@@ -18,10 +18,11 @@ from werkzeug.wrappers import Response
 from wtforms import SubmitField
 
 from portal.models import Application, Customer, User
-from portal.models.staff import ApplicationKind
+from portal.models.staff import ApplicationKind, Role
 from portal.oauth import bp, clients
 from portal.oauth.authorize import server
 from portal.oauth.errors import OAuth2Error
+from portal.security import sessions
 from portal.security.cookies import same_origin_post
 from portal.security.routes import Policy, allow
 from portal.services import consents
@@ -78,7 +79,7 @@ def _refusal(application: Application, owner: Customer | User, markets: list) ->
             return error.get_error_description()
         return None
     org = application.organization
-    if org.require_admin_2fa and owner.totp_enabled_at is None:
+    if org.require_admin_2fa and owner.role_in(org) is Role.ADMIN and not sessions.two_factor(owner):
         return "This organization requires two-factor authentication: set it up in the admin area first"
     return None
 

@@ -26,6 +26,16 @@ LIFETIMES = {
 }
 
 
+PASSKEY_SESSION = "passkey"  # in the session: a staff member signed in with a passkey (both factors at once)
+
+
+def two_factor(user: User) -> bool:
+    """Whether this staff session passed two factors: the user has TOTP on (the login asked for a code), or signed
+    in with a passkey (the authenticator is possession and, with user verification, the second factor). The admin
+    area and the hosted sign-in for webapps ask the same question."""
+    return user.totp_enabled_at is not None or session.get(PASSKEY_SESSION) is True
+
+
 def principal_type(principal: Customer | User) -> str:
     return "customer" if isinstance(principal, Customer) else "user"
 

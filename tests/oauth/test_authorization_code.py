@@ -442,6 +442,22 @@ def test_webapp_token_of_a_read_only_member_may_not(client, w, token):
     )
 
 
+def test_an_org_requiring_two_factor_asks_a_webapp_what_the_admin_area_asks(app, client, w):
+    """Admins need a second factor (TOTP, or a passkey sign-in, which is both); read-only members don't, as in the
+    admin area's guard: one rule, `sessions.two_factor`."""
+    w.org.require_admin_2fa = True
+    path = authorize_path(w.webapp, None, code_challenge_method=None)
+    admin_login(client, w.admin, path)
+    refused = client.get(path)
+    assert refused.status_code == 302 and query(refused.location)["error"] == "access_denied"
+    with client.session_transaction() as session:
+        session["passkey"] = True  # what a passkey sign-in marks (admin/auth.start_session)
+    assert "Allow Helpdesk to act for you?" in client.get(path).get_data(as_text=True)
+    viewer = app.test_client()
+    admin_login(viewer, w.viewer, path)
+    assert "Allow Helpdesk to act for you?" in viewer.get(path).get_data(as_text=True)
+
+
 def test_a_shopper_session_cannot_authorize_a_webapp(client, w):
     path = authorize_path(w.webapp, None, code_challenge_method=None)
     shop_login(client, w.org, path)
