@@ -237,6 +237,10 @@ class ApplicationForm(FlaskForm):
     )
 
 
+class RedirectUrisForm(FlaskForm):
+    redirect_uris = TextAreaField("Redirect URIs, one per line", validators=[Length(max=5000)])
+
+
 class AcceptInviteForm(FlaskForm):
     first_name = StringField(
         "First name", validators=[DataRequired(), Length(max=column_length(User.first_name))]

@@ -6,7 +6,14 @@ from flask import flash, g, request, url_for
 from flask_babel import gettext as _
 
 from portal.admin import bp
-from portal.admin.forms import ApplicationForm, ConfirmForm, InviteForm, RoleForm, SettingsForm
+from portal.admin.forms import (
+    ApplicationForm,
+    ConfirmForm,
+    InviteForm,
+    RedirectUrisForm,
+    RoleForm,
+    SettingsForm,
+)
 from portal.admin.guard import requires
 from portal.errors import DomainError
 from portal.forms import show_error
@@ -170,6 +177,29 @@ def application_update(application_id: str):
         flash(error.message, "error")
         return _settings_page(422)
     return _settings_page(200, secret=(application, secret))
+
+
+@bp.post("/<org_slug>/settings/applications/<application_id>/redirect-uris")
+@requires(Role.ADMIN)
+def application_redirect_uris(application_id: str):
+    application = applications.get_application(g.org, application_id)
+    form = RedirectUrisForm()
+    if form.validate_on_submit():
+        try:
+            orgs.set_redirect_uris(Actor.of_user(g.user), application, form.redirect_uris.data)
+        except DomainError as error:
+            flash(
+                _(
+                    "Redirect URIs of %(name)s not saved: %(problem)s",
+                    name=application.name,
+                    problem=error.message,
+                ),
+                "error",
+            )
+        else:
+            flash(_("Redirect URIs of %(name)s saved.", name=application.name), "success")
+            return see_other(url_for("admin.settings", org_slug=g.org.slug))
+    return _settings_page(422)
 
 
 @bp.post("/<org_slug>/settings/grants/<consent_id>")

@@ -147,6 +147,28 @@ def set_membership(actor: Actor, org: Organization, user: User, role: Role | str
     return membership
 
 
+def _redirect_uris(kind: ApplicationKind, redirect_uris: list[str] | str | None) -> list[str]:
+    """The checked list: only sales channels and webapps have redirect URIs, and a webapp needs one."""
+    uris = validation.redirect_uris(
+        redirect_uris or [], development=current_app.config["ENV_MODE"] != "production"
+    )
+    if kind is ApplicationKind.WEBAPP and not uris:
+        raise Invalid("can't be blank", field="redirect_uri", code="blank")
+    if uris and kind not in (ApplicationKind.SALES_CHANNEL, ApplicationKind.WEBAPP):
+        raise Invalid(
+            "only sales channels and webapps have redirect URIs", field="redirect_uri", code="invalid"
+        )
+    return uris
+
+
+def set_redirect_uris(actor: Actor, application: Application, redirect_uris: list[str] | str | None) -> None:
+    """Replace an application's redirect URIs: fixing a typo needs no new client id. Codes already issued stay bound
+    to their URI (they live 60 seconds)."""
+    application.redirect_uri = "\n".join(_redirect_uris(application.kind, redirect_uris)) or None
+    db.session.flush()
+    record(actor, application.organization, "application.update", application, ["redirect_uri"])
+
+
 def create_application(
     actor: Actor,
     org: Organization | None,
@@ -167,15 +189,7 @@ def create_application(
         raise Invalid(
             "must be sales_channel, integration or webapp", field="kind", code="inclusion"
         ) from None
-    uris = validation.redirect_uris(
-        redirect_uris or [], development=current_app.config["ENV_MODE"] != "production"
-    )
-    if kind is ApplicationKind.WEBAPP and not uris:
-        raise Invalid("can't be blank", field="redirect_uri", code="blank")
-    if uris and kind not in (ApplicationKind.SALES_CHANNEL, ApplicationKind.WEBAPP):
-        raise Invalid(
-            "only sales channels and webapps have redirect URIs", field="redirect_uri", code="invalid"
-        )
+    uris = _redirect_uris(kind, redirect_uris)
     if kind is ApplicationKind.USER:
         if user is None:
             raise Invalid("can't be blank", field="user", code="blank")

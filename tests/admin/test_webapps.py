@@ -72,6 +72,48 @@ def test_read_only_members_cannot_create_or_revoke(client, org, reader):
     assert create(client, org).status_code == 403
 
 
+def edit_uris(client, org, application, uris: str):
+    return client.post(
+        f"/admin/{org.slug}/settings/applications/{application.public_id}/redirect-uris",
+        data={"csrf_token": token(client, f"/admin/{org.slug}/settings"), "redirect_uris": uris},
+    )
+
+
+def test_an_admin_fixes_redirect_uris_without_a_new_client_id(client, org, admin):
+    application, _ = orgs.create_application(
+        SYSTEM, org, name="Store", kind="sales_channel", redirect_uris=[CALLBACK]
+    )
+    client_id = application.client_id
+    login(client, admin)
+    assert "Edit redirect URIs" in client.get(f"/admin/{org.slug}/settings").text
+    fixed = f"{CALLBACK}\nhttps://app.example.com/signed-out"
+    assert edit_uris(client, org, application, fixed).status_code == 303
+    assert application.redirect_uris == [CALLBACK, "https://app.example.com/signed-out"]
+    assert application.client_id == client_id
+    assert "Redirect URIs of Store saved." in client.get(f"/admin/{org.slug}/settings").text
+    bad = edit_uris(client, org, application, "http://app.example.com/cb")
+    assert bad.status_code == 422 and "Redirect URIs of Store not saved" in bad.text
+    assert application.redirect_uris == [
+        CALLBACK,
+        "https://app.example.com/signed-out",
+    ]  # nothing half-written
+
+
+def test_redirect_uris_only_for_the_right_kinds_roles_and_org(client, org, admin, reader, other_org):
+    webapp, _ = orgs.create_application(SYSTEM, org, name="Desk", kind="webapp", redirect_uris=[CALLBACK])
+    integration, _ = orgs.create_application(SYSTEM, org, name="ERP", kind="integration")
+    theirs, _ = orgs.create_application(SYSTEM, other_org, name="Theirs", kind="sales_channel")
+    login(client, admin)
+    assert edit_uris(client, org, webapp, "").status_code == 422  # a webapp needs one
+    assert edit_uris(client, org, integration, CALLBACK).status_code == 422
+    assert integration.redirect_uris == [] and webapp.redirect_uris == [CALLBACK]
+    assert edit_uris(client, org, theirs, CALLBACK).status_code == 404
+    reader_client = client.application.test_client()
+    login(reader_client, reader)
+    assert edit_uris(reader_client, org, webapp, "https://evil.example/cb").status_code == 403
+    assert webapp.redirect_uris == [CALLBACK]
+
+
 def test_grants_are_listed_and_revoking_one_ends_its_tokens(client, org, admin, other_org):
     application, _ = orgs.create_application(
         SYSTEM, org, name="Helpdesk", kind="webapp", redirect_uris=[CALLBACK]

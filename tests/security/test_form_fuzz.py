@@ -250,6 +250,7 @@ ROUTES = [
     ),
     Route("admin.application_create", admin_forms.ApplicationForm, "admin"),
     Route("admin.application_update", admin_forms.ConfirmForm, "admin", extra=("action",)),
+    Route("admin.application_redirect_uris", admin_forms.RedirectUrisForm, "admin"),
     Route("admin.credentials_issue", admin_forms.ConfirmForm, "admin"),
     Route("admin.grant_revoke", admin_forms.ConfirmForm, "admin"),
     Route("admin.deletion_approve", admin_forms.ConfirmForm, "admin"),
