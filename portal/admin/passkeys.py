@@ -19,7 +19,6 @@ from portal.services import passkeys
 from portal.services.audit import Actor
 from portal.web import render, see_other
 
-SIGN_IN_CHALLENGE = "passkey_sign_in"
 REGISTER_CHALLENGE = "passkey_register"
 
 
@@ -32,8 +31,8 @@ def _json() -> dict[str, Any]:
 @allow(Policy.PUBLIC)
 @rp.limit_sign_in_options
 def passkey_sign_in_options():
-    options, challenge = passkeys.sign_in_options("user", None)
-    session[SIGN_IN_CHALLENGE] = challenge
+    # The challenge stays server-side only: the sign-in reads it back from the assertion (rp.challenge_of).
+    options, _challenge = passkeys.sign_in_options("user", None)
     return jsonify(publicKey=options)
 
 
@@ -41,7 +40,7 @@ def passkey_sign_in_options():
 @allow(Policy.PUBLIC)
 def passkey_sign_in():
     data = _json()
-    challenge = session.pop(SIGN_IN_CHALLENGE, None)
+    challenge = rp.challenge_of(data.get("credential"))
     user = passkeys.authenticate("user", None, data.get("credential"), challenge, request.remote_addr)
     if user is None:
         return jsonify(

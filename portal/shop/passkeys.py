@@ -22,7 +22,6 @@ from portal.shop import _local_path, bp, customer
 from portal.shop.forms import ActionForm, PasskeyNameForm
 from portal.web import see_other
 
-SIGN_IN_CHALLENGE = "passkey_sign_in"
 REGISTER_CHALLENGE = "passkey_register"
 RECENT_SIGN_IN = timedelta(minutes=10)
 
@@ -41,8 +40,8 @@ def _text(data: dict[str, Any], name: str) -> str:
 @allow(Policy.PUBLIC)
 @rp.limit_sign_in_options
 def passkey_sign_in_options() -> Response:
-    options, challenge = passkeys.sign_in_options("customer", g.org)
-    session[SIGN_IN_CHALLENGE] = challenge
+    # The challenge stays server-side only: the sign-in reads it back from the assertion (rp.challenge_of).
+    options, _challenge = passkeys.sign_in_options("customer", g.org)
     return jsonify(publicKey=options)
 
 
@@ -50,7 +49,7 @@ def passkey_sign_in_options() -> Response:
 @allow(Policy.PUBLIC)
 def passkey_sign_in() -> Response:
     data = _json()
-    challenge = session.pop(SIGN_IN_CHALLENGE, None)
+    challenge = rp.challenge_of(data.get("credential"))
     found = passkeys.authenticate("customer", g.org, data.get("credential"), challenge, request.remote_addr)
     if found is None:
         return jsonify(error=_("That passkey didn't sign you in. Try again, or sign in another way.")), 401

@@ -153,6 +153,13 @@ def test_removing_a_passkey_needs_a_recent_sign_in_too(client, admin):
     assert db.session.get(Passkey, passkey.id) is not None
 
 
+def test_asking_for_sign_in_options_writes_no_cookie(client):
+    """Like the shop's: an options answer landing after the password login must not carry an older session."""
+    page = "/admin/login"
+    options = post_json(client, "/admin/login/passkey/options", page=page)
+    assert options.status_code == 200 and "Set-Cookie" not in options.headers
+
+
 def test_the_login_page_offers_passkeys(client):
     html = client.get("/admin/login").text
     assert 'autocomplete="username webauthn"' in html and "data-passkey-sign-in" in html

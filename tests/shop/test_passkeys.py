@@ -52,6 +52,14 @@ def with_passkey(signed_in, org, shopper):
     return authenticator
 
 
+def test_asking_for_sign_in_options_writes_no_cookie(client, org):
+    """The login page asks for options on load (conditional UI). A response that set the session cookie could land
+    after the password login's and sign the shopper out again: the challenge lives server-side only."""
+    options = post_json(client, org, "login/passkey/options")
+    assert options.status_code == 200 and options.json["publicKey"]["challenge"]
+    assert "Set-Cookie" not in options.headers
+
+
 def test_the_login_page_offers_a_passkey_and_a_code(client, org):
     html = client.get(f"/{org.slug}/account/login").text
     assert 'autocomplete="username webauthn"' in html
