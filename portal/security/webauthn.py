@@ -75,10 +75,11 @@ def new_challenge(purpose: str, principal_type: str, principal_id: int, org_id: 
 def challenge_of(credential: Any) -> str | None:
     """The challenge a sign-in assertion answers, as its clientDataJSON states it. The server's copy is found (and
     spent) by `spend_challenge`; the browser's session keeps none, so asking for sign-in options writes no cookie:
-    one that did could land after the password login's and sign the person out again (they race on page load)."""
+    one that did could land after the password login's and sign the person out again (they race on page load).
+    The client writes clientDataJSON: nesting deeper than the parser's recursion limit is refused, not a 500."""
     try:
         client_data = json.loads(base64url_to_bytes(credential["response"]["clientDataJSON"]))
-    except (KeyError, TypeError, ValueError):
+    except (KeyError, TypeError, ValueError, RecursionError):
         return None
     challenge = client_data.get("challenge") if isinstance(client_data, dict) else None
     return challenge if isinstance(challenge, str) else None

@@ -4,6 +4,8 @@ spends its challenge and counts in the lockout, although its transaction is roll
 
 from __future__ import annotations
 
+import base64
+
 import pytest
 from sqlalchemy import func, select
 
@@ -159,6 +161,29 @@ def test_malformed_bodies_are_refused_without_errors(client, org, body):
     token = csrf_from(client.get(f"/{org.slug}/account/login").text)
     response = client.post(f"/{org.slug}/account/login/passkey", json=body, headers={"X-CSRFToken": token})
     assert response.status_code == 401
+
+
+def _client_data(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+@pytest.mark.parametrize(
+    "client_data",
+    [
+        "not base64!",
+        5,
+        _client_data(b"not json"),
+        _client_data(b"\xff\xfe"),
+        _client_data(b'{"challenge": 5}'),
+        _client_data(b'{"challenge": "' + b"A" * 5000 + b'"}'),
+        _client_data(b"[" * 100_000),  # deeper than json's recursion limit
+    ],
+)
+def test_hostile_client_data_is_refused_without_errors(client, org, with_passkey, client_data):
+    """The sign-in reads its challenge from the assertion's clientDataJSON, which the client writes."""
+    credential = with_passkey.get({"rpId": rp.rp_id(), "challenge": "bm9uZQ"}, rp.origin())
+    credential["response"]["clientDataJSON"] = client_data
+    assert post_json(client, org, "login/passkey", {"credential": credential}).status_code == 401
 
 
 def test_passkey_endpoints_need_the_csrf_token(client, org):
