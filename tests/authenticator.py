@@ -1,6 +1,7 @@
 """A software WebAuthn authenticator for tests without a browser: it answers the portal's options the way a
 platform authenticator does ("none" attestation, ES256, user present and verified), so the real py_webauthn checks
-run on real signatures. `counting=False` behaves like synced passkeys, whose signature counter stays 0."""
+run on real signatures. `counting=False` behaves like synced passkeys, whose signature counter stays 0;
+`verifying=False` like a security key without a PIN (user present, not verified)."""
 
 from __future__ import annotations
 
@@ -18,11 +19,12 @@ UP, UV, AT = 0x01, 0x04, 0x40
 
 
 class SoftAuthenticator:
-    def __init__(self, *, counting: bool = True):
+    def __init__(self, *, counting: bool = True, verifying: bool = True):
         self.key = ec.generate_private_key(ec.SECP256R1())
         self.credential_id = secrets.token_bytes(16)
         self.sign_count = 0
         self.counting = counting
+        self.verifying = verifying
         self.user_handle: str | None = None
 
     @property
@@ -48,7 +50,12 @@ class SoftAuthenticator:
         attested = (
             bytes(16) + len(self.credential_id).to_bytes(2, "big") + self.credential_id + self._cose_key()
         )
-        auth_data = rp_hash + bytes([UP | UV | AT]) + self.sign_count.to_bytes(4, "big") + attested
+        auth_data = (
+            rp_hash
+            + bytes([UP | (UV if self.verifying else 0) | AT])
+            + self.sign_count.to_bytes(4, "big")
+            + attested
+        )
         client_data = self._client_data("webauthn.create", options["challenge"], origin)
         attestation = cbor2.dumps({"fmt": "none", "attStmt": {}, "authData": auth_data})
         return {
@@ -68,7 +75,7 @@ class SoftAuthenticator:
         if self.counting:
             self.sign_count += 1
         rp_hash = hashlib.sha256((rp_id or options["rpId"]).encode()).digest()
-        auth_data = rp_hash + bytes([UP | UV]) + self.sign_count.to_bytes(4, "big")
+        auth_data = rp_hash + bytes([UP | (UV if self.verifying else 0)]) + self.sign_count.to_bytes(4, "big")
         client_data = self._client_data("webauthn.get", options["challenge"], origin)
         signature = self.key.sign(auth_data + hashlib.sha256(client_data).digest(), ec.ECDSA(hashes.SHA256()))
         return {

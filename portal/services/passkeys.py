@@ -109,7 +109,7 @@ def registration_options(principal: Customer | User, org: Organization | None) -
         timeout=TIMEOUT_MS,
         authenticator_selection=AuthenticatorSelectionCriteria(
             resident_key=ResidentKeyRequirement.REQUIRED,
-            user_verification=UserVerificationRequirement.PREFERRED,
+            user_verification=_user_verification(kind),
         ),
         exclude_credentials=[
             PublicKeyCredentialDescriptor(id=base64url_to_bytes(p.credential_id)) for p in list_for(principal)
@@ -145,6 +145,7 @@ def register(
             expected_challenge=expected,
             expected_rp_id=rp.rp_id(),
             expected_origin=rp.origin(),
+            require_user_verification=_user_verification(kind) is UserVerificationRequirement.REQUIRED,
         )
     except (WebAuthnException, ValueError, KeyError, TypeError):
         raise Invalid(NOT_VERIFIED, field="credential", code="invalid") from None
@@ -202,9 +203,16 @@ def sign_in_options(kind: str, org: Organization | None) -> tuple[dict[str, Any]
         rp_id=rp.rp_id(),
         challenge=challenge,
         timeout=TIMEOUT_MS,
-        user_verification=UserVerificationRequirement.PREFERRED,
+        user_verification=_user_verification(kind),
     )
     return options_to_json_dict(options), bytes_to_base64url(challenge)
+
+
+def _user_verification(kind: str) -> UserVerificationRequirement:
+    """Staff passkeys need user verification (PIN, biometrics), at registration and sign-in: a staff passkey sign-in
+    replaces the password and counts as the org's second factor (sessions.two_factor), which a key without a PIN,
+    proving possession on a touch, is not."""
+    return UserVerificationRequirement.REQUIRED if kind == "user" else UserVerificationRequirement.PREFERRED
 
 
 def _owner(passkey: Passkey | None, kind: str, org: Organization | None) -> Customer | User | None:
@@ -241,6 +249,8 @@ def _assertion_ok(passkey: Passkey, owner: Customer | User, credential: Any, exp
             expected_origin=rp.origin(),
             credential_public_key=passkey.public_key,
             credential_current_sign_count=passkey.sign_count,
+            require_user_verification=_user_verification(principal_type(owner))
+            is UserVerificationRequirement.REQUIRED,
         )
     except (WebAuthnException, ValueError, KeyError, TypeError):
         return False

@@ -89,6 +89,31 @@ def test_a_passkey_session_meets_the_orgs_two_factor_requirement(client, org, ad
     assert client.get(f"/admin/{org.slug}/").status_code == 200
 
 
+def test_a_passkey_without_user_verification_is_not_a_second_factor(client, org, admin):
+    """A security key without a PIN proves possession only: a staff sign-in with it would pass the org's two-factor
+    requirement (and replace the password) on a touch. Staff passkey sign-ins need user verification."""
+    org.require_admin_2fa = True
+    login(client, admin)
+    authenticator = add_passkey(client)
+    client.post("/admin/logout", data={"csrf_token": token(client, "/admin/account/security")})
+    authenticator.verifying = False
+    assert (
+        post_json(client, "/admin/login/passkey/options").json["publicKey"]["userVerification"] == "required"
+    )
+    assert sign_in(client, authenticator).status_code == 401
+    assert client.get(f"/admin/{org.slug}/").status_code in (302, 303)
+
+
+def test_a_staff_passkey_without_user_verification_is_not_registered(client, admin):
+    login(client, admin)
+    page = "/admin/account/security"
+    options = post_json(client, "/admin/account/security/passkeys/options", page=page).json["publicKey"]
+    assert options["authenticatorSelection"]["userVerification"] == "required"
+    credential = SoftAuthenticator(verifying=False).create(options, rp.origin())
+    created = post_json(client, "/admin/account/security/passkeys", {"credential": credential}, page)
+    assert created.status_code == 422 and passkeys.list_for(admin) == []
+
+
 def test_a_customers_passkey_does_not_open_the_admin_area(client, org):
     shopper = make_customer(org)
     authenticator = SoftAuthenticator()
