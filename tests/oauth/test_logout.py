@@ -10,6 +10,7 @@ import pytest
 from portal import db
 from portal.services import applications
 from portal.services.audit import SYSTEM
+from tests import factories
 from tests.oauth.test_authorization_code import CALLBACK, WEBAPP_CALLBACK, admin_login, query, shop_login, w  # noqa: F401
 from tests.shop.conftest import csrf_from
 
@@ -119,3 +120,49 @@ def test_a_webapp_signs_a_staff_member_out_of_the_admin_area(client, store):
     )
     assert response.location.startswith(WEBAPP_CALLBACK)
     assert client.get("/admin/").status_code in (302, 303)  # to the login page
+
+
+def test_an_embedding_orgs_confirmation_is_never_framed_and_refuses_cross_site_posts(client, store):
+    """An org with storefront origins uses the SameSite=None shopper cookie, sent with cross-site requests, and its
+    shopper pages may be framed by those storefronts: the sign-out page may not, and only a same-origin POST counts."""
+    store.org.allowed_origins = ["https://shop.example.com"]
+    db.session.flush()
+    loopback = "http://localhost"  # a secure context: the embedding cookie is in use
+    page = client.get(f"/{store.org.slug}/account/login", base_url=loopback)
+    form = {
+        "csrf_token": csrf_from(page.text),
+        "email": "shopper@example.com",
+        "password": factories.PASSWORD,
+    }
+    assert client.post(f"/{store.org.slug}/account/login", base_url=loopback, data=form).status_code == 303
+    confirm = client.get(logout_path(store.shop), base_url=loopback)
+    assert (
+        confirm.status_code == 200 and "frame-ancestors 'none'" in confirm.headers["Content-Security-Policy"]
+    )
+    data = {"csrf_token": csrf_from(confirm.text), "sign_out": "1"}
+    for headers in ({"Sec-Fetch-Site": "cross-site"}, {"Origin": "https://shop.example.com"}):
+        forged = client.post(logout_path(store.shop), base_url=loopback, data=data, headers=headers)
+        assert forged.status_code == 403
+    assert client.get(f"/{store.org.slug}/account/", base_url=loopback).status_code == 200
+
+
+def test_the_staff_confirmation_is_never_framed(client, store):
+    admin_login(client, store.admin, "/admin/")
+    page = client.get(logout_path(store.webapp, back=WEBAPP_CALLBACK))
+    assert page.status_code == 200 and "frame-ancestors 'none'" in page.headers["Content-Security-Policy"]
+
+
+def test_the_state_goes_back_encoded_on_the_continue_page(client, store):
+    """A form of ours started the navigation: the redirect is a page (meta refresh and a link); a state with '&',
+    '#', CR/LF, quotes or markup is one query parameter, escaped in the page."""
+    shop_login(client, store.org, f"/{store.org.slug}/account/")
+    state = 'a&b=c#d\r\nX: y"<script>'
+    token = csrf_from(client.get(logout_path(store.shop, state=state)).text)
+    page = client.post(
+        logout_path(store.shop, state=state),
+        data={"csrf_token": token, "sign_out": "1"},
+        headers={"Sec-Fetch-Site": "same-origin"},
+    )
+    assert page.status_code == 200 and "<script>" not in page.text and "\r\nX:" not in page.text
+    back = f"{SIGNED_OUT}?{urlencode({'state': state})}"
+    assert f'content="0;url={back}"' in page.text and query(back) == {"state": state}
