@@ -55,6 +55,7 @@ def test_bulk_tag_uses_the_bulk_selection(chromium, demo, width):
     assert axe_violations(page) == []
     page.get_by_role("button", name="Tag 2 with early_adopter").click()
     page.get_by_text("2 customers updated.").wait_for()
+    page.wait_for_load_state()  # htmx (a deferred script) listens only once the page has loaded: slow when busy
     page.get_by_label("Tag", exact=True).select_option(label="early_adopter")
     page.wait_for_url(re.compile(r"tag="))
     rows = page.locator("#results tbody tr")
