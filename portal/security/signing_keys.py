@@ -8,13 +8,16 @@ every token they signed has expired, then the next rotation drops them.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from flask import Flask, current_app
+from joserfc import jwt
 from joserfc.jwk import KeySet, RSAKey
 
 ALGORITHM = "RS512"
@@ -92,22 +95,45 @@ def _version(app: Flask) -> int | None:
         return None
 
 
-def key_set(app: Flask | None = None) -> KeySet:
+class _Loaded(NamedTuple):
+    keys: KeySet
+    raw: list[dict[str, Any]]
+    version: int | None
+    claims: Callable[[str], dict[str, Any]]
+
+
+def _loaded(app: Flask | None = None) -> _Loaded:
     app = app or current_app._get_current_object()
     cached = app.extensions.get("jwt_keys")
     version = _version(app)
-    if cached is None or cached[2] != version:
+    if cached is None or cached.version != version:
         raw = _load_raw(app)
-        keys = [RSAKey.import_key({k: v for k, v in item.items() if k not in META}) for item in raw]
-        cached = app.extensions["jwt_keys"] = (KeySet(keys), raw, _version(app))
-    return cached[0]
+        keys = KeySet([RSAKey.import_key({k: v for k, v in item.items() if k not in META}) for item in raw])
+
+        # A client sends the same token request after request: its signature is checked once per key set (a
+        # rotation loads a new one and starts afresh), not on every request. Only tokens that verify are kept.
+        @functools.lru_cache(maxsize=4096)
+        def claims(token: str) -> dict[str, Any]:
+            return jwt.decode(token, keys, algorithms=[ALGORITHM]).claims
+
+        cached = app.extensions["jwt_keys"] = _Loaded(keys, raw, _version(app), claims)
+    return cached
+
+
+def key_set(app: Flask | None = None) -> KeySet:
+    return _loaded(app).keys
+
+
+def verified_claims(token: str, app: Flask | None = None) -> dict[str, Any]:
+    """The claims of a JWT signed (RS512) by one of the keys; JoseError, ValueError or TypeError if it is not.
+    Claims (expiry) are the caller's to check: the result is shared, never to be changed."""
+    return _loaded(app).claims(token)
 
 
 def signing_key(app: Flask | None = None) -> RSAKey:
     """The newest key whose time to sign has come (a key still being published only verifies)."""
     app = app or current_app._get_current_object()
-    key_set(app)
-    raw = app.extensions["jwt_keys"][1]
+    raw = _loaded(app).raw
     now = time.time()
     due = [pair for pair in enumerate(raw) if _signs_from(pair[1]) <= now] or list(enumerate(raw))
     # Ties (a rotation within the key's first second) go to the later entry: rotate() appends the new key.

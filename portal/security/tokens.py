@@ -212,11 +212,11 @@ def _token_row() -> Any:
 def verify(raw: str) -> TokenContext:
     """Check signature (RS512 only), expiry and the server-side row; return who is calling."""
     try:
-        decoded = jwt.decode(raw, signing_keys.key_set(), algorithms=[signing_keys.ALGORITHM])
-        jwt.JWTClaimsRegistry(exp={"essential": True}, jti={"essential": True}).validate(decoded.claims)
+        claims = signing_keys.verified_claims(raw)
+        jwt.JWTClaimsRegistry(exp={"essential": True}, jti={"essential": True}).validate(claims)
     except (JoseError, ValueError, TypeError) as error:
         raise TokenError("The access token is invalid or expired") from error
-    row = db.session.scalar(_token_row(), {"jti": decoded.claims["jti"]})
+    row = db.session.scalar(_token_row(), {"jti": claims["jti"]})
     now = db.utcnow()
     if row is None or row.revoked_at is not None or row.expires_at <= now:
         raise TokenError("The access token is invalid or expired")

@@ -13,7 +13,7 @@ from joserfc.jwk import KeySet
 from portal import create_app, db, migrate
 from portal.security import signing_keys
 from portal.security.bearer import current_token, require_token
-from portal.security.tokens import verify
+from portal.security.tokens import TokenError, verify
 from tests import factories
 from tests.conftest import TransactionalClient
 from tests.oauth.conftest import issued
@@ -301,6 +301,16 @@ def test_rotate_signing_key_command(app, world, token, client):
     assert jwt.decode(new, signing_keys.key_set(app), algorithms=["RS512"]).header["kid"] == new_kid
     # Tokens signed by the previous key still verify.
     assert verify(old).token_type == "sales_channel:guest"
+
+
+def test_a_dropped_key_stops_verifying_tokens_already_seen(app, world, token):
+    """Verified signatures are remembered per key set: a rotation that drops a key ends its tokens at once, even
+    one verified a moment before."""
+    old = token(grant_type="client_credentials", client_id=world.sales.client_id).json["access_token"]
+    assert verify(old).token_type == "sales_channel:guest"
+    signing_keys.rotate(app, max_token_lifetime=0)  # no token may live on the old key: it is dropped
+    with pytest.raises(TokenError):
+        verify(old)
 
 
 def test_first_key_set_is_written_once(tmp_path):
