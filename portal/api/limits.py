@@ -24,7 +24,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Response, current_app, g
+from flask import Response, current_app, g, request
 from limits import parse as parse_limit
 from limits.strategies import FixedWindowRateLimiter
 from limits.util import WindowStats
@@ -120,6 +120,12 @@ def _spend(item: Any, key: str) -> WindowStats:
         # Not minus `writing`: the count may hold those batches already, and near the end a batch being written is
         # one request waiting for its answer, not an admitted one.
         return WindowStats(ends_at, item.amount - count - tally.pending)
+
+
+@limiter.request_filter
+def _counted_here() -> bool:
+    """flask-limiter's per-route limits skip /api: no API route has one, and its budget is counted below."""
+    return request.blueprint == "api"
 
 
 def count_request() -> None:
