@@ -9,6 +9,8 @@ language; user agents are shown as "Chrome on macOS".
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from functools import lru_cache
@@ -18,6 +20,7 @@ from babel import Locale
 from babel.dates import get_date_format, get_time_format
 from flask import Flask, g, has_app_context, has_request_context, request, session
 from flask_babel import (
+    force_locale,
     format_currency,
     format_timedelta,
     get_locale,
@@ -190,14 +193,27 @@ def duration(delta: timedelta) -> str:
 
 
 def translations() -> Any:
-    """This request's catalogue, looked up once per locale in force (`force_locale` renders an email in another)."""
+    """This request's catalogue, looked up once (a page has dozens of `_()`; Flask-Babel fixes a request's locale
+    at its first lookup). `in_locale` renders in another language meanwhile."""
     if not has_app_context():
         return get_translations()
-    locale = get_locale()
     cached = g.get("_translations")
-    if cached is None or cached[0] is not locale:
-        cached = g._translations = (locale, get_translations())
-    return cached[1]
+    if cached is None:
+        cached = g._translations = get_translations()
+    return cached
+
+
+@contextmanager
+def in_locale(locale: str) -> Iterator[None]:
+    """Flask-Babel's `force_locale` (an email in its recipient's language), with this module's catalogue kept apart."""
+    saved = g.pop("_translations", None)
+    try:
+        with force_locale(locale):
+            yield
+    finally:
+        g.pop("_translations", None)
+        if saved is not None:
+            g._translations = saved
 
 
 def init_app(app: Flask) -> None:

@@ -120,3 +120,17 @@ def test_absolute_times_are_written_in_the_page_language_and_in_utc(app):
             )  # CLDR: narrow NBSP
         with force_locale("it"):
             assert absolute(moment) == absolute(elsewhere) == "2 dic 2026, 23:47 UTC"
+
+
+def test_an_email_in_another_language_leaves_the_page_in_its_own(app):
+    """Templates look the catalogue up once per request; an email rendered meanwhile in its recipient's language
+    (`in_locale`) neither takes the page's catalogue nor leaves its own behind."""
+    from flask import render_template_string
+
+    from portal.i18n import in_locale
+
+    with app.test_request_context():
+        assert render_template_string('{{ _("Sign out") }}') == "Sign out"
+        with in_locale("it"):
+            assert render_template_string('{{ _("Sign out") }}') == "Esci"
+        assert render_template_string('{{ _("Sign out") }}') == "Sign out"

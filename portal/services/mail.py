@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from flask import render_template
-from flask_babel import force_locale, get_locale
+from flask_babel import get_locale
 from sqlalchemy import select
 
 from portal import db
+from portal.i18n import in_locale
 from portal.models import Customer, OutboxMessage
 from portal.models.orgs import Organization
 
@@ -20,7 +21,7 @@ def send(
     (their stored choice, else the language of the page that caused it: an admin's action writes in English to a
     customer who never chose). Rendered now, so the worker delivers exactly what was decided in this transaction."""
     context = {"org": org, **context}
-    with force_locale((customer.locale if customer else None) or get_locale() or "en"):
+    with in_locale((customer.locale if customer else None) or get_locale() or "en"):
         message = _message(org, to, template, customer, context)
     db.session.add(message)
     return message
