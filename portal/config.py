@@ -65,6 +65,9 @@ def defaults(instance_path: str) -> dict[str, Any]:
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "PERMANENT_SESSION_LIFETIME": 12 * 3600,
+        # The cookie's expiry is set at sign-in and not re-signed on every response: its 12 hours cover the longest
+        # absolute lifetime, and the session row enforces idle and absolute lifetimes (security/sessions.py).
+        "SESSION_REFRESH_EACH_REQUEST": False,
         "WTF_CSRF_TIME_LIMIT": None,  # the token is tied to the session, which has its own lifetime
         "MAX_CONTENT_LENGTH": 1024 * 1024,
         "BABEL_DEFAULT_LOCALE": "en",

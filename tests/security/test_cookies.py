@@ -94,6 +94,19 @@ def test_login_cookie_is_httponly_with_explicit_samesite(app, browser, org, area
     assert lifetime <= timedelta(hours=12)  # the absolute session lifetime, not Flask's 31 days
 
 
+@pytest.mark.parametrize("area", ["shop", "admin"])
+def test_signed_in_pages_do_not_resend_the_cookie(app, browser, org, area):
+    """The cookie's expiry is set at sign-in (it already covers the absolute lifetime): a signed-in page that changes
+    nothing in the session answers without Set-Cookie instead of re-signing it every time."""
+    principal = make_customer(org, password=PASSWORD) if area == "shop" else make_user(org, "admin")
+    login_response(browser, area, principal, org.slug)
+    path = f"/{org.slug}/account/" if area == "shop" else f"/admin/{org.slug}/customers"
+    browser.get(path)  # the first page stores the new session's CSRF token: a changed session, a new cookie
+    page = browser.get(path)
+    assert page.status_code == 200, page.status_code
+    assert "Set-Cookie" not in page.headers
+
+
 def test_embedded_shop_cookie_is_samesite_none_secure_partitioned(app, browser, embedding_org):
     """An org that lets a storefront frame its pages gets a CHIPS cookie (SECURITY.md, embedding)."""
     shopper = make_customer(embedding_org, password=PASSWORD)
