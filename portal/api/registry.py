@@ -29,8 +29,16 @@ def timestamp(value: datetime | None) -> str | None:
     """ISO-8601 with milliseconds, as Commerce Layer: `2018-01-01T12:00:00.000Z`."""
     if value is None:
         return None
-    value = value.astimezone(UTC)
-    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+    if value.tzinfo is not UTC:  # the database's values are UTC already
+        value = value.astimezone(UTC)
+    return (
+        f"{value.year:04d}-{value.month:02d}-{value.day:02d}T"
+        f"{value.hour:02d}:{value.minute:02d}:{value.second:02d}.{value.microsecond // 1000:03d}Z"
+    )
+
+
+# Attribute values that go into a document as they are (most of them: checked first, by exact type).
+PLAIN = frozenset({str, int, bool, float, dict, list})
 
 
 @dataclass
@@ -49,6 +57,8 @@ class Attr:
 
     def value(self, obj: Any, ctx: TokenContext) -> Any:
         value = self.read(obj, ctx) if self.read else getattr(obj, self.name)
+        if value is None or type(value) in PLAIN:
+            return value
         if isinstance(value, datetime):
             return timestamp(value)
         if hasattr(value, "value") and not isinstance(value, int | float | str | bool | dict | list):
