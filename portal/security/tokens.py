@@ -16,7 +16,6 @@ from flask import current_app
 from joserfc import jwt
 from joserfc.errors import JoseError
 from sqlalchemy import bindparam, select
-from sqlalchemy.orm import joinedload
 
 from portal import db
 from portal.models import Application, Customer, Market, OAuthToken, Organization, User
@@ -201,11 +200,13 @@ def issue(
 @functools.cache
 def _token_row() -> Any:
     """The row check runs on every request (revocation is immediate): one query brings the token, its application
-    and the organization, instead of a lazy load each. Built once: building it cost as much as running it."""
+    and the organization (as a row of three: cheaper than eager-loading them). Built once: building it cost as much as
+    running it."""
     return (
-        select(OAuthToken)
+        select(OAuthToken, Application, Organization)
+        .join(Application, Application.id == OAuthToken.application_id)
+        .outerjoin(Organization, Organization.id == Application.organization_id)
         .where(OAuthToken.jti == bindparam("jti"))
-        .options(joinedload(OAuthToken.application).joinedload(Application.organization))
     )
 
 
@@ -216,17 +217,17 @@ def verify(raw: str) -> TokenContext:
         jwt.JWTClaimsRegistry(exp={"essential": True}, jti={"essential": True}).validate(claims)
     except (JoseError, ValueError, TypeError) as error:
         raise TokenError("The access token is invalid or expired") from error
-    row = db.session.scalar(_token_row(), {"jti": claims["jti"]})
+    found = db.session.execute(_token_row(), {"jti": claims["jti"]}).first()
     now = db.utcnow()
-    if row is None or row.revoked_at is not None or row.expires_at <= now:
+    if found is None or found[0].revoked_at is not None or found[0].expires_at <= now:
         raise TokenError("The access token is invalid or expired")
-    application = row.application
+    row, application, organization = found
     if application.revoked_at is not None:
         raise TokenError("The application's credentials were revoked")
     context = TokenContext(
         token=row,
         application=application,
-        organization=application.organization,
+        organization=organization,
         custom_claim=row.custom_claim,
     )
     if application.kind is ApplicationKind.USER:
