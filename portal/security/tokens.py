@@ -268,10 +268,9 @@ def revoke(application: Application, raw: str) -> None:
     row = None
     if raw.count(".") == 2:
         try:
-            decoded = jwt.decode(raw, signing_keys.key_set(), algorithms=[signing_keys.ALGORITHM])
+            jti = signing_keys.verified_claims(raw).get("jti")
         except (JoseError, ValueError, TypeError):
-            decoded = None
-        jti = decoded.claims.get("jti") if decoded is not None else None
+            jti = None
         if isinstance(jti, str):
             row = db.session.scalar(select(OAuthToken).where(OAuthToken.jti == jti))
     else:
