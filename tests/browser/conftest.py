@@ -45,7 +45,9 @@ def page(chromium) -> Iterator[object]:
 
 
 def axe_violations(page) -> list[dict]:
-    """Run axe-core (from node_modules) on the current page; return its violations."""
+    """Run axe-core (from node_modules) on the current page once no htmx request is in flight (the busy indicator,
+    shown meanwhile, is outside the landmarks: a scan on a loaded machine caught it visible); return its violations."""
+    page.wait_for_function("() => !document.querySelector('.htmx-request')")
     page.evaluate(
         AXE.read_text()
     )  # evaluated through DevTools: the page's CSP stays in force for the page itself
