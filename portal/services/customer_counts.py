@@ -3,22 +3,34 @@ migration 0009) instead of counting the customers table: a handful of rows whate
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 
-from sqlalchemy import delete, func, insert, literal_column, select
+from sqlalchemy import Select, bindparam, delete, func, insert, literal_column, select
 
 from portal import db
 from portal.models import Customer, CustomerCount, Organization
 
 
-def total(org: Organization, statuses: Iterable[str] | None = None) -> int:
-    """How many customers `org` has (with one of `statuses`, when given)."""
-    statement = select(func.coalesce(func.sum(CustomerCount.count), 0)).where(
-        CustomerCount.organization_id == org.id
+@functools.cache
+def _total(by_status: bool) -> Select:
+    """The sum over the organization's counter rows, built once and run on the table (not the ORM entity): on
+    every API list of customers, building and running it through the ORM cost five times the query itself."""
+    table = CustomerCount.__table__
+    statement = select(func.coalesce(func.sum(table.c.count), 0)).where(
+        table.c.organization_id == bindparam("organization_id")
     )
+    if by_status:
+        statement = statement.where(table.c.status.in_(bindparam("statuses", expanding=True)))
+    return statement
+
+
+def total(organization_id: int, statuses: Iterable[str] | None = None) -> int:
+    """How many customers the organization has (with one of `statuses`, when given)."""
+    params: dict[str, object] = {"organization_id": organization_id}
     if statuses is not None:
-        statement = statement.where(CustomerCount.status.in_(list(statuses)))
-    return int(db.session.scalar(statement) or 0)
+        params["statuses"] = list(statuses)
+    return int(db.session.execute(_total(statuses is not None), params).scalar_one())
 
 
 def by_status(org: Organization) -> dict[str, int]:

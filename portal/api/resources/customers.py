@@ -120,7 +120,7 @@ def _count_customers(ctx: TokenContext, query: Query) -> int | None:
             return None
         values = set(item.values) if item.matcher == "in" else {item.value}
         statuses = values if statuses is None else statuses & values
-    return customer_counts.total(ctx.organization, statuses)
+    return customer_counts.total(ctx.organization.id, statuses)
 
 
 CUSTOMERS = Resource(
