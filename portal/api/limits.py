@@ -51,7 +51,7 @@ def _application_key() -> str | None:
         g.token = verify(bearer_token())
     except TokenError:
         return None
-    return f"api-app:{g.token.application.public_id}"
+    return f"api-app:{g.token.application_id}"
 
 
 @dataclass

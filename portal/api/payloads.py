@@ -11,17 +11,8 @@ from portal.api.jsonapi import Query
 from portal.api.resources import REGISTRY
 from portal.api.resources.webhooks import valid_includes
 from portal.api.serializer import Serializer
-from portal.models import Application, OAuthToken
 from portal.models.orgs import Organization
-from portal.models.staff import ApplicationKind, Role
 from portal.security.tokens import TokenContext
-
-
-def webhook_context(org: Organization) -> TokenContext:
-    """The org's own admin integration view of a record: a real TokenContext around an unsaved (never flushed)
-    application and token, so every rule the serializer and the registry apply to a token applies here too."""
-    application = Application(kind=ApplicationKind.INTEGRATION, role=Role.ADMIN, name="webhooks")
-    return TokenContext(token=OAuthToken(owner_type=None), application=application, organization=org)
 
 
 def build(org: Organization, event: dict[str, Any], include_resources: list[str]) -> dict[str, Any]:
@@ -30,7 +21,7 @@ def build(org: Organization, event: dict[str, Any], include_resources: list[str]
     identifier = {"id": event.get("id"), "type": event.get("type")}
     if resource is None:
         return {"data": identifier}
-    ctx = webhook_context(org)
+    ctx = TokenContext.admin_view(org)
     obj = db.session.scalar(resource.query(ctx).where(resource.model.public_id == event.get("id")))
     if obj is None:
         return {"data": identifier}

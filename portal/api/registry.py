@@ -118,7 +118,7 @@ class Resource:
         """Every query is scoped to the token's organization, for sales-channel tokens to what they may see, and for
         market-scoped tokens (`market:id:…`, `market:code:…`) to those markets' records."""
         statement = (
-            select(self.model).where(self.model.organization_id == ctx.organization.id).options(*self.load)
+            select(self.model).where(self.model.organization_id == ctx.organization_id).options(*self.load)
         )
         if not ctx.staff:
             statement = statement.where(self.own(ctx) if self.own else false())
@@ -170,7 +170,7 @@ def actor_of(ctx: TokenContext) -> Actor:
     """Who the audit trail names for a write made with this token."""
     if ctx.customer is not None:
         return Actor.of_customer(ctx.customer)
-    return Actor.application(ctx.application.public_id, user=ctx.user)
+    return Actor.application(ctx.application_id, user=ctx.user)
 
 
 def writable(resource: Resource, attributes: dict[str, Any], mode: str) -> dict[str, Any]:

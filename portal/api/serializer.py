@@ -97,7 +97,7 @@ class Serializer:
             "links": {"self": self_link},
             "attributes": attributes,
             "relationships": relationships,
-            "meta": {"mode": "test", "organization_id": self.ctx.organization.public_id},
+            "meta": {"mode": "test", "organization_id": self.ctx.organization_public_id},
         }
         return result
 

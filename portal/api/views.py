@@ -30,7 +30,7 @@ def _resource(resource_type: str) -> Resource:
 
 def _authorize(resource: Resource, action: str) -> TokenContext:
     ctx = current_token()
-    if ctx.organization is None or not resource.allowed(ctx, action):
+    if ctx.organization_id is None or not resource.allowed(ctx, action):
         raise Forbidden("You are not authorized to perform this action on the requested resource.")
     return ctx
 

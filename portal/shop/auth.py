@@ -156,9 +156,9 @@ def handoff() -> Response:
         context = verify(request.form.get("access_token", ""))
     except TokenError:
         context = None
-    if context is None or context.customer is None or context.organization is None:
+    if context is None or context.customer is None:
         return render("shop/auth/handoff_failed.html", status=401)
-    if context.organization.id != g.org.id:
+    if context.organization_id != g.org.id:
         return render("shop/auth/handoff_failed.html", status=401)
     sessions.start(context.customer, g.org)
     return see_other("shop.overview")

@@ -78,7 +78,7 @@ def _own_addresses(ctx: TokenContext) -> Any:
     guest token sees, by id only, the addresses its sales channel created that are in no address book."""
     in_book = select(CustomerAddress.address_id)
     if ctx.customer is None:
-        return and_(_created_by("application", ctx.application.public_id), Address.id.not_in(in_book))
+        return and_(_created_by("application", ctx.application_id), Address.id.not_in(in_book))
     mine = in_book.where(CustomerAddress.customer_id == ctx.customer.id)
     created = and_(_created_by("customer", ctx.customer.public_id), Address.id.not_in(in_book))
     return or_(Address.id.in_(mine), created)

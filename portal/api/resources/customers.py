@@ -65,7 +65,7 @@ def count_guest_request(ctx: TokenContext, what: str) -> None:
         return
     budgets = (
         ("SIGNUP_RATE_LIMIT", f"signup-ip:{request.remote_addr}"),
-        ("SIGNUP_CLIENT_RATE_LIMIT", f"signup-client:{ctx.application.client_id}"),
+        ("SIGNUP_CLIENT_RATE_LIMIT", f"signup-client:{ctx.client_id}"),
     )
     for setting, key in budgets:
         if not limiter.limiter.hit(parse_limit(current_app.config[setting]), key):
@@ -120,7 +120,7 @@ def _count_customers(ctx: TokenContext, query: Query) -> int | None:
             return None
         values = set(item.values) if item.matcher == "in" else {item.value}
         statuses = values if statuses is None else statuses & values
-    return customer_counts.total(ctx.organization.id, statuses)
+    return customer_counts.total(ctx.organization_id, statuses)
 
 
 CUSTOMERS = Resource(
