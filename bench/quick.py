@@ -8,7 +8,9 @@ rounds (best of N each) so a load spike from other work on the machine hits both
 - pages: the signed-in shopper overview and the admin customer list against a bare Flask page rendering a template
   of the same size, compiled once (bench/pages.py's `bare`).
 
-Also prints the portal's server CPU time per API list request (the two workers' CPU over the throughput run).
+Also prints the portal's server CPU time per API list request (the two workers' CPU over the throughput run), and
+Python function calls per request for each endpoint beside a bare Flask request's, counted by cProfile in-process:
+a figure the host's noise does not move, so a change's cost shows where the ratios move less than the noise.
 
     .venv/bin/python bench/quick.py [--db sqlite|postgresql] [--seconds 3] [--rounds 2]
 
@@ -19,12 +21,15 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import cProfile
 import os
+import pstats
 import re
 import secrets
 import tempfile
 import time
 
+import bare_app
 import requests
 from bench_http import gunicorn, throughput
 from common import throwaway_database
@@ -81,6 +86,21 @@ def _gunicorn_master(port_base: str) -> int:
                     if "gunicorn" not in open(f"/proc/{fields[1]}/cmdline").read():  # noqa: SIM115
                         return int(pid)
     raise RuntimeError("gunicorn master not found")
+
+
+def _calls_per_request(app, path: str, headers: dict[str, str], n: int = 20) -> int:
+    """Python function calls one request makes in-process (after warm-up requests fill the caches); the cookie is
+    the one gunicorn set, sent as it is (the test client's own cookie jar would replace it)."""
+    client = app.test_client(use_cookies=False)
+    for _ in range(3):
+        response = client.get(path, headers=headers)
+        assert response.status_code == 200, (path, response.status_code, response.headers.get("Location"))
+    profile = cProfile.Profile()
+    profile.enable()
+    for _ in range(n):
+        client.get(path, headers=headers)
+    profile.disable()
+    return pstats.Stats(profile).total_calls // n
 
 
 def main() -> None:
@@ -159,6 +179,8 @@ def main() -> None:
                             flush=True,
                         )
                         results[label] = max(results.get(label, 0), ratio)
+        bare_calls = _calls_per_request(bare_app.app, "/json", {})
+        calls = {label: _calls_per_request(app, path, headers) for label, (path, headers) in targets.items()}
     targets_pct = {
         "API list": 40,
         "API single resource": 50,
@@ -173,6 +195,9 @@ def main() -> None:
             f"{'met' if ratio * 100 >= goal else 'NOT met'}"
         )
     print(f"server CPU per API list request: {min(cpu_ms):.2f} ms (target ≤ 3 ms)")
+    print(f"Python calls per request, in-process (deterministic; a bare Flask request: {bare_calls:,d}):")
+    for label, count in calls.items():
+        print(f"{label:22} {count:7,d}")
 
 
 if __name__ == "__main__":
