@@ -6,6 +6,7 @@ and the OpenAPI document read them from `REGISTRY`.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -98,11 +99,11 @@ class Resource:
     # called with a page of loaded rows before serialization: loads in one query what only some rows need
     prepare: Callable[[list[Any]], None] | None = None
 
-    @property
+    @functools.cached_property
     def attr_map(self) -> dict[str, Attr]:
         return {a.name: a for a in self.attrs}
 
-    @property
+    @functools.cached_property
     def rel_map(self) -> dict[str, Rel]:
         return {r.name: r for r in self.rels}
 

@@ -83,11 +83,12 @@ def _this_url() -> str:
 
 
 def _links(query: Query, page_count: int) -> dict[str, str]:
+    base = _this_url()
+    args = {k: v for k, v in request.args.items() if k != "page[number]"}
+    size = {} if "page[size]" in args else {"page[size]": str(query.page_size)}
+
     def url(number: int) -> str:
-        args = {k: v for k, v in request.args.items() if k != "page[number]"}
-        args["page[number]"] = str(number)
-        args.setdefault("page[size]", str(query.page_size))
-        return f"{_this_url()}?{urlencode(args)}"
+        return f"{base}?{urlencode({**args, 'page[number]': str(number), **size})}"
 
     links = {"first": url(1), "last": url(max(page_count, 1))}
     if query.page_number > 1:
