@@ -8,6 +8,7 @@ import re
 
 import pytest
 
+from tests.browser.conftest import axe_violations
 from tests.browser.demo import WIDTHS, new_page, real_errors, shop_sign_in, staff_sign_in
 
 pytestmark = pytest.mark.browser
@@ -26,6 +27,9 @@ def _while_held(page, url: re.Pattern, submit) -> None:
     assert held, "the form did not send its request through htmx"
     assert submit.is_disabled()
     assert page.locator("#busy").is_visible()
+    assert (
+        axe_violations(page, settled=False) == []
+    )  # the spinner shown is a status region, not stray content
     held[0].continue_()
     page.locator("#busy.htmx-request").wait_for(state="detached")
     assert not page.locator("#busy").is_visible()
