@@ -271,3 +271,52 @@ def test_a_stopping_worker_sends_nothing_more(app, db_session, receiver):
     finally:
         jobs.STOPPING.clear()
     assert receiver.received == [] and delivery.send_due(app, now=later()) == 1
+
+
+def test_a_webhook_stored_with_a_token_relationship_still_delivers(app, db_session, receiver):
+    """`jwt_customer` and `jwt_markets` are about a request's token; the worker has none. A webhook that names them
+    (stored before the API refused them) gets its body without them, and other orgs' events are not held up."""
+    org, other = make_org(), make_org()
+    hook = subscribe(org, receiver.url("/org"), include_resources=["customer_group"])
+    hook.include_resources = ["jwt_markets", "jwt_customer.customer_group", "customer_group"]
+    subscribe(other, receiver.url("/other"))
+    make_customer(org, group=make_group(org, "VIP"))
+    make_customer(other)
+    delivery.deliver_due(app, now=later())
+    assert sorted(r.path for r in receiver.received) == ["/org", "/other"]
+    [body] = [json.loads(r.body) for r in receiver.received if r.path == "/org"]
+    assert [i["type"] for i in body["included"]] == ["customer_groups"]
+
+
+def test_an_event_that_cannot_be_built_waits_and_the_others_go_on(app, db_session, receiver, monkeypatch):
+    org, other = make_org(), make_org()
+    subscribe(org, receiver.url("/org"))
+    subscribe(other, receiver.url("/other"))
+    make_customer(org)
+    make_customer(other)
+    build = app.extensions["webhook_payload"]
+
+    def broken_for(target):  # a bug in building one org's bodies
+        def build_or_fail(org_, event, include):
+            if org_.id == target.id:
+                raise AttributeError("token")
+            return build(org_, event, include)
+
+        return build_or_fail
+
+    monkeypatch.setitem(app.extensions, "webhook_payload", broken_for(org))
+    now = later()
+    delivery.deliver_due(app, now=now)
+    assert [r.path for r in receiver.received] == ["/other"]
+    stuck = db.session.scalar(select(OutboxMessage).where(OutboxMessage.organization_id == org.id))
+    assert stuck.delivered_at is None and stuck.attempts == 1 and stuck.last_error == "AttributeError"
+    assert stuck.available_at == now + timedelta(seconds=app.config["WEBHOOK_BACKOFF"])
+    assert [c.topic for c in callbacks()] == [
+        "customers.create"
+    ]  # only the other org's: nothing half-written
+
+    monkeypatch.setitem(app.extensions, "webhook_payload", build)  # the bug fixed
+    delivery.deliver_due(app, now=later(1))
+    assert receiver.received[-1].path == "/other"  # not yet due
+    delivery.deliver_due(app, now=later(app.config["WEBHOOK_BACKOFF"] + 1))
+    assert sorted(r.path for r in receiver.received) == ["/org", "/other"]

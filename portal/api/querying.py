@@ -207,12 +207,13 @@ def _through(resource: Resource, rel: Rel, wanted: ColumnElement, ctx: TokenCont
 
 def _resolve(resource: Resource, name: str, predicate: str) -> tuple[Attr, Rel | None]:
     """The filterable attribute `name` names: the resource's own, else `<relationship>_<attribute>` of a related
-    resource (`market_code`, `customer_group_id`, `customer_addresses_id`), whitelisted by both registries."""
+    resource (`market_code`, `customer_group_id`, `customer_addresses_id`), whitelisted by both registries; not
+    through a relationship about the request's token (`jwt_customer`), which is no condition on the records."""
     attr = resource.attr_map.get(name)
     if attr is not None and attr.filterable and attr.column is not None:
         return attr, None
     for rel in resource.rels:
-        if name.startswith(rel.name + "_"):
+        if name.startswith(rel.name + "_") and not rel.of_token:
             related = REGISTRY[rel.type].attr_map.get(name[len(rel.name) + 1 :])
             if related is not None and related.filterable and related.column is not None:
                 return related, rel

@@ -75,6 +75,9 @@ class Rel:
     # to-one: model → related model or None; to-many: model → condition on the target model's query
     target: Callable[[Any], Any]
     writable: bool = False
+    # about the request's own token, not the record (`jwt_customer`, `jwt_markets`): not a filter path, and not in a
+    # webhook's body, which is built with no token
+    of_token: bool = False
 
 
 @dataclass
@@ -151,13 +154,17 @@ def check_include(root: Resource, path: list[str]) -> None:
         )
 
 
-def include_paths(root: Resource, depth: int = INCLUDE_DEPTH_MAX) -> list[str]:
-    """Every includable path from `root` up to `depth` relationships (the tenancy crawl includes them all)."""
+def include_paths(root: Resource, depth: int = INCLUDE_DEPTH_MAX, *, of_token: bool = True) -> list[str]:
+    """Every includable path from `root` up to `depth` relationships (the tenancy crawl includes them all);
+    `of_token=False` leaves out the paths through a relationship about the request's token."""
     paths = []
     for rel in root.rels:
+        if rel.of_token and not of_token:
+            continue
         paths.append(rel.name)
         if depth > 1:
-            paths += [f"{rel.name}.{tail}" for tail in include_paths(REGISTRY[rel.type], depth - 1)]
+            tails = include_paths(REGISTRY[rel.type], depth - 1, of_token=of_token)
+            paths += [f"{rel.name}.{tail}" for tail in tails]
     return paths
 
 

@@ -6,7 +6,8 @@ number of workers; SQLite: one):
 1. fan-out: an undelivered event row is locked; for every enabled webhook of its org and topic an `event_callbacks`
    row is written with the body built now (the API's JSON:API document of the record, `include_resources`
    included), and the event is marked delivered, in one transaction. A unique (event, webhook) pair makes a rerun
-   harmless.
+   harmless. An event whose bodies can't be built is tried again later (backing off like a failed POST) without
+   holding up the events after it, whatever their organization.
 2. send: a due callback is locked, POSTed, and its outcome written in the same transaction. A worker killed after the
    POST and before the commit leaves the callback as it was: it is sent again, with the same body, signature and
    `X-CommerceLayer-Idempotency-Id` (the callback's id). Delivery is at least once; receivers dedupe on that id.
@@ -32,7 +33,7 @@ from datetime import datetime, timedelta
 
 from flask import Flask
 from sqlalchemy import and_, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from portal import db, jobs
 from portal.jobs.anonymizer import fault
@@ -77,7 +78,16 @@ def fan_out(app: Flask, now: datetime | None = None) -> int:
             db.session.commit()
             return done
         for event in events:
-            _fan_out_one(build, event, moment)
+            try:
+                with db.session.begin_nested():
+                    _fan_out_one(build, event, moment)
+            except SQLAlchemyError:
+                raise  # the database's trouble, not the event's: the job is retried whole
+            except (
+                Exception
+            ) as error:  # a body that can't be built (a bug) must not hold up every org's events
+                _postpone(app, event, error, moment)
+                continue
             event.delivered_at = moment
             event.attempts += 1
         try:
@@ -88,6 +98,22 @@ def fan_out(app: Flask, now: datetime | None = None) -> int:
         done += len(events)
     db.session.commit()
     return done
+
+
+def _postpone(app: Flask, event: OutboxMessage, error: Exception, moment: datetime) -> None:
+    """An event whose callbacks could not be written is tried again later, backing off as a failed delivery does;
+    the events after it go on."""
+    event.attempts += 1
+    event.last_error = type(error).__name__
+    delay = min(MAX_BACKOFF, int(app.config["WEBHOOK_BACKOFF"]) * 2 ** (event.attempts - 1))
+    event.available_at = moment + timedelta(seconds=delay)
+    log.exception(
+        "event %s not fanned out (%s), attempt %d; tried again in %d s",
+        event.public_id,
+        event.last_error,
+        event.attempts,
+        delay,
+    )
 
 
 def _fan_out_one(build, event: OutboxMessage, moment: datetime) -> None:

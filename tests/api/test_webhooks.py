@@ -50,6 +50,8 @@ def test_create_returns_the_generated_secret_and_defaults(api, tenant, receiver)
         ({"callback_url": "https://10.0.0.1/x"}, "callback_url", "private, loopback or reserved"),
         ({"callback_url": "ftp://example.com/x"}, "callback_url", "https"),
         ({"include_resources": ["nope"]}, "include_resources", "nope is not an includable relationship"),
+        ({"include_resources": ["jwt_markets"]}, "include_resources", "jwt_markets is not an includable"),
+        ({"include_resources": ["jwt_customer.tags"]}, "include_resources", "jwt_customer.tags is not an"),
         ({"include_resources": "customer_group"}, "include_resources", "list"),
         ({"_disable": "yes"}, "_disable", "must be true"),
     ],

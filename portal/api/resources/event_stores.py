@@ -71,6 +71,6 @@ def jwt_markets(customer: Customer) -> Any:
 
 CUSTOMER_RELS = [
     Rel("event_stores", "event_stores", True, customer_events),
-    Rel("jwt_customer", "customers", False, lambda c: _token().customer),
-    Rel("jwt_markets", "markets", True, jwt_markets),
+    Rel("jwt_customer", "customers", False, lambda c: _token().customer, of_token=True),
+    Rel("jwt_markets", "markets", True, jwt_markets, of_token=True),
 ]

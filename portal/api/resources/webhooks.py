@@ -43,9 +43,10 @@ def _triggers(attributes: dict[str, Any], names: tuple[str, ...]) -> dict[str, A
 
 
 def valid_includes(resource_type: str, names: list[str]) -> list[str]:
-    """The names that are includable relationships of the resource (the API's `include` paths)."""
+    """The names that are includable relationships of the resource (the API's `include` paths), except those about
+    the request's own token: the worker builds a webhook's body with none."""
     resource = REGISTRY.get(resource_type)
-    allowed = set(include_paths(resource)) if resource else set()
+    allowed = set(include_paths(resource, of_token=False)) if resource else set()
     return [name for name in names if name in allowed]
 
 
