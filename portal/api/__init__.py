@@ -14,5 +14,7 @@ bp.register_error_handler(ApiError, api_error)
 bp.register_error_handler(DomainError, domain_error)
 
 from portal.api import openapi, payloads, views  # noqa: E402,F401 - registers the routes
+from portal.api.resources.webhooks import includable  # noqa: E402
 
 bp.record_once(lambda state: state.app.extensions.__setitem__("webhook_payload", payloads.build))
+bp.record_once(lambda state: state.app.extensions.__setitem__("webhook_includes", includable))

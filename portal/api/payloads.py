@@ -9,7 +9,7 @@ from typing import Any
 from portal import db
 from portal.api.jsonapi import Query
 from portal.api.resources import REGISTRY
-from portal.api.resources.webhooks import valid_includes
+from portal.api.resources.webhooks import includable
 from portal.api.serializer import Serializer
 from portal.models.orgs import Organization
 from portal.security.tokens import TokenContext
@@ -25,6 +25,7 @@ def build(org: Organization, event: dict[str, Any], include_resources: list[str]
     obj = db.session.scalar(resource.query(ctx).where(resource.model.public_id == event.get("id")))
     if obj is None:
         return {"data": identifier}
-    includes = [name.split(".") for name in valid_includes(resource.type, include_resources)]
+    allowed = includable(resource.type)
+    includes = [name.split(".") for name in include_resources if name in allowed]
     serializer = Serializer(ctx, Query(include=includes), resource)
     return serializer.document(serializer.resource(resource, obj, includes))

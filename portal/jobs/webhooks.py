@@ -6,8 +6,8 @@ number of workers; SQLite: one):
 1. fan-out: an undelivered event row is locked; for every enabled webhook of its org and topic an `event_callbacks`
    row is written with the body built now (the API's JSON:API document of the record, `include_resources`
    included), and the event is marked delivered, in one transaction. A unique (event, webhook) pair makes a rerun
-   harmless. An event whose bodies can't be built is tried again later (backing off like a failed POST) without
-   holding up the events after it, whatever their organization.
+   harmless. A webhook whose body can't be built is that webhook's failure alone: the event is tried again later
+   for it (backing off like a failed POST) and the other webhooks and events go on, whatever their organization.
 2. send: a due callback is locked, POSTed, and its outcome written in the same transaction. A worker killed after the
    POST and before the commit leaves the callback as it was: it is sent again, with the same body, signature and
    `X-CommerceLayer-Idempotency-Id` (the callback's id). Delivery is at least once; receivers dedupe on that id.
@@ -33,7 +33,7 @@ from datetime import datetime, timedelta
 
 from flask import Flask
 from sqlalchemy import and_, select, update
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 
 from portal import db, jobs
 from portal.jobs.anonymizer import fault
@@ -78,18 +78,13 @@ def fan_out(app: Flask, now: datetime | None = None) -> int:
             db.session.commit()
             return done
         for event in events:
-            try:
-                with db.session.begin_nested():
-                    _fan_out_one(build, event, moment)
-            except SQLAlchemyError:
-                raise  # the database's trouble, not the event's: the job is retried whole
-            except (
-                Exception
-            ) as error:  # a body that can't be built (a bug) must not hold up every org's events
+            error = _fan_out_one(build, event, moment)
+            if error is not None:
                 _postpone(app, event, error, moment)
                 continue
             event.delivered_at = moment
             event.attempts += 1
+            event.last_error = None
         try:
             db.session.commit()
         except IntegrityError:  # another worker wrote the same callbacks (SQLite has no SKIP LOCKED)
@@ -101,22 +96,26 @@ def fan_out(app: Flask, now: datetime | None = None) -> int:
 
 
 def _postpone(app: Flask, event: OutboxMessage, error: Exception, moment: datetime) -> None:
-    """An event whose callbacks could not be written is tried again later, backing off as a failed delivery does;
-    the events after it go on."""
+    """An event with a webhook whose body could not be built is tried again later for that webhook (the others'
+    callbacks are written), backing off as a failed delivery does; the events after it go on."""
     event.attempts += 1
     event.last_error = type(error).__name__
     delay = min(MAX_BACKOFF, int(app.config["WEBHOOK_BACKOFF"]) * 2 ** (event.attempts - 1))
     event.available_at = moment + timedelta(seconds=delay)
-    log.exception(
+    log.error(
         "event %s not fanned out (%s), attempt %d; tried again in %d s",
         event.public_id,
         event.last_error,
         event.attempts,
         delay,
+        exc_info=error,
     )
 
 
-def _fan_out_one(build, event: OutboxMessage, moment: datetime) -> None:
+def _fan_out_one(build, event: OutboxMessage, moment: datetime) -> Exception | None:
+    """Write the event's callback for each enabled webhook of its org and topic that has none yet, each in a
+    savepoint: a body that can't be built (a bug, a row written by hand) is that webhook's failure alone. Returns
+    the first such failure; the database being unavailable is raised (the job is retried whole)."""
     webhooks = db.session.scalars(
         select(Webhook).where(
             Webhook.organization_id == event.organization_id,
@@ -130,22 +129,36 @@ def _fan_out_one(build, event: OutboxMessage, moment: datetime) -> None:
         )
     )
     org = db.session.get(Organization, event.organization_id) if webhooks else None
+    failed = None
     for webhook in webhooks:
         if webhook.id in existing:
             continue
-        body = build(org, event.payload or {}, webhook.include_resources or [])
-        db.session.add(
-            EventCallback(
-                organization_id=event.organization_id,
-                webhook_id=webhook.id,
-                outbox_message_id=event.id,
-                customer_id=event.customer_id,
-                topic=event.topic,
-                callback_url=webhook.callback_url,
-                payload=json.dumps(body, separators=(",", ":"), ensure_ascii=False),
-                available_at=moment,
-            )
+        try:
+            with db.session.begin_nested():
+                _write_callback(build, org, event, webhook, moment)
+        except (OperationalError, InterfaceError):
+            raise
+        except Exception as error:
+            failed = failed or error
+    return failed
+
+
+def _write_callback(
+    build, org: Organization, event: OutboxMessage, webhook: Webhook, moment: datetime
+) -> None:
+    body = build(org, event.payload or {}, webhook.include_resources or [])
+    db.session.add(
+        EventCallback(
+            organization_id=event.organization_id,
+            webhook_id=webhook.id,
+            outbox_message_id=event.id,
+            customer_id=event.customer_id,
+            topic=event.topic,
+            callback_url=webhook.callback_url,
+            payload=json.dumps(body, separators=(",", ":"), ensure_ascii=False),
+            available_at=moment,
         )
+    )
     db.session.flush()
 
 

@@ -100,7 +100,22 @@ def _includes(value: Any) -> list[str]:
     return list(dict.fromkeys(value))
 
 
-def _clean(attributes: dict[str, Any], *, creating: bool) -> dict[str, Any]:
+def _check_includes(topic: str, names: list[str]) -> None:
+    """Only relationships the topic's record can include in a webhook's body: the API's registry knows them, and
+    registers the check (`webhook_includes`) so that the API and the admin area refuse the same names."""
+    resource_type = topic.split(".")[0]
+    allowed = current_app.extensions["webhook_includes"](resource_type)
+    wrong = sorted(name for name in names if name not in allowed)
+    if wrong:
+        raise Invalid(
+            f"{wrong[0]} is not an includable relationship of {resource_type}",
+            field="include_resources",
+            code="invalid",
+        )
+
+
+def _clean(attributes: dict[str, Any], *, creating: bool, topic: str | None = None) -> dict[str, Any]:
+    """Validated values of `attributes`; `topic`: the webhook's current one (an update may not send it)."""
     validation.unknown_fields(attributes, FIELDS)
     values: dict[str, Any] = {}
     for field, value in attributes.items():
@@ -120,6 +135,8 @@ def _clean(attributes: dict[str, Any], *, creating: bool) -> dict[str, Any]:
         for required in ("topic", "callback_url"):
             if required not in values:
                 raise Invalid("can't be blank", field=required, code="blank")
+    if values.get("include_resources"):
+        _check_includes(values.get("topic", topic), values["include_resources"])
     return values
 
 
@@ -137,7 +154,7 @@ def create_webhook(actor: Actor, org: Organization, attributes: dict[str, Any]) 
 
 
 def update_webhook(actor: Actor, org: Organization, webhook: Webhook, attributes: dict[str, Any]) -> Webhook:
-    values = _clean(attributes, creating=False)
+    values = _clean(attributes, creating=False, topic=webhook.topic)
     apply_changes(actor, org, "webhook.update", webhook, values)
     return webhook
 

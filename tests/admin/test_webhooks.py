@@ -55,6 +55,24 @@ def test_bad_input_is_shown_inline_and_nothing_is_written(as_admin, org, app, mo
     assert db.session.scalar(select(Webhook)) is None
 
 
+def test_includes_are_the_apis_includable_relationships(as_admin, org):
+    """The API's rule, refused inline: only relationships of the topic's record, and none about a request's token
+    (`jwt_markets`: the worker building the body has none)."""
+    base = f"/admin/{org.slug}/settings/webhooks"
+    csrf = token(as_admin, base)
+    for names in ("jwt_markets", "customer_group, nothing", "customer_group.jwt_customer"):
+        data = {
+            "topic": "customers.create",
+            "callback_url": "http://127.0.0.1:9/hook",
+            "include_resources": names,
+        }
+        answer = as_admin.post(base, data={"csrf_token": csrf, **data})
+        wrong = sorted(n.strip() for n in names.split(",") if n.strip() != "customer_group")[0]
+        assert answer.status_code == 422, names
+        assert f"{wrong} is not an includable relationship of customers" in answer.text, names
+    assert db.session.scalar(select(Webhook)) is None
+
+
 def test_actions_rotate_reset_disable_enable_delete(as_admin, org):
     hook = _hook(org)
     secret = hook.shared_secret

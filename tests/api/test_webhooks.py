@@ -42,6 +42,19 @@ def test_create_returns_the_generated_secret_and_defaults(api, tenant, receiver)
     assert [w["id"] for w in listed] == [data["id"]]
 
 
+def test_includes_are_checked_against_the_topic_as_stored(api, tenant, receiver):
+    created = create(api, tenant, receiver.url(), topic=" customers.update ", include_resources=["tags"])
+    assert created.status_code == 201, created.json
+    assert created.json["data"]["attributes"]["topic"] == "customers.update"
+    hook_id = created.json["data"]["id"]
+    moved = patch(
+        api, tenant.admin, hook_id, {"topic": "customer_addresses.create", "include_resources": ["tags"]}
+    )
+    assert moved.status_code == 422 and "tags is not an includable relationship of customer_addresses" in str(
+        moved.json
+    )
+
+
 @pytest.mark.parametrize(
     ("attributes", "pointer", "detail"),
     [
@@ -52,6 +65,11 @@ def test_create_returns_the_generated_secret_and_defaults(api, tenant, receiver)
         ({"include_resources": ["nope"]}, "include_resources", "nope is not an includable relationship"),
         ({"include_resources": ["jwt_markets"]}, "include_resources", "jwt_markets is not an includable"),
         ({"include_resources": ["jwt_customer.tags"]}, "include_resources", "jwt_customer.tags is not an"),
+        (  # the topic as the service reads it (trimmed): its includes are checked against that
+            {"topic": " customers.update ", "include_resources": ["tags", "jwt_markets"]},
+            "include_resources",
+            "jwt_markets is not an includable relationship of customers",
+        ),
         ({"include_resources": "customer_group"}, "include_resources", "list"),
         ({"_disable": "yes"}, "_disable", "must be true"),
     ],
