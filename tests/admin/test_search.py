@@ -106,6 +106,13 @@ def test_page_live_fragment_and_export(as_reader, org, people, hx):
     assert "anna.other@example.com" not in export.text
 
 
+def test_the_count_line_agrees_with_the_count(as_reader, org, people):
+    one = as_reader.get(f"/admin/{org.slug}/customers?q=bob").text
+    assert "Showing 1 customer<" in one
+    several = as_reader.get(f"/admin/{org.slug}/customers?q=example").text
+    assert "Showing 4 customers<" in several
+
+
 def test_bulk_assign_confirms_then_applies(as_admin, org, people):
     from tests.admin.conftest import token
 

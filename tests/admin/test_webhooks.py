@@ -36,6 +36,8 @@ def test_create_shows_the_secret_once(as_admin, org):
     assert hook.shared_secret in created.text
     detail = as_admin.get(f"{base}/{hook.public_id}")
     assert detail.status_code == 200 and hook.shared_secret not in detail.text
+    # The name's hint in full: a placeholder in angle brackets was once rendered as an (invisible) HTML element.
+    assert "Optional: defaults to “Webhook” followed by its id." in as_admin.get(base).text
 
 
 def test_bad_input_is_shown_inline_and_nothing_is_written(as_admin, org, app, monkeypatch):
