@@ -118,7 +118,9 @@ def shop_sign_in(page, demo, email: str, *, embed: bool = False) -> None:
 
 
 def account_link(page, name: str) -> None:
-    """Follow a link of the shopper's header; at phone width it sits behind the Menu disclosure, opened first."""
+    """Follow a link of the shopper's header; at phone width it sits behind the Menu disclosure, opened first (once
+    the stylesheets have loaded: before, the phone menu shows at every width, and a loaded machine caught it so)."""
+    page.wait_for_load_state()
     menu = page.locator("details.account-menu.phone")
     if menu.is_visible() and menu.get_attribute("open") is None:
         menu.locator("summary").click()
