@@ -115,6 +115,8 @@ session: scoped_session = scoped_session(SessionFactory, scopefunc=_session_scop
 
 
 def make_engine(url: str, **options: Any) -> Engine:
+    # A database error's message never carries the statement's values (emails, names): it reaches logs and tracebacks.
+    options.setdefault("hide_parameters", True)
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 30}, **options)
 

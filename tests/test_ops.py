@@ -13,6 +13,7 @@ import pytest
 from alembic.script import ScriptDirectory
 from flask import Flask
 from sqlalchemy import create_engine, text
+from sqlalchemy.exc import DBAPIError
 
 from portal import create_app, db, migrate
 from portal.models import OutboxMessage
@@ -232,3 +233,12 @@ def test_signing_keys_given_as_an_environment_variable_are_loaded(tmp_path, monk
     assert isinstance(app.config["JWT_KEYS"], dict)
     assert checked(app.test_client().get("/ready"), "/ready").json == {"status": "ready"}
     assert not (tmp_path / "never-written.json").exists()
+
+
+def test_database_errors_do_not_carry_the_values(db_session):
+    """A failing statement's message (logged with its traceback by the worker and by Flask) names no bound value."""
+    with pytest.raises(DBAPIError) as failure:
+        db.session.execute(text("SELECT no_such_column WHERE :email = :email"), {"email": "ada@example.com"})
+    db.session.rollback()
+    assert "ada@example.com" not in str(failure.value)
+    assert "hidden" in str(failure.value)
