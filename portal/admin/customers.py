@@ -51,7 +51,7 @@ def customers_list():
         page = search.search(g.org, query)
     except DomainError as error:
         errors[error.field or "q"] = error.message
-        query, page = search.Query(), search.Page([], None)
+        query, page = search.Query(), search.Page([], None, groups.group_options(g.org))
     return render(
         "admin/customers/list.html",
         "results",
@@ -62,7 +62,7 @@ def customers_list():
         errors=errors,
         args=request.args,
         choices=search.CHOICES,
-        groups=groups.group_options(g.org),
+        groups=page.groups,
         tags=tags.tag_options(g.org),
         bulk=BulkAssignForm(),
     )

@@ -13,6 +13,7 @@ from datetime import timedelta
 from flask import current_app, request, session
 from flask_login import login_user, logout_user
 from sqlalchemy import select, update
+from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from portal import db
@@ -79,18 +80,28 @@ def load_principal(login_id: str) -> Customer | User | None:
     """flask-login's user loader: the principal behind a rotating login id, if its session row is still live."""
     kind, _, value = login_id.partition(":")
     model = {"customer": Customer, "user": User}.get(kind)
-    if model is None or not value:
+    sid = session.get("sid")
+    if model is None or not value or not sid:
         return None
-    principal = db.session.scalar(select(model).where(model.login_id == value))
-    if principal is None or not principal.is_active:
+    # The principal and its session row in one statement (every signed-in request runs it); a user's memberships
+    # come with it, since every admin page asks the user's role in its organization.
+    found = (
+        db.session.execute(
+            select(model, LoginSession)
+            .join(
+                LoginSession,
+                (LoginSession.principal_type == kind) & (LoginSession.principal_id == model.id),
+            )
+            .where(model.login_id == value, LoginSession.sid == sid)
+            .options(*((joinedload(User.memberships),) if model is User else ()))
+        )
+        .unique()
+        .first()
+    )
+    if found is None:
         return None
-    row = current()
-    if (
-        row is None
-        or row.revoked_at is not None
-        or row.principal_type != kind
-        or row.principal_id != principal.id
-    ):
+    principal, row = found
+    if not principal.is_active or row.revoked_at is not None:
         return None
     idle, absolute = LIFETIMES[kind]
     now = db.utcnow()

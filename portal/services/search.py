@@ -27,6 +27,7 @@ from portal.models import Customer, CustomerGroup, Tag, customer_tags
 from portal.models.customers import AnonymizationStatus, CustomerStatus
 from portal.models.orgs import Organization
 from portal.services import validation
+from portal.services.groups import group_options
 
 PAGE_SIZE = 50
 SORTS = {"newest": "Newest first", "oldest": "Oldest first", "email": "Email A→Z"}
@@ -81,6 +82,9 @@ class Query:
 class Page:
     customers: list[Customer]
     next_cursor: str | None
+    # The organization's groups, by name: the search page's pickers show them, and each row's group is one of them
+    # (found in the session's identity map, with no query of its own).
+    groups: list[CustomerGroup] = field(default_factory=list)
 
 
 def _choice(value: str, allowed: Any, name: str) -> str:
@@ -287,12 +291,11 @@ def _after(stmt: Select, query: Query) -> Select:
 
 def search(org: Organization, query: Query, *, page_size: int = PAGE_SIZE) -> Page:
     """One page of matching customers, and the cursor of the next page (None on the last one)."""
+    groups = group_options(org)
     stmt = _after(statement(org, query), query).order_by(*_order(query)).limit(page_size + 1)
-    rows = list(
-        db.session.scalars(stmt.options(selectinload(Customer.customer_group), selectinload(Customer.tags)))
-    )
+    rows = list(db.session.scalars(stmt.options(selectinload(Customer.tags))))
     next_cursor = _encode(rows[page_size - 1], query.sort) if len(rows) > page_size else None
-    return Page(rows[:page_size], next_cursor)
+    return Page(rows[:page_size], next_cursor, groups)
 
 
 CSV_COLUMNS = [
