@@ -149,3 +149,49 @@ def test_search_options_come_from_the_parser_tables(as_reader, org):
         assert values == list(options), name
         for value in values:
             assert as_reader.get(f"/admin/{org.slug}/customers?{name}={value}").status_code == 200
+
+
+def test_rows_name_their_group_with_no_query_per_row(app, as_reader, org, other_org):
+    """Each row's group (and the CSV's column) comes from the organization's groups loaded once: the statements a
+    page runs don't grow with its rows, and the CSV names every row's group, batch after batch."""
+    from sqlalchemy import event
+
+    from portal import db
+
+    gold, silver = make_group(org, "Gold <b>"), make_group(org, "Silver")
+    make_group(other_org, "Elsewhere")
+    expected = {}
+    for n in range(7):
+        group = (gold, silver, None)[n % 3]
+        expected[make_customer(org, f"member{n}@example.com", group=group).email] = (
+            group.name if group else ""
+        )
+    db.session.commit()
+    engine = db.engine_of(app)
+    selects: list[str] = []
+
+    def grab(_conn, _cursor, statement, *_):
+        if statement.lstrip().upper().startswith("SELECT"):
+            selects.append(statement)
+
+    def statements_for(path: str) -> tuple[int, str]:
+        selects.clear()
+        event.listen(engine, "before_cursor_execute", grab)
+        try:
+            page = as_reader.get(path)
+        finally:
+            event.remove(engine, "before_cursor_execute", grab)
+        assert page.status_code == 200
+        return len(selects), page.text
+
+    few, _ = statements_for(f"/admin/{org.slug}/customers?q=member1")
+    many, page = statements_for(f"/admin/{org.slug}/customers?q=member")
+    assert few == many
+    for email, name in expected.items():
+        shown = re.search(rf">{re.escape(email)}</a>.*?data-label=\"Group\">([^<]*)<", page, re.S).group(1)
+        assert shown == (name.replace("<", "&lt;").replace(">", "&gt;") or "—"), email
+    assert "Elsewhere" not in page
+
+    exported = "".join(search.export_csv(org, search.parse({"q": "member", "sort": "email"}), batch=2))
+    rows = {row["email"]: row["customer_group"] for row in csv.DictReader(io.StringIO(exported))}
+    assert rows == expected
