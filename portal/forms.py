@@ -11,17 +11,35 @@ by the exact message first, then the field and code, then the code alone.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import lru_cache
 from typing import Any
 
-from flask_babel import LazyString
+from babel import support
+from flask_babel import LazyString, get_locale
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from sqlalchemy import Column
 from wtforms import Field, ValidationError
+from wtforms.i18n import messages_path
 from wtforms.validators import InputRequired, Length
 
 from portal.errors import DomainError, Invalid
 from portal.models import column_length
+
+
+class Form(FlaskForm):
+    """Every HTML form's base. WTForms' own texts (a field's default label, "Not a valid choice.") come from its
+    catalogue in the page's language, parsed once per language: Flask-WTF parses the file again on every request."""
+
+    class Meta(FlaskForm.Meta):
+        def get_translations(self, form: FlaskForm) -> support.Translations:
+            return _wtforms_catalogue(str(get_locale()))
+
+
+@lru_cache(maxsize=16)
+def _wtforms_catalogue(locale: str) -> support.Translations:
+    return support.Translations.load(messages_path(), [locale], domain="wtforms")
+
 
 REQUIRED = {
     "email": _l("Enter an email address"),

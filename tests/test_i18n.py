@@ -134,3 +134,46 @@ def test_an_email_in_another_language_leaves_the_page_in_its_own(app):
         with in_locale("it"):
             assert render_template_string('{{ _("Sign out") }}') == "Esci"
         assert render_template_string('{{ _("Sign out") }}') == "Sign out"
+
+
+def test_every_form_takes_wtforms_texts_in_the_page_language_from_one_parsed_catalogue(app):
+    """WTForms' own messages follow the page's language (Italian on an Italian shopper page, English in the admin
+    area), from a catalogue parsed once per language; and every form of the portal has that base."""
+    import inspect
+
+    from flask_wtf import FlaskForm
+    from wtforms import SelectField
+
+    import portal.admin.forms
+    import portal.oauth.consent
+    import portal.oauth.logout
+    import portal.shop.forms
+    from portal.forms import Form, _wtforms_catalogue
+
+    class Pick(Form):
+        colour = SelectField(choices=portal.admin.forms.choices([("red", "Red")]))
+
+    def error_for(path: str, language: str) -> str:
+        with app.test_request_context(
+            path, method="POST", data={"colour": "blue"}, headers={"Accept-Language": language}
+        ):
+            form = Pick(meta={"csrf": False})
+            assert not form.validate()
+            return form.colour.errors[0]
+
+    _wtforms_catalogue.cache_clear()
+    assert error_for("/any-shop/account/login", "it") == "Non è una opzione valida"
+    assert error_for("/any-shop/account/login", "en") == "Not a valid choice."
+    assert error_for("/admin/login", "it") == "Not a valid choice."
+    assert error_for("/any-shop/account/login", "it") == "Non è una opzione valida"
+    assert _wtforms_catalogue.cache_info().misses == 2  # Italian and English, parsed once each
+
+    modules = (portal.admin.forms, portal.oauth.consent, portal.oauth.logout, portal.shop.forms)
+    forms = [
+        value
+        for module in modules
+        for value in vars(module).values()
+        if inspect.isclass(value) and issubclass(value, FlaskForm) and value.__module__ == module.__name__
+    ]
+    assert len(forms) > 25
+    assert [form.__name__ for form in forms if not issubclass(form, Form)] == []

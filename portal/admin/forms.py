@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 
-from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     ColorField,
@@ -28,6 +27,7 @@ from wtforms.validators import (
     ValidationError,
 )
 
+from portal.forms import Form
 from portal.models import (
     Application,
     Customer,
@@ -50,7 +50,7 @@ def choices(pairs) -> list[SelectChoice]:
 ROLES = choices([("read_only", "Read-only"), ("admin", "Admin")])
 
 
-class LoginForm(FlaskForm):
+class LoginForm(Form):
     email = EmailField(
         "Email",
         validators=[DataRequired(), Email(), Length(max=column_length(User.email))],
@@ -60,7 +60,7 @@ class LoginForm(FlaskForm):
     password = PasswordField("Password", validators=[DataRequired(), Length(max=128)])
 
 
-class CodeForm(FlaskForm):
+class CodeForm(Form):
     code = StringField(
         "Authentication code",
         validators=[DataRequired(), Length(min=6, max=20)],
@@ -68,15 +68,15 @@ class CodeForm(FlaskForm):
     )
 
 
-class PasskeyNameForm(FlaskForm):
+class PasskeyNameForm(Form):
     name = StringField("Passkey name", validators=[Length(max=column_length(Passkey.name))])
 
 
-class PasswordConfirmForm(FlaskForm):
+class PasswordConfirmForm(Form):
     password = PasswordField("Password", validators=[DataRequired(), Length(max=128)])
 
 
-class ConfirmForm(FlaskForm):
+class ConfirmForm(Form):
     """A POST with only the CSRF token: the confirmation step of a dangerous action."""
 
 
@@ -85,7 +85,7 @@ def _json_text(data: str | None) -> str:
     return (data or "").strip() or "{}"
 
 
-class CustomerForm(FlaskForm):
+class CustomerForm(Form):
     email = EmailField(
         "Email", validators=[DataRequired(), Email(), Length(max=column_length(Customer.email))]
     )
@@ -123,7 +123,7 @@ class CustomerForm(FlaskForm):
         }
 
 
-class GroupForm(FlaskForm):
+class GroupForm(Form):
     name = StringField("Name", validators=[DataRequired(), Length(max=column_length(CustomerGroup.name))])
     code = StringField("Code", validators=[Optional(), Length(max=column_length(CustomerGroup.code))])
     reference = StringField(
@@ -138,25 +138,25 @@ class GroupForm(FlaskForm):
         }
 
 
-class AssignGroupForm(FlaskForm):
+class AssignGroupForm(Form):
     group = SelectField("Group", choices=[], validate_choice=True)
 
 
-class BulkAssignForm(FlaskForm):
+class BulkAssignForm(Form):
     ids = SelectMultipleField("Customers", choices=[], validate_choice=False, validators=[DataRequired()])
     group = SelectField("Group", choices=[], validate_choice=True)
     confirmed = BooleanField("Confirmed")
 
 
-class TagForm(FlaskForm):
+class TagForm(Form):
     name = StringField("Tag", validators=[DataRequired(), Length(max=column_length(Tag.name))])
 
 
-class NoteForm(FlaskForm):
+class NoteForm(Form):
     text = TextAreaField("Note", validators=[DataRequired(), Length(max=attachments.DESCRIPTION_MAX)])
 
 
-class BulkTagForm(FlaskForm):
+class BulkTagForm(Form):
     ids = SelectMultipleField("Customers", choices=[], validate_choice=False, validators=[DataRequired()])
     tag = SelectField("Tag", choices=[], validate_choice=True, validators=[DataRequired()])
     action = SelectField(
@@ -165,15 +165,15 @@ class BulkTagForm(FlaskForm):
     confirmed = BooleanField("Confirmed")
 
 
-class MarketGroupForm(FlaskForm):
+class MarketGroupForm(Form):
     group = SelectField("Private to group", choices=[], validate_choice=True)
 
 
-class RejectForm(FlaskForm):
+class RejectForm(Form):
     reason = TextAreaField("Reason (sent to the shopper)", validators=[DataRequired(), Length(max=2000)])
 
 
-class SettingsForm(FlaskForm):
+class SettingsForm(Form):
     name = StringField(
         "Organization name", validators=[DataRequired(), Length(max=column_length(Organization.name))]
     )
@@ -204,16 +204,16 @@ class SettingsForm(FlaskForm):
         }
 
 
-class InviteForm(FlaskForm):
+class InviteForm(Form):
     email = EmailField("Email", validators=[DataRequired(), Email(), Length(max=column_length(User.email))])
     role = SelectField("Role", choices=ROLES)
 
 
-class RoleForm(FlaskForm):
+class RoleForm(Form):
     role = SelectField("Role", choices=ROLES)
 
 
-class ApplicationForm(FlaskForm):
+class ApplicationForm(Form):
     """Shares the settings page with the organization and invite forms: its own ids, so its labels reach its fields."""
 
     name = StringField(
@@ -237,11 +237,11 @@ class ApplicationForm(FlaskForm):
     )
 
 
-class RedirectUrisForm(FlaskForm):
+class RedirectUrisForm(Form):
     redirect_uris = TextAreaField("Redirect URIs, one per line", validators=[Length(max=5000)])
 
 
-class AcceptInviteForm(FlaskForm):
+class AcceptInviteForm(Form):
     first_name = StringField(
         "First name", validators=[DataRequired(), Length(max=column_length(User.first_name))]
     )
@@ -250,7 +250,7 @@ class AcceptInviteForm(FlaskForm):
     confirm = PasswordField("Repeat password", validators=[EqualTo("password", "must match the password")])
 
 
-class WebhookForm(FlaskForm):
+class WebhookForm(Form):
     name = StringField("Name", validators=[Optional(), Length(max=column_length(Webhook.name))])
     topic = SelectField("Topic", choices=[], validate_choice=True)
     callback_url = StringField(

@@ -13,10 +13,10 @@ from authlib.oauth2.rfc6749.errors import AccessDeniedError
 from flask import abort, g, redirect, request, url_for
 from flask_babel import get_locale
 from flask_login import current_user
-from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 from wtforms import SubmitField
 
+from portal.forms import Form
 from portal.models import Application, Customer, User
 from portal.models.staff import ApplicationKind, Role
 from portal.oauth import bp, clients
@@ -30,7 +30,7 @@ from portal.services.audit import Actor
 from portal.web import render, set_frame_ancestors
 
 
-class ConsentForm(FlaskForm):
+class ConsentForm(Form):
     allow = SubmitField()
     deny = SubmitField()
 

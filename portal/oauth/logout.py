@@ -15,10 +15,10 @@ from urllib.parse import urlencode
 
 from flask import abort, g, redirect, request
 from flask_babel import get_locale
-from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 from wtforms import SubmitField
 
+from portal.forms import Form
 from portal.models import Customer
 from portal.oauth import bp
 from portal.oauth.authorize import query_client
@@ -30,7 +30,7 @@ from portal.security.routes import Policy, allow
 from portal.web import render, set_frame_ancestors
 
 
-class LogoutForm(FlaskForm):
+class LogoutForm(Form):
     sign_out = SubmitField()
     stay = SubmitField()
 

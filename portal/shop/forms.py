@@ -4,11 +4,10 @@ portal.forms; the services' own rules run as validators too, so every problem is
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import EmailField, HiddenField, PasswordField, StringField
 from wtforms.validators import AnyOf, EqualTo, Length
 
-from portal.forms import COUNTRY_CODE, PASSWORDS_DIFFER, TOO_LONG, fits, required, service_check
+from portal.forms import COUNTRY_CODE, PASSWORDS_DIFFER, TOO_LONG, Form, fits, required, service_check
 from portal.models import Address, Customer, Passkey
 from portal.security import passwords
 from portal.services import addresses, validation
@@ -37,7 +36,7 @@ class EmailMixin:
     )
 
 
-class LoginForm(FlaskForm):
+class LoginForm(Form):
     email = EmailField(
         _l("Email"),
         validators=[required("email"), fits(Customer.__table__.c.email)],
@@ -51,14 +50,14 @@ class LoginForm(FlaskForm):
     next = HiddenField()
 
 
-class CodeRequestForm(EmailMixin, FlaskForm):
+class CodeRequestForm(EmailMixin, Form):
     """Sign in with an emailed one-time code instead of a password (step 1: the address)."""
 
     market = HiddenField()
     next = HiddenField()
 
 
-class CodeSignInForm(FlaskForm):
+class CodeSignInForm(Form):
     """Step 2: the six digits from the email."""
 
     code = StringField(
@@ -70,21 +69,21 @@ class CodeSignInForm(FlaskForm):
     next = HiddenField()
 
 
-class PasskeyNameForm(FlaskForm):
+class PasskeyNameForm(Form):
     name = StringField(
         _l("Passkey name"), validators=[fits(Passkey.__table__.c.name)], render_kw={"autocomplete": "off"}
     )
 
 
-class SignupForm(EmailMixin, NewPasswordMixin, FlaskForm):
+class SignupForm(EmailMixin, NewPasswordMixin, Form):
     next = HiddenField()
 
 
-class ForgotPasswordForm(EmailMixin, FlaskForm):
+class ForgotPasswordForm(EmailMixin, Form):
     next = HiddenField()
 
 
-class ResetPasswordForm(NewPasswordMixin, FlaskForm):
+class ResetPasswordForm(NewPasswordMixin, Form):
     token = HiddenField()
 
 
@@ -96,11 +95,11 @@ class CurrentPasswordMixin:
     )
 
 
-class ChangePasswordForm(CurrentPasswordMixin, NewPasswordMixin, FlaskForm):
+class ChangePasswordForm(CurrentPasswordMixin, NewPasswordMixin, Form):
     pass
 
 
-class ChangeEmailForm(CurrentPasswordMixin, FlaskForm):
+class ChangeEmailForm(CurrentPasswordMixin, Form):
     email = EmailField(
         _l("New email"),
         validators=[required("email"), fits(Customer.__table__.c.email), service_check(validation.email)],
@@ -108,17 +107,17 @@ class ChangeEmailForm(CurrentPasswordMixin, FlaskForm):
     )
 
 
-class ActionForm(FlaskForm):
+class ActionForm(Form):
     """A button that changes state: only the CSRF token travels."""
 
 
-class NewsletterForm(FlaskForm):
+class NewsletterForm(Form):
     """Give or withdraw newsletter consent: the button says which."""
 
     subscribe = HiddenField(validators=[AnyOf(["yes", "no"])])
 
 
-class AddressForm(FlaskForm):
+class AddressForm(Form):
     first_name = StringField(
         _l("First name"), validators=[fits(ADDRESS.first_name)], render_kw={"autocomplete": "given-name"}
     )
