@@ -73,12 +73,11 @@ _tallies_lock = threading.Lock()
 def _write(key: str, amount: int, expiry: int) -> tuple[int, float]:
     """Add `amount` to the shared counter in a transaction of its own; its new count and the window's end."""
     storage = limiter.limiter.storage
-    dialect = db.session.get_bind().dialect.name
-    if dialect == "sqlite":
-        # The token was read in a deferred transaction; upgrading it to the counter's write fails at once ("database
-        # is locked", a 503) when another process committed since. Ended here, the write waits its turn instead.
-        db.session.commit()
-    elif dialect == "postgresql":
+    # The token was read in the request's transaction (or, a GET on PostgreSQL, in autocommit): ended here, the
+    # counter gets a transaction of its own. On SQLite, upgrading a deferred read transaction to this write fails at
+    # once ("database is locked", a 503) when another process committed since; a new one waits its turn instead.
+    db.session.commit()
+    if db.session.get_bind().dialect.name == "postgresql":
         # This transaction writes only the counter: its commit need not wait for the WAL flush. A crash can lose a
         # moment of counts, never anything else.
         db.session.execute(text("SET LOCAL synchronous_commit = off"))
