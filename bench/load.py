@@ -1,5 +1,6 @@
-"""A bounded load test on loopback: gunicorn (2 gthread workers × 4 threads) + a throwaway PostgreSQL database seeded
-with N customers, 50 virtual users mixing shopper pages, admin search and API calls for a fixed time (security.md R6).
+"""A bounded load test on loopback: gunicorn (2 gthread workers × 2 threads, as gunicorn.conf.py) + a throwaway
+PostgreSQL database seeded with N customers, 50 virtual users mixing shopper pages, admin search and API calls for a
+fixed time (security.md R6).
 
     .venv/bin/python bench/load.py                                  # 1,000,000 customers, 50 users, 120 s
     .venv/bin/python bench/load.py --customers 200000 --seconds 60
@@ -273,9 +274,7 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=120)
     parser.add_argument("--users", type=int, default=50)
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument(
-        "--threads", type=int, default=4, help="per worker (gthread: keeps connections alive)"
-    )
+    parser.add_argument("--threads", type=int, default=2, help="per worker (gunicorn.conf.py's default)")
     parser.add_argument(
         "--instances", type=int, default=1, help="gunicorn instances on one database (users split evenly)"
     )
