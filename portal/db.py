@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 import secrets
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -176,12 +177,25 @@ def _ping_when_idle(engine: Engine) -> None:
             raise exc.DisconnectionError("a pooled connection failed its ping") from error
 
 
-def autocommit_reads() -> None:
-    """before_request for read-only requests (API GETs): on PostgreSQL their statements run in autocommit, each
-    reading its own snapshot, so a request sends no BEGIN and no COMMIT (two of its five round trips). Anything that
-    writes on the way ends this with a commit and gets a transaction of its own (the rate limit's counter). SQLite
-    keeps its transactions (they cost no round trip); tests bound to one connection inside a transaction too."""
-    if request.method not in ("GET", "HEAD"):
+def reads_only(view: Callable) -> Callable:
+    """Mark a page that only reads (bookkeeping aside): on PostgreSQL its GETs run in autocommit (`autocommit_reads`).
+    Put it right under the route decorator."""
+    view.reads_only = True  # type: ignore[attr-defined]
+    return view
+
+
+def autocommit_reads(endpoint: str | None = None) -> None:
+    """On PostgreSQL the statements of a GET to the API or to a page marked `reads_only` run in autocommit, each
+    reading its own snapshot, so the request sends no BEGIN and no COMMIT. A write on the way is one statement
+    committed at once (a session's last-seen time) or ends this with a commit and gets a transaction of its own (the
+    rate limit's counter). SQLite keeps its transactions (they cost no round trip); so do tests bound to one
+    connection inside a transaction. Called before the request's first statement: a before_request, or the cookie
+    session's opening where it reads a shopper page's organization (`endpoint`: the URL matched there)."""
+    if request.method not in ("GET", "HEAD") or session().in_transaction():
+        return
+    endpoint = endpoint or request.endpoint or ""
+    view = current_app.view_functions.get(endpoint)
+    if not endpoint.startswith("api.") and not getattr(view, "reads_only", False):
         return
     app = current_app._get_current_object()
     bind = app.extensions.get("db_bind") or app.extensions["db_engine"]
@@ -239,6 +253,7 @@ def _checkpoint_after_commit(committed: Session) -> None:
 def init_app(app: Flask) -> None:
     engine = make_engine(app.config["DATABASE_URL"])
     app.extensions["db_engine"] = engine
+    app.before_request(autocommit_reads)
 
     def _remove_session(exc: BaseException | None) -> None:
         if exc is not None:

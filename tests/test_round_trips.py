@@ -1,5 +1,6 @@
-"""PostgreSQL round trips a request doesn't need: an API read runs its statements in autocommit (no BEGIN, no
-COMMIT), a write keeps its transaction, and a pooled connection is pinged only after it has waited in the pool."""
+"""PostgreSQL round trips a request doesn't need: an API read or a page marked `reads_only` runs its statements in
+autocommit (no BEGIN, no COMMIT), a write keeps its transaction, and a pooled connection is pinged only after it has
+waited in the pool."""
 
 from __future__ import annotations
 
@@ -10,7 +11,10 @@ from sqlalchemy import event, text
 
 from portal import db
 from portal.models import Customer
-from tests.factories import make_application, make_customer, make_org, token_for
+from tests.admin.conftest import login as staff_login
+from tests.conftest import TransactionalClient
+from tests.factories import PASSWORD, make_application, make_customer, make_org, make_user, token_for
+from tests.shop.conftest import login as shopper_login
 
 pytestmark = pytest.mark.postgres_only
 
@@ -83,6 +87,40 @@ def test_api_reads_run_in_autocommit_and_writes_in_a_transaction(app, committed,
     assert refused.status_code == 422
     db.session.expire_all()
     assert db.session.get(Customer, customer.id).email == "reader@example.com"
+
+
+def test_pages_marked_reads_only_run_in_autocommit_and_the_others_in_a_transaction(
+    app, committed, monkeypatch
+):
+    engine = app.extensions["db_bind"]
+    monkeypatch.setattr(app, "test_client_class", TransactionalClient)  # each request with its own `g`
+    org = make_org()
+    shopper = make_customer(org, "shopper@example.com", password=PASSWORD)
+    staff = make_user(org, "admin")
+    db.session.commit()
+    shop, admin, anonymous = app.test_client(), app.test_client(), app.test_client()
+    shopper_login(shop, org, shopper.email)
+    staff_login(admin, staff)
+
+    marked = (
+        (anonymous, f"/{org.slug}/account/login"),
+        (shop, f"/{org.slug}/account/"),
+        (admin, f"/admin/{org.slug}/"),
+        (admin, f"/admin/{org.slug}/customers?q=shopper"),
+    )
+    for client, path in marked:
+        response, statements = _autocommit_by_statement(
+            engine, lambda client=client, path=path: client.get(path)
+        )
+        assert response.status_code == 200, path
+        assert statements and all(autocommit for autocommit, _ in statements), (path, statements)
+
+    for client, path in ((shop, f"/{org.slug}/account/profile"), (admin, f"/admin/{org.slug}/groups")):
+        response, statements = _autocommit_by_statement(
+            engine, lambda client=client, path=path: client.get(path)
+        )
+        assert response.status_code == 200, path
+        assert statements and not any(autocommit for autocommit, _ in statements), (path, statements)
 
 
 def test_a_pooled_connection_is_pinged_only_after_waiting_and_replaced_when_dead(committed, monkeypatch):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Response, flash, g, request, stream_with_context, url_for
 from flask_babel import gettext as _
 
+from portal import db
 from portal.admin import bp
 from portal.admin.forms import (
     AssignGroupForm,
@@ -37,12 +38,14 @@ def _group(public_id: str):
 
 
 @bp.get("/<org_slug>/")
+@db.reads_only
 @requires(Role.READ_ONLY)
 def dashboard():
     return render("admin/dashboard.html", org=g.org, data=staff.dashboard(g.org), choices=search.CHOICES)
 
 
 @bp.get("/<org_slug>/customers")
+@db.reads_only
 @requires(Role.READ_ONLY)
 def customers_list():
     errors: dict[str, str] = {}

@@ -2,13 +2,11 @@
 
 from flask import Blueprint
 
-from portal import db
 from portal.api.jsonapi import ApiError, api_error, check_headers, domain_error
 from portal.api.limits import add_headers, count_request
 from portal.errors import DomainError
 
 bp = Blueprint("api", __name__, url_prefix="/api")
-bp.before_request(db.autocommit_reads)  # first: before the token check's statement
 bp.before_request(check_headers)
 bp.before_request(count_request)
 bp.after_request(add_headers)

@@ -6,6 +6,7 @@ from flask import abort, flash, g
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
+from portal import db
 from portal.errors import Invalid
 from portal.forms import show_error
 from portal.security import sessions
@@ -17,6 +18,7 @@ from portal.web import form_status, render, see_other
 
 
 @bp.get("/")
+@db.reads_only
 @allow(Policy.SHOPPER)
 def overview() -> Response:
     return render("shop/account/overview.html", **accounts.overview(g.org, customer()))

@@ -6,6 +6,7 @@ from flask import flash, g, redirect, request, session, url_for
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
+from portal import db
 from portal.errors import Invalid
 from portal.extensions import csrf
 from portal.forms import show_error
@@ -37,6 +38,7 @@ def _status(form) -> int:
 
 
 @bp.route("/login", methods=["GET", "POST"])
+@db.reads_only  # its GET: the form
 @allow(Policy.PUBLIC)
 def login() -> Response:
     if customer() is not None and request.method == "GET" and not request.args.get("market"):
