@@ -159,8 +159,10 @@ PING_AFTER_IDLE_SECONDS = 1.0
 def _ping_when_idle(engine: Engine) -> None:
     """`pool_pre_ping`, minus the round trip on connections that served a request a moment ago: a busy worker reuses
     its connection many times a second, and pinging each checkout cost a tenth of an API request. A connection that
-    has waited in the pool (where a database restart or an idle timeout can break it) is pinged, and a dead one is
-    replaced before the request sees it, as with `pool_pre_ping`; a new one is not."""
+    has waited in the pool (where a database restart or an idle timeout can break it) is pinged; one that fails
+    discards the whole pool, as with `pool_pre_ping`, and the request gets a new connection. The trade-off: a
+    connection that dies within a second of its last use (a failover, `pg_terminate_backend`) reaches a request,
+    which answers 503 "try again later" (portal/web.py); that failure discards the pool in the same way."""
 
     @event.listens_for(engine, "connect")
     @event.listens_for(engine, "checkin")
@@ -174,12 +176,13 @@ def _ping_when_idle(engine: Engine) -> None:
         try:
             engine.dialect.do_ping(dbapi_connection)
         except engine.dialect.loaded_dbapi.Error as error:
-            raise exc.DisconnectionError("a pooled connection failed its ping") from error
+            raise exc.InvalidatePoolError("a pooled connection failed its ping") from error
 
 
 def reads_only(view: Callable) -> Callable:
-    """Mark a page that only reads (bookkeeping aside): on PostgreSQL its GETs run in autocommit (`autocommit_reads`).
-    Put it right under the route decorator."""
+    """Mark a page whose GET only reads (one-statement bookkeeping aside): on PostgreSQL it runs in autocommit
+    (`autocommit_reads`), so a write of several statements there would not be atomic. Put it right under the route
+    decorator."""
     view.reads_only = True  # type: ignore[attr-defined]
     return view
 
@@ -191,7 +194,7 @@ def autocommit_reads(endpoint: str | None = None) -> None:
     rate limit's counter). SQLite keeps its transactions (they cost no round trip); so do tests bound to one
     connection inside a transaction. Called before the request's first statement: a before_request, or the cookie
     session's opening where it reads a shopper page's organization (`endpoint`: the URL matched there)."""
-    if request.method not in ("GET", "HEAD") or session().in_transaction():
+    if request.method not in ("GET", "HEAD"):
         return
     endpoint = endpoint or request.endpoint or ""
     view = current_app.view_functions.get(endpoint)
@@ -199,7 +202,7 @@ def autocommit_reads(endpoint: str | None = None) -> None:
         return
     app = current_app._get_current_object()
     bind = app.extensions.get("db_bind") or app.extensions["db_engine"]
-    if isinstance(bind, Engine) and bind.dialect.name == "postgresql":
+    if isinstance(bind, Engine) and bind.dialect.name == "postgresql" and not session().in_transaction():
         session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
 
 

@@ -145,3 +145,56 @@ def test_a_pooled_connection_is_pinged_only_after_waiting_and_replaced_when_dead
         assert pings
     finally:
         engine.dispose()
+
+
+def test_a_failed_ping_discards_the_whole_pool(committed, monkeypatch):
+    """One failed ping and the other pooled connections (dead too, after a restart) are replaced without a ping each."""
+    engine = db.make_engine(committed)
+    pings = []
+    real_ping = engine.dialect.do_ping
+    monkeypatch.setattr(engine.dialect, "do_ping", lambda dbapi: pings.append(1) or real_ping(dbapi))
+    killer = db.make_engine(committed)
+    try:
+        first, second = engine.connect(), engine.connect()
+        old = {c.execute(text("SELECT pg_backend_pid()")).scalar() for c in (first, second)}
+        first.close()
+        second.close()
+        with killer.connect() as connection:
+            for pid in old:
+                connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        time.sleep(db.PING_AFTER_IDLE_SECONDS + 0.1)
+        with engine.connect() as one, engine.connect() as two:
+            new = {c.execute(text("SELECT pg_backend_pid()")).scalar() for c in (one, two)}
+        assert not new & old and len(new) == 2
+        assert pings == [1]
+    finally:
+        engine.dispose()
+        killer.dispose()
+
+
+def test_a_connection_dying_right_after_use_costs_one_request_a_503(app, committed):
+    """The trade-off of not pinging a connection used less than a second ago: a request on one that died meanwhile
+    answers 503 (try again), never a 500, and the next request gets a working connection."""
+    org = make_org()
+    application, _ = make_application(org)
+    db.session.commit()
+    headers = {"Authorization": f"Bearer {token_for(application)}", "Accept": JSON_API}
+    db.session.commit()
+    db.session.remove()
+    client = app.test_client(use_cookies=False)
+    assert client.get("/api/customers", headers=headers).status_code == 200
+    killer = db.make_engine(committed)
+    try:
+        with killer.connect() as connection:
+            connection.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                    " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+            )
+    finally:
+        killer.dispose()
+    failed = client.get("/api/customers", headers=headers)
+    assert failed.status_code == 503, failed.json
+    assert failed.json["errors"][0]["code"] == "SERVICE_UNAVAILABLE"
+    assert client.get("/api/customers", headers=headers).status_code == 200
