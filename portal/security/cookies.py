@@ -87,8 +87,8 @@ def _find_context(app: Flask, req: Request) -> str:
         return STATIC
     if endpoint not in OAUTH_PAGES and not endpoint.startswith("shop."):
         return STAFF
-    db.autocommit_reads(endpoint)  # this is the request's first statement
     try:
+        db.autocommit_reads(endpoint)  # before the request's first statement, below
         origins = _origins(endpoint, args, req)
     except (
         OperationalError,
