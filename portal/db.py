@@ -212,8 +212,9 @@ def write_apart(statement: Any) -> None:
     On SQLite a GET request reads in a deferred transaction; a write inside it must upgrade to the write lock, which
     fails at once ("database is locked", a 503) when another process committed since the read began. Here the write
     takes the lock up front (BEGIN IMMEDIATE) on a connection of its own and waits its turn (busy timeout), and
-    the request's read transaction stays a pure read. PostgreSQL has no such upgrade: the request's transaction
-    writes it. Tests that bind the app to one connection inside a transaction get the write there too.
+    the request's read transaction stays a pure read. PostgreSQL has no such upgrade: the request's session writes it
+    (committed at once where the request reads in autocommit, `autocommit_reads`). Tests that bind the app to one
+    connection inside a transaction get the write there too.
     """
     app = current_app._get_current_object()
     bind = app.extensions.get("db_bind") or app.extensions["db_engine"]
