@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Response, flash, g, request, stream_with_context, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 
 from portal import db
 from portal.admin import bp
@@ -93,7 +94,7 @@ def customers_bulk():
     form.group.choices = _group_choices(none_label="No group (unassign)")
     if form.validate_on_submit() and form.confirmed.data:
         count = groups.bulk_assign(_actor(), g.org, form.ids.data[:1000], _group(form.group.data))
-        flash(_("%(count)s customers updated.", count=count), "success")
+        flash(ngettext("%(num)s customer updated.", "%(num)s customers updated.", count), "success")
         return see_other(url_for("admin.customers_list", org_slug=g.org.slug, **back_args()))
     status = form_status(form)
     target = next((c.label for c in form.group.choices if c.value == form.group.data), None)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import flash, g, request, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 
 from portal.admin import bp
 from portal.admin.customers import back_args, detail_page
@@ -87,7 +88,7 @@ def customers_bulk_tag():
         tag = tags.get_tag(g.org, form.tag.data)
         remove = form.action.data == "remove"
         count = tags.bulk_tag(Actor.of_user(g.user), g.org, form.ids.data[:1000], tag, remove=remove)
-        flash(_("%(count)s customers updated.", count=count), "success")
+        flash(ngettext("%(num)s customer updated.", "%(num)s customers updated.", count), "success")
         return see_other(url_for("admin.customers_list", org_slug=g.org.slug, **back_args()))
     target = next((c.label for c in form.tag.choices if c.value == form.tag.data), None)
     return render(

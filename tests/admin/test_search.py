@@ -134,6 +134,12 @@ def test_bulk_assign_confirms_then_applies(as_admin, org, people):
         "bob@example.com",
         "hanna@shop.example.org",
     }
+    assert "2 customers updated." in as_admin.get(done.headers["Location"]).text
+    one = as_admin.post(
+        f"/admin/{org.slug}/customers/bulk",
+        data={"ids": ids[:1], "group": vip.public_id, "confirmed": "y", "csrf_token": csrf},
+    )
+    assert "1 customer updated." in as_admin.get(one.headers["Location"]).text
     groups.bulk_assign(SYSTEM, org, ids, None)
 
 
